@@ -1,0 +1,49 @@
+# The README's set-up: `make demo` and `make test` on a fresh machine, nothing by hand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+EXAMPLE := examples/tower-hamlets
+BUILD  := build
+
+.PHONY: install demo test lint typecheck layers unit goldens schema clean
+
+install: $(STAMP)
+
+# Reinstall whenever the project's declared dependencies change.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "common-outcomes needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/outcomes check $(EXAMPLE)
+	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.html
+	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.json --format json
+	@echo "Open $(BUILD)/tower-hamlets/strategy-map.html in a browser to see the strategy map."
+
+test: lint typecheck layers unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+# Regenerate golden files (compiled outputs the tests compare against); review the diff.
+goldens: $(STAMP)
+	$(BIN)/pytest --update-goldens
+
+schema: $(STAMP)
+	$(BIN)/outcomes schema --out schema
+
+clean:
+	rm -rf $(VENV) $(BUILD) .mypy_cache .pytest_cache .ruff_cache

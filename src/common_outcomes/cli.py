@@ -1,0 +1,203 @@
+"""The `outcomes` command: thin argument parsing over `Project`; no logic lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from common_outcomes import __version__
+from common_outcomes.errors import Issue, Severity, UserError
+
+app = typer.Typer(
+    name="outcomes",
+    help="Hold a borough's outcomes-led early help strategy as checked data, and show it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+WORKSPACE = typer.Argument(Path("."), help="The workspace folder.", show_default=True)
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class MapFormat(StrEnum):
+    html = "html"
+    json = "json"
+
+
+class DataFormat(StrEnum):
+    json = "json"
+    yaml = "yaml"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside the target, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _print_issue(issue: Issue) -> None:
+    style = "red" if issue.severity is Severity.ERROR else "yellow"
+    where = f"{issue.location}: " if issue.location else ""
+    hint = f" [dim]({escape(issue.hint)})[/dim]" if issue.hint else ""
+    out.print(f"{escape(where)}[{style}]{issue.severity.value}[/{style}] "
+              f"[bold]\\[{issue.code}][/bold] {escape(issue.message)}{hint}")
+
+
+@app.command()
+def check(
+    workspace: Path = WORKSPACE,
+    format: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text or json."),
+) -> None:
+    """Check a workspace against its framework; exit 1 if there is any error."""
+    from common_outcomes.project import Project
+
+    project = Project.load(workspace)
+    report = project.check_report()
+    if format is CheckFormat.json:
+        out.print_json(json.dumps(report))
+    else:
+        for issue in project.issues.sorted():
+            _print_issue(issue)
+        errors, warnings = report["errors"], report["warnings"]
+        verdict = "[green]ok[/green]" if project.ok else "[red]failed[/red]"
+        out.print(f"{verdict}: {errors} error{'s' * (errors != 1)}, "
+                  f"{warnings} warning{'s' * (warnings != 1)} in {escape(str(workspace))}")
+    raise typer.Exit(0 if project.ok else 1)
+
+
+@app.command("map")
+def map_(
+    workspace: Path = WORKSPACE,
+    out_file: Path = typer.Option(..., "--out", help="Where to write the page or JSON."),
+    format: MapFormat = typer.Option(MapFormat.html, "--format", help="html or json."),
+) -> None:
+    """Write the strategy map: framework and priorities, contributions, golden threads, gaps."""
+    from common_outcomes.project import Project
+    from common_outcomes.reports.strategy_map import render_html
+
+    view = Project.load(workspace).map()
+    text = render_html(view) if format is MapFormat.html else json.dumps(view, indent=2) + "\n"
+    _write_atomically(out_file, text)
+    out.print(f"Wrote the strategy map to {escape(str(out_file))} "
+              f"({len(view['priorities'])} priorities, {len(view['gaps'])} gaps).")
+
+
+@app.command()
+def framework(
+    pin: str = typer.Option("london-cof@1.0", "--pin", help="Which release, as id@release."),
+    format: DataFormat = typer.Option(DataFormat.yaml, "--format", help="json or yaml."),
+) -> None:
+    """Print a framework release as data."""
+    import yaml
+
+    from common_outcomes.errors import Issues
+    from common_outcomes.framework.load import available_frameworks, load_framework
+
+    releases = available_frameworks()
+    if pin not in releases:
+        raise UserError(f"There is no framework {pin}; available: {', '.join(releases)}.")
+    issues = Issues()
+    loaded = load_framework(releases[pin], issues)
+    if loaded is None or issues.has_errors:
+        raise UserError(f"Framework {pin} does not load cleanly.", issues.sorted())
+    data = loaded.framework.model_dump(mode="json", exclude_none=True)
+    if format is DataFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
+
+
+@app.command()
+def schema(
+    out_dir: Path = typer.Option(Path("schema"), "--out", help="Folder for the schema files."),
+) -> None:
+    """Write a JSON Schema for every YAML kind, so editors check files as you type."""
+    from common_outcomes.project import json_schemas
+
+    for kind, text in json_schemas().items():
+        _write_atomically(out_dir / f"{kind}.schema.json", text)
+    out.print(f"Wrote {len(json_schemas())} schemas to {escape(str(out_dir))}.")
+
+
+@app.command()
+def geography(
+    workspace: Path = WORKSPACE,
+    source: Path = typer.Option(..., "--from", help="Folder of ONS lookups (la_all_codes.csv, "
+                                "london_lsoa21_to_ward.csv, boundaries/)."),
+    la: str | None = typer.Option(None, "--la", help="Borough code; default: the workspace's."),
+) -> None:
+    """Write the workspace's geography.yaml (wards and LSOAs) from ONS lookups."""
+    from common_outcomes.documents import dump_document
+    from common_outcomes.geography import geography_from_ons
+
+    code = la or _borough_code(workspace)
+    doc = geography_from_ons(source, code)
+    text = dump_document(doc, "Written by `outcomes geography`; regenerate rather than edit.")
+    _write_atomically(workspace / "geography.yaml", text)
+    out.print(f"Wrote {workspace / 'geography.yaml'}: {doc.la.name}, {len(doc.wards)} wards, "
+              f"{len(doc.lsoas)} LSOAs.")
+
+
+def _borough_code(workspace: Path) -> str:
+    from common_outcomes.documents import read_document
+    from common_outcomes.errors import Issues
+    from common_outcomes.strategy.models import WorkspaceDocument
+
+    issues = Issues()
+    doc = read_document(workspace / "workspace.yaml", {"workspace": WorkspaceDocument}, issues)
+    if doc is None or not isinstance(doc.model, WorkspaceDocument):
+        first = next(iter(issues.sorted()), None)
+        raise UserError(f"Cannot read the borough code from {workspace / 'workspace.yaml'}"
+                        f"{': ' + str(first) if first else ''}; pass --la.")
+    return doc.model.borough.code
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"common-outcomes {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """common-outcomes."""
+
+
+def main() -> None:
+    """Entry point: a user's mistake is one sentence on stderr and exit 2, never a traceback.
+
+    Typer (standalone mode) handles usage errors and exit codes itself; a UserError
+    raised anywhere below the commands is caught here.
+    """
+    try:
+        app()
+    except UserError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        for issue in exc.issues[:20]:
+            err.print(f"  {escape(str(issue))}")
+        sys.exit(2)

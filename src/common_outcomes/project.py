@@ -1,0 +1,109 @@
+"""The one facade the CLI and the web app call: load a workspace, check it, show it.
+
+    project = Project.load(Path("examples/tower-hamlets"))
+    project.issues          # everything `outcomes check` reports
+    project.map()           # the strategy map's view-model
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common_outcomes.documents import DocumentModel
+from common_outcomes.errors import Issues, Severity
+from common_outcomes.framework.load import LoadedFramework, available_frameworks, load_framework
+from common_outcomes.framework.models import FRAMEWORK_KINDS
+from common_outcomes.strategy import (
+    KINDS,
+    Workspace,
+    check_framework_pin,
+    check_workspace,
+    load_workspace,
+)
+
+
+@dataclass(frozen=True)
+class Project:
+    folder: Path
+    workspace: Workspace | None
+    framework: LoadedFramework | None
+    issues: Issues
+
+    @classmethod
+    def load(cls, folder: Path) -> Project:
+        """Load and check a workspace. Bad YAML becomes issues, never an exception."""
+        issues = Issues()
+        workspace = load_workspace(folder, issues)
+        framework: LoadedFramework | None = None
+        if workspace is not None:
+            search = [folder / "frameworks"]
+            available = available_frameworks(search)
+            check_framework_pin(workspace, list(available), issues)
+            release = _release_to_check_against(workspace.settings.framework, available)
+            if release is not None:
+                framework = load_framework(available[release], issues)
+            if framework is not None:
+                check_workspace(workspace, framework.framework, issues)
+        return cls(folder, workspace, framework, issues)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues.has_errors
+
+    def check_report(self) -> dict[str, Any]:
+        """`outcomes check --format json`: the issues as data, with counts."""
+        items = self.issues.sorted()
+        return {
+            "workspace": str(self.folder),
+            "errors": sum(i.severity is Severity.ERROR for i in items),
+            "warnings": sum(i.severity is Severity.WARNING for i in items),
+            "issues": [i.to_dict() for i in items],
+        }
+
+    def map(self) -> dict[str, Any]:
+        from common_outcomes.reports.strategy_map import strategy_map
+
+        if self.workspace is None or self.framework is None:
+            from common_outcomes.errors import UserError
+
+            raise UserError("The workspace has errors that stop the map being drawn; run "
+                            "'outcomes check' and fix them first.", self.issues.sorted())
+        return strategy_map(self.workspace, self.framework.framework, self.issues)
+
+
+def _release_to_check_against(pin: str, available: dict[str, Path]) -> str | None:
+    """The pinned release, or else the newest of the same framework.
+
+    An unusable pin is already an error; checking the rest against the nearest
+    release still shows every other problem in one run instead of hiding them.
+    """
+    if pin in available:
+        return pin
+    name = pin.partition("@")[0]
+    same = [p for p in available if p.partition("@")[0] == name]
+    return max(same, key=_release_key) if same else None
+
+
+def _release_key(pin: str) -> tuple[tuple[int, int, str], ...]:
+    """'x@1.10' sorts after 'x@1.9'; numeric parts before textual ones."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                 for p in pin.partition("@")[2].split("."))
+
+
+def document_kinds() -> dict[str, type[DocumentModel]]:
+    """Every YAML kind the product reads, for `outcomes schema`."""
+    return {**FRAMEWORK_KINDS, **KINDS}
+
+
+def json_schemas() -> dict[str, str]:
+    """A JSON Schema per kind, as text, for editors (yaml-language-server and others)."""
+    out: dict[str, str] = {}
+    for kind, model in sorted(document_kinds().items()):
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = f"common-outcomes {kind} (version {max(model.VERSIONS)})"
+        out[kind] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
+    return out

@@ -1,0 +1,131 @@
+"""Read a workspace folder: every *.yaml, dispatched on its `kind`, merged per kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common_outcomes.documents import Document, DocumentModel, Found, ItemIndex, read_document
+from common_outcomes.errors import Issues, Location, UserError, display_path
+from common_outcomes.geography.models import GeographyDocument
+from common_outcomes.strategy.models import (
+    WORKSPACE_KINDS,
+    ActivitiesDocument,
+    Activity,
+    Baseline,
+    IndicatorsDocument,
+    LocalIndicator,
+    LocalitiesDocument,
+    Locality,
+    Partner,
+    PartnersDocument,
+    PrioritiesDocument,
+    Priority,
+    Target,
+    TargetsDocument,
+    WorkspaceDocument,
+)
+
+KINDS: dict[str, type[DocumentModel]] = {**WORKSPACE_KINDS, GeographyDocument.KIND: GeographyDocument}
+ONE_PER_WORKSPACE = ("workspace", "geography")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Everything a workspace folder declares, with where each item was written."""
+
+    folder: Path
+    settings: WorkspaceDocument
+    settings_source: Document
+    geography: GeographyDocument | None
+    partners: tuple[Partner, ...]
+    localities: tuple[Locality, ...]
+    locality_notes: tuple[str, ...]
+    priorities: tuple[Priority, ...]
+    activities: tuple[Activity, ...]
+    indicators: tuple[LocalIndicator, ...]
+    baselines: tuple[tuple[Baseline, Found], ...]
+    targets: tuple[tuple[Target, Found], ...]
+    index: ItemIndex = field(repr=False)
+
+    def locate(self, model: str, item_id: str, *sub: str | int) -> Location | None:
+        return self.index.locate(model, item_id, *sub)
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return next((p for p in self.partners if p.id == partner_id), None)
+
+
+def workspace_files(folder: Path) -> list[Path]:
+    """The YAML files of a workspace; hidden folders (such as .outcomes) are not part of it."""
+    return sorted(
+        p for p in folder.rglob("*.y*ml")
+        if p.suffix in {".yaml", ".yml"}
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def load_workspace(folder: Path, issues: Issues) -> Workspace | None:
+    """Read and merge a workspace; None when it cannot be assembled (see `issues`)."""
+    if not folder.is_dir():
+        raise UserError(f"There is no workspace folder at {folder}.")
+    files = workspace_files(folder)
+    if not files:
+        raise UserError(f"{folder} holds no YAML files; a workspace needs at least a "
+                        "workspace.yaml.")
+    documents = [
+        doc for path in files
+        if (doc := read_document(path, KINDS, issues, display_path(path))) is not None
+    ]
+    by_kind: dict[str, list[Document]] = {}
+    for doc in documents:
+        by_kind.setdefault(doc.model.KIND, []).append(doc)
+    for kind in ONE_PER_WORKSPACE:
+        extra = by_kind.get(kind, [])[1:]
+        for doc in extra:
+            first = by_kind[kind][0].source.file
+            issues.error("workspace.duplicate-kind",
+                         f"A workspace has one '{kind}' file; {first} is already one.",
+                         doc.source.locate(("kind",)), "Merge the two files.")
+    heads = by_kind.get("workspace", [])
+    if not heads:
+        if not issues.has_errors:
+            issues.error("workspace.missing", "The folder has no 'kind: workspace' file.",
+                         Location(display_path(folder)),
+                         "Add workspace.yaml with the borough and the framework it uses.")
+        return None
+    index = ItemIndex()
+    for doc in documents:
+        index.add_document(doc, issues)
+    head = heads[0].model
+    assert isinstance(head, WorkspaceDocument)
+    geography = by_kind.get("geography", [None])[0]
+
+    def items(kind: str, attr: str) -> tuple:  # type: ignore[type-arg]
+        return tuple(x for d in by_kind.get(kind, []) for x in getattr(d.model, attr))
+
+    def located(kind: str, attr: str) -> tuple:  # type: ignore[type-arg]
+        return tuple(
+            (x, Found(d.source, (attr, i)))
+            for d in by_kind.get(kind, []) for i, x in enumerate(getattr(d.model, attr))
+        )
+
+    return Workspace(
+        folder=folder,
+        settings=head,
+        settings_source=heads[0],
+        geography=geography.model if isinstance(geography, Document)
+        and isinstance(geography.model, GeographyDocument) else None,
+        partners=items(PartnersDocument.KIND, "partners"),
+        localities=items(LocalitiesDocument.KIND, "localities"),
+        locality_notes=tuple(
+            d.model.note for d in by_kind.get(LocalitiesDocument.KIND, [])
+            if isinstance(d.model, LocalitiesDocument) and d.model.note
+        ),
+        priorities=tuple(sorted(items(PrioritiesDocument.KIND, "priorities"),
+                                key=lambda p: p.order)),
+        activities=items(ActivitiesDocument.KIND, "activities"),
+        indicators=items(IndicatorsDocument.KIND, "indicators"),
+        baselines=located(TargetsDocument.KIND, "baselines"),
+        targets=located(TargetsDocument.KIND, "targets"),
+        index=index,
+    )

@@ -1,0 +1,54 @@
+"""Shared fixtures: the shipped example, the shared reference data, golden files."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "tower-hamlets"
+GOLDEN = Path(__file__).parent / "golden"
+# CI lays shared/ beside the clone, as it is beside the working tree.
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true",
+                     help="Rewrite golden files from the current output instead of comparing.")
+
+
+@pytest.fixture
+def example_copy(tmp_path: Path) -> Path:
+    """A private copy of the Tower Hamlets example that a test may break."""
+    target = tmp_path / "tower-hamlets"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".outcomes"))
+    return target
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not (SHARED / "data").is_dir():
+        pytest.fail(f"The shared reference data is missing at {SHARED}.")
+    return SHARED
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text with tests/golden/NAME, or rewrite it under --update-goldens."""
+    update = bool(request.config.getoption("--update-goldens"))
+
+    def check(name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+            return
+        assert path.is_file(), f"no golden file {path}; run 'make goldens' and review it"
+        expected = path.read_text(encoding="utf-8")
+        assert actual == expected, f"{name} differs from its golden file; if the change is " \
+            "intended, run 'make goldens' and review the diff"
+
+    return check
