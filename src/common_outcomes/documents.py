@@ -8,6 +8,7 @@ later cross-check can point at the exact line of the item it complains about.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -230,22 +231,26 @@ def read_document(
 def _salvage(
     data: dict[str, Any], source: SourceMap, model: type[DocumentModel], exc: ValidationError
 ) -> Document | None:
-    """Keep the valid items of a document whose only errors are inside list items.
+    """Keep what is valid in a document whose errors are unknown keys or bad list items.
 
-    One bad activity should not hide every other activity from the cross-checks
-    (their issues would vanish, and the user would fix the file in rounds). The
-    positions are re-keyed so later issues still point at the right lines.
+    One bad activity, or one misspelt key, should not hide the rest of the file from
+    the cross-checks (their issues would vanish and the user would fix the workspace in
+    rounds). Unknown keys are dropped (already reported); list items with errors are
+    dropped and the positions re-keyed so later issues still point at the right lines.
     """
+    kept = copy.deepcopy(data)
     bad: set[tuple[str, int]] = set()
     for err in exc.errors():
         loc = err["loc"]
-        if len(loc) < 2 or not isinstance(loc[0], str) or not isinstance(loc[1], int):
+        if err["type"] == "extra_forbidden":
+            _delete(kept, loc)
+        elif len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int):
+            bad.add((loc[0], loc[1]))
+        else:
             return None
-        bad.add((loc[0], loc[1]))
-    kept = dict(data)
     renumber: dict[tuple[str, int], int] = {}
     for name in {f for f, _ in bad}:
-        items = data.get(name)
+        items = kept.get(name)
         if not isinstance(items, list):
             return None
         survivors = [i for i in range(len(items)) if (name, i) not in bad]
@@ -264,6 +269,17 @@ def _salvage(
         return Document(model.model_validate(kept), SourceMap(source.file, positions))
     except ValidationError:
         return None
+
+
+def _delete(data: Any, loc: Sequence[Any]) -> None:
+    """Remove the key at `loc` (an unknown key pydantic reported) from nested data."""
+    for part in loc[:-1]:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(data, dict):
+        data.pop(loc[-1], None)
 
 
 def _header_model(

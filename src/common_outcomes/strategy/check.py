@@ -7,16 +7,17 @@ Codes are stable (docs/checks.md lists them all); severities: errors make
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from common_outcomes.documents import Found
 from common_outcomes.errors import Issues, Location
-from common_outcomes.framework.models import Framework, Polarity
+from common_outcomes.framework.models import Framework, Indicator, Polarity
 from common_outcomes.ids import parse_pin
 from common_outcomes.periods import PeriodType, parse_period
 from common_outcomes.strategy.load import Workspace
-from common_outcomes.strategy.models import Direction
+from common_outcomes.strategy.models import Direction, LocalIndicator
 
 
 @dataclass(frozen=True)
@@ -26,19 +27,20 @@ class Catalogue:
     framework: Framework
     workspace: Workspace
 
-    def period_type(self, indicator_id: str) -> PeriodType | None:
-        found = self.framework.indicator(indicator_id) or next(
+    def find(self, indicator_id: str) -> Indicator | LocalIndicator | None:
+        return self.framework.indicator(indicator_id) or next(
             (i for i in self.workspace.indicators if i.id == indicator_id), None)
+
+    def period_type(self, indicator_id: str) -> PeriodType | None:
+        found = self.find(indicator_id)
         return found.period_type if found else None
 
     def polarity(self, indicator_id: str) -> Polarity | None:
-        found = self.framework.indicator(indicator_id) or next(
-            (i for i in self.workspace.indicators if i.id == indicator_id), None)
+        found = self.find(indicator_id)
         return found.polarity if found else None
 
     def has_source(self, indicator_id: str) -> bool:
-        found = self.framework.indicator(indicator_id) or next(
-            (i for i in self.workspace.indicators if i.id == indicator_id), None)
+        found = self.find(indicator_id)
         return found is not None and found.data_source is not None
 
     def outcome_of(self, indicator_id: str) -> str | None:
@@ -57,8 +59,6 @@ class Catalogue:
 
 def _unknown(issues: Issues, code: str, what: str, value: str, where: Location | None,
              known: Iterable[str]) -> None:
-    import difflib
-
     close = difflib.get_close_matches(value, list(known), n=1)
     issues.error(code, f"Unknown {what} '{value}'.", where,
                  f"did you mean '{close[0]}'?" if close else f"no {what} has that id")
@@ -128,7 +128,8 @@ def _check_localities(ws: Workspace, issues: Issues) -> None:
                 if unit in owner and owner[unit] != loc.id:
                     name = wards.get(unit) or unit
                     issues.error("locality.overlap",
-                                 f"{name} is in both locality '{owner[unit]}' and '{loc.id}'.",
+                                 f"{name} ({unit}) is already in locality '{owner[unit]}' and "
+                                 f"is listed again in '{loc.id}'.",
                                  where, "each ward or LSOA belongs to exactly one locality")
                     break
                 owner.setdefault(unit, loc.id)
@@ -137,8 +138,9 @@ def _check_localities(ws: Workspace, issues: Issues) -> None:
     if missing:
         names = [wards.get(u) or u for u in missing]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        unit = ("LSOA" if by_lsoa else "ward") + ("s" if len(missing) > 1 else "")
         issues.error("locality.unassigned",
-                     f"{len(missing)} {'LSOAs' if by_lsoa else 'wards'} belong to no locality: "
+                     f"{len(missing)} {unit} belong{'s' * (len(missing) == 1)} to no locality: "
                      f"{shown}.", ws.locate("Locality", ws.localities[0].id),
                      "add each to the locality whose Family Hub serves it")
 
@@ -184,12 +186,12 @@ def _check_priorities(ws: Workspace, cat: Catalogue, issues: Issues) -> None:
                 issues.error("indicator.no-source",
                              f"Measure '{measure}' of priority '{pr.id}' has no data source.",
                              where, "give the indicator a data_source")
-            outcome = cat.outcome_of(measure)
-            if outcome and outcome not in pr.outcomes:
+            evidenced = cat.outcome_of(measure)
+            if evidenced and evidenced not in pr.outcomes:
                 issues.warning("priority.measure-outside-outcomes",
-                               f"Measure '{measure}' evidences outcome '{outcome}', which is not "
-                               f"one of priority '{pr.id}''s outcomes.", where,
-                               f"add '{outcome}' to the priority's outcomes, or choose another "
+                               f"Measure '{measure}' evidences outcome '{evidenced}', which is not "
+                               f"among the outcomes of priority '{pr.id}'.", where,
+                               f"add '{evidenced}' to the priority's outcomes, or choose another "
                                "measure")
             if measure not in moved:
                 issues.warning("priority.measure-unmoved",

@@ -26,7 +26,8 @@ from common_outcomes.strategy.models import (
     WorkspaceDocument,
 )
 
-KINDS: dict[str, type[DocumentModel]] = {**WORKSPACE_KINDS, GeographyDocument.KIND: GeographyDocument}
+KINDS: dict[str, type[DocumentModel]] = {
+    **WORKSPACE_KINDS, GeographyDocument.KIND: GeographyDocument}
 ONE_PER_WORKSPACE = ("workspace", "geography")
 
 
