@@ -43,7 +43,8 @@ def test_check_json_is_the_same_issues_as_data() -> None:
 def test_a_missing_workspace_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
     result = run("check", str(tmp_path / "nowhere"))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: There is no workspace folder at {tmp_path / 'nowhere'}."
+    missing = tmp_path / "nowhere"
+    assert result.stderr.strip() == f"error: There is no workspace folder at {missing}."
     assert "Traceback" not in result.stderr
 
 

@@ -25,10 +25,10 @@ def strategy_map(ws: Workspace, framework: Framework, issues: Issues) -> dict[st
     indicators.update({i.id: i for i in ws.indicators})
     outcome_of = {i.id: o.id for o in framework.outcomes for i in o.indicators}
     outcome_of.update({i.id: i.outcome for i in ws.indicators if i.outcome})
-    priority_outcomes: dict[str, list[str]] = {}
+    priority_outcomes: dict[str, list[dict[str, Any]]] = {}
     for pr in ws.priorities:
         for oid in pr.outcomes:
-            priority_outcomes.setdefault(oid, []).append(pr.id)
+            priority_outcomes.setdefault(oid, []).append({"id": pr.id, "order": pr.order})
     return {
         "format": FORMAT,
         "workspace": {
@@ -50,7 +50,9 @@ def strategy_map(ws: Workspace, framework: Framework, issues: Issues) -> dict[st
     }
 
 
-def _overview(framework: Framework, priority_outcomes: dict[str, list[str]]) -> dict[str, Any]:
+def _overview(
+    framework: Framework, priority_outcomes: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
     return {
         "pin": framework.pin,
         "title": framework.title,
@@ -186,6 +188,7 @@ def _matrix(ws: Workspace, framework: Framework, outcome_of: dict[str, str]) -> 
                     row[oid].append(act.id)
     columns = [o for o in framework.outcomes if o.id in touched]
     return {
+        "activities": {a.id: a.name for a in ws.activities},
         "columns": [{"id": o.id, "statement": o.statement, "layer": o.layer, "domain": o.domain}
                     for o in columns],
         "rows": [

@@ -278,7 +278,7 @@ def _check_activities(ws: Workspace, cat: Catalogue, issues: Issues) -> None:
 def _check_targets(ws: Workspace, cat: Catalogue, issues: Issues) -> None:
     areas = _areas(ws)
     for baseline, found in ws.baselines:
-        _check_area_period(ws, cat, "baseline", baseline.indicator, baseline.area,
+        _check_area_period(ws, cat, BASELINE_CODES, baseline.indicator, baseline.area,
                            [("period", baseline.period)] if baseline.period else
                            [(("periods", i), p) for i, p in enumerate(baseline.periods)],
                            found, areas, issues)
@@ -288,7 +288,7 @@ def _check_targets(ws: Workspace, cat: Catalogue, issues: Issues) -> None:
         if isinstance(target.trajectory, tuple):
             periods += [(("trajectory", i, "period"), p.period)
                         for i, p in enumerate(target.trajectory)]
-        _check_area_period(ws, cat, "target", target.indicator, target.area, periods, found,
+        _check_area_period(ws, cat, TARGET_CODES, target.indicator, target.area, periods, found,
                            areas, issues)
         key = (target.indicator, target.area, target.period)
         if key in seen:
@@ -309,16 +309,28 @@ def _areas(ws: Workspace) -> dict[str, str]:
     return areas
 
 
+@dataclass(frozen=True)
+class _Codes:
+    what: str
+    unknown_area: str
+    unknown_period: str
+
+
+BASELINE_CODES = _Codes("baseline", "baseline.unknown-area", "baseline.unknown-period")
+TARGET_CODES = _Codes("target", "target.unknown-area", "target.unknown-period")
+
+
 def _check_area_period(
-    ws: Workspace, cat: Catalogue, what: str, indicator: str, area: str,
+    ws: Workspace, cat: Catalogue, codes: _Codes, indicator: str, area: str,
     periods: list[tuple[object, str]], found: Found, areas: dict[str, str], issues: Issues,
 ) -> None:
+    what = codes.what
     if indicator not in cat:
         _unknown(issues, "ref.unknown-indicator", "indicator", indicator,
                  found.locate("indicator"), cat.ids())
         return
     if area not in areas:
-        issues.error(f"{what}.unknown-area",
+        issues.error(codes.unknown_area,
                      f"The {what} for '{indicator}' names area '{area}', which is not the "
                      f"borough, one of its localities, wards or LSOAs.", found.locate("area"),
                      f"use {ws.settings.borough.code}, a locality id or a ward/LSOA code")
@@ -329,7 +341,7 @@ def _check_area_period(
         try:
             parse_period(str(label), period_type)
         except ValueError as exc:
-            issues.error(f"{what}.unknown-period",
+            issues.error(codes.unknown_period,
                          f"The {what} for '{indicator}' names period '{label}': {exc}.",
                          found.locate(*sub),
                          f"'{indicator}' is reported by {period_type.value.replace('_', ' ')}")

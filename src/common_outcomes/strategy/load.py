@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from common_outcomes.documents import Document, DocumentModel, Found, ItemIndex, read_document
 from common_outcomes.errors import Issues, Location, UserError, display_path
@@ -29,6 +30,7 @@ from common_outcomes.strategy.models import (
 KINDS: dict[str, type[DocumentModel]] = {
     **WORKSPACE_KINDS, GeographyDocument.KIND: GeographyDocument}
 ONE_PER_WORKSPACE = ("workspace", "geography")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,32 +103,42 @@ def load_workspace(folder: Path, issues: Issues) -> Workspace | None:
     assert isinstance(head, WorkspaceDocument)
     geography = by_kind.get("geography", [None])[0]
 
-    def items(kind: str, attr: str) -> tuple:  # type: ignore[type-arg]
-        return tuple(x for d in by_kind.get(kind, []) for x in getattr(d.model, attr))
-
-    def located(kind: str, attr: str) -> tuple:  # type: ignore[type-arg]
-        return tuple(
-            (x, Found(d.source, (attr, i)))
-            for d in by_kind.get(kind, []) for i, x in enumerate(getattr(d.model, attr))
-        )
-
     return Workspace(
         folder=folder,
         settings=head,
         settings_source=heads[0],
         geography=geography.model if isinstance(geography, Document)
         and isinstance(geography.model, GeographyDocument) else None,
-        partners=items(PartnersDocument.KIND, "partners"),
-        localities=items(LocalitiesDocument.KIND, "localities"),
+        partners=_items(by_kind, PartnersDocument.KIND, "partners", Partner),
+        localities=_items(by_kind, LocalitiesDocument.KIND, "localities", Locality),
         locality_notes=tuple(
             d.model.note for d in by_kind.get(LocalitiesDocument.KIND, [])
             if isinstance(d.model, LocalitiesDocument) and d.model.note
         ),
-        priorities=tuple(sorted(items(PrioritiesDocument.KIND, "priorities"),
+        priorities=tuple(sorted(_items(by_kind, PrioritiesDocument.KIND, "priorities", Priority),
                                 key=lambda p: p.order)),
-        activities=items(ActivitiesDocument.KIND, "activities"),
-        indicators=items(IndicatorsDocument.KIND, "indicators"),
-        baselines=located(TargetsDocument.KIND, "baselines"),
-        targets=located(TargetsDocument.KIND, "targets"),
+        activities=_items(by_kind, ActivitiesDocument.KIND, "activities", Activity),
+        indicators=_items(by_kind, IndicatorsDocument.KIND, "indicators", LocalIndicator),
+        baselines=_located(by_kind, TargetsDocument.KIND, "baselines", Baseline),
+        targets=_located(by_kind, TargetsDocument.KIND, "targets", Target),
         index=index,
+    )
+
+
+def _items(
+    by_kind: dict[str, list[Document]], kind: str, attr: str, item: type[T]
+) -> tuple[T, ...]:
+    """The items of one list field, merged over every file of a kind, in file order."""
+    return tuple(x for d in by_kind.get(kind, []) for x in getattr(d.model, attr)
+                 if isinstance(x, item))
+
+
+def _located(
+    by_kind: dict[str, list[Document]], kind: str, attr: str, item: type[T]
+) -> tuple[tuple[T, Found], ...]:
+    """As `_items`, each with where it was declared (for items that have no id)."""
+    return tuple(
+        (x, Found(d.source, (attr, i)))
+        for d in by_kind.get(kind, []) for i, x in enumerate(getattr(d.model, attr))
+        if isinstance(x, item)
     )
