@@ -15,13 +15,13 @@ from typing import Any
 from common_outcomes.errors import Issues
 from common_outcomes.framework.models import Framework, Indicator
 from common_outcomes.strategy import Workspace
-from common_outcomes.strategy.models import Activity, Delivery, LocalIndicator
+from common_outcomes.strategy.models import Activity, Delivery
 
 FORMAT = "common-outcomes/strategy-map@1"
 
 
 def strategy_map(ws: Workspace, framework: Framework, issues: Issues) -> dict[str, Any]:
-    indicators: dict[str, Indicator | LocalIndicator] = {i.id: i for i in framework.indicators}
+    indicators: dict[str, Indicator] = {i.id: i for i in framework.indicators}
     indicators.update({i.id: i for i in ws.indicators})
     outcome_of = {i.id: o.id for o in framework.outcomes for i in o.indicators}
     outcome_of.update({i.id: i.outcome for i in ws.indicators if i.outcome})
@@ -79,7 +79,7 @@ def _overview(
     }
 
 
-def _indicator(ind: Indicator | LocalIndicator, local: bool) -> dict[str, Any]:
+def _indicator(ind: Indicator, local: bool) -> dict[str, Any]:
     return {
         "id": ind.id,
         "name": ind.name,
@@ -104,7 +104,7 @@ def _delivery(ws: Workspace, d: Delivery) -> dict[str, Any]:
     }
 
 
-def _chain(ws: Workspace, act: Activity, indicators: dict[str, Indicator | LocalIndicator],
+def _chain(ws: Workspace, act: Activity, indicators: dict[str, Indicator],
            outcome_of: dict[str, str], framework: Framework) -> dict[str, Any]:
     def statement(oid: str | None) -> str | None:
         outcome = framework.outcome(oid) if oid else None
@@ -137,7 +137,7 @@ def _chain(ws: Workspace, act: Activity, indicators: dict[str, Indicator | Local
     }
 
 
-def _priority(ws: Workspace, pid: str, indicators: dict[str, Indicator | LocalIndicator],
+def _priority(ws: Workspace, pid: str, indicators: dict[str, Indicator],
               outcome_of: dict[str, str], framework: Framework) -> dict[str, Any]:
     pr = next(p for p in ws.priorities if p.id == pid)
     local = {i.id for i in ws.indicators}

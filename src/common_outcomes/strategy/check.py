@@ -17,7 +17,7 @@ from common_outcomes.framework.models import Framework, Indicator, Polarity
 from common_outcomes.ids import parse_pin
 from common_outcomes.periods import PeriodType, parse_period
 from common_outcomes.strategy.load import Workspace
-from common_outcomes.strategy.models import Direction, LocalIndicator
+from common_outcomes.strategy.models import Direction
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Catalogue:
     framework: Framework
     workspace: Workspace
 
-    def find(self, indicator_id: str) -> Indicator | LocalIndicator | None:
+    def find(self, indicator_id: str) -> Indicator | None:
         return self.framework.indicator(indicator_id) or next(
             (i for i in self.workspace.indicators if i.id == indicator_id), None)
 
@@ -156,6 +156,12 @@ def _check_indicators(ws: Workspace, framework: Framework, issues: Issues) -> No
         if ind.outcome and ind.outcome not in outcomes:
             _unknown(issues, "ref.unknown-outcome", "framework outcome", ind.outcome,
                      ws.locate("LocalIndicator", ind.id, "outcome"), outcomes)
+        known_sf = [sf.id for sf in framework.supporting_families]
+        for i, sf in enumerate(ind.supporting_families):
+            if sf not in known_sf:
+                _unknown(issues, "ref.unknown-supporting-families",
+                         "Supporting Families outcome", sf,
+                         ws.locate("LocalIndicator", ind.id, "supporting_families", i), known_sf)
         if ind.data_source is None:
             issues.error("indicator.no-source", f"Local indicator '{ind.id}' has no data source.",
                          ws.locate("LocalIndicator", ind.id),

@@ -13,9 +13,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from common_outcomes.documents import DocumentModel, Model
-from common_outcomes.framework.models import DataSource, Polarity, References, Unit
+from common_outcomes.framework.models import Indicator
 from common_outcomes.ids import GssCode, Slug
-from common_outcomes.periods import PeriodType
 
 
 class Sector(StrEnum):
@@ -177,21 +176,11 @@ class ActivitiesDocument(DocumentModel):
     activities: tuple[Activity, ...]
 
 
-class LocalIndicator(Model):
-    """An indicator the borough defines itself, beside the framework's."""
+class LocalIndicator(Indicator):
+    """An indicator the borough defines itself, beside the framework's: the same fields,
+    plus the framework outcome it evidences (if any)."""
 
-    id: Slug
-    name: str
     outcome: Slug | None = Field(None, description="The framework outcome it evidences, if any")
-    definition: str
-    numerator: str
-    denominator: str
-    unit: Unit
-    polarity: Polarity
-    period_type: PeriodType
-    data_source: DataSource | None = None
-    references: References = References()
-    notes: str | None = None
 
 
 class IndicatorsDocument(DocumentModel):
