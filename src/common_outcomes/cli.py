@@ -8,6 +8,7 @@ import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +16,11 @@ from rich.markup import escape
 
 from common_outcomes import __version__
 from common_outcomes.errors import Issue, Severity, UserError
+
+if TYPE_CHECKING:
+    from common_outcomes.synth.report import ReportRow
+
+StrEnumT = TypeVar("StrEnumT", bound=StrEnum)
 
 app = typer.Typer(
     name="outcomes",
@@ -158,6 +164,70 @@ def geography(
     _write_atomically(workspace / "geography.yaml", text)
     out.print(f"Wrote {workspace / 'geography.yaml'}: {doc.la.name}, {len(doc.wards)} wards, "
               f"{len(doc.lsoas)} LSOAs.")
+
+
+@app.command()
+def synth(
+    workspace: Path = WORKSPACE,
+    scale: str = typer.Option("borough", "--scale",
+                              help="borough, london (33 boroughs) or england (every LA)."),
+    years: int = typer.Option(5, "--years", help="How many financial years, ending with "
+                              "--last-year."),
+    seed: int = typer.Option(1, "--seed", help="The same seed gives byte-identical files."),
+    output_format: str = typer.Option("parquet", "--format", help="parquet or csv."),
+    last_year: int = typer.Option(2024, "--last-year",
+                                  help="The last financial year's start (2024 -> 2024/25)."),
+    report: bool = typer.Option(False, "--report", help="Show the calibration report."),
+    force: bool = typer.Option(False, "--force", help="Replace existing synthetic data."),
+) -> None:
+    """Write synthetic partner data (every source, and a separate truth folder)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from common_outcomes.project import synthesize
+    from common_outcomes.synth.spec import OutputFormat, Scale, SynthSpec
+
+    spec = SynthSpec(_choice(Scale, scale, "--scale"), years, seed,
+                     _choice(OutputFormat, output_format, "--format"), last_year)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("Generating", total=None)
+
+        def step(name: str, done: int, total: int) -> None:
+            bar.update(task, description=f"Generating {name}", completed=done, total=total)
+
+        result = synthesize(workspace, spec, force=force, progress=step)
+    out.print(f"Wrote {sum(result.rows.values()):,} records in {result.files} files to "
+              f"{escape(str(result.incoming))} in {result.seconds:.1f}s; the truth file is in "
+              f"{escape(str(result.truth))} (keep it apart from the sources).")
+    outside = [r for r in result.report if not r.within]
+    if report:
+        _print_report(result.report)
+    out.print(f"Calibration: {len(result.report) - len(outside)} of {len(result.report)} "
+              "generated rates within tolerance of the published ones"
+              f"{'' if report else ' (--report shows them)'}.")
+
+
+def _choice(enum: type[StrEnumT], value: str, option: str) -> StrEnumT:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise UserError(f"{option} must be one of {allowed}, not '{value}'.") from None
+
+
+def _print_report(rows: list[ReportRow]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Generated rates beside the published ones they aim at")
+    for col in ("measure", "LA", "period", "generated", "published", "published for",
+                "tolerance", "ok"):
+        table.add_column(col, justify="right" if col in {"generated", "published",
+                                                          "tolerance"} else "left")
+    for r in rows:
+        table.add_row(r.measure, r.la_code, r.period, f"{r.generated:,.2f}",
+                      f"{r.published:,.2f}", f"{r.published_period} ({r.published_la})",
+                      f"{r.tolerance:,.2f}", "yes" if r.within else "[red]NO[/red]")
+    out.print(table)
 
 
 def _borough_code(workspace: Path) -> str:

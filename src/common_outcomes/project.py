@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common_outcomes.documents import DocumentModel
 from common_outcomes.errors import Issues, Severity
 from common_outcomes.framework.load import LoadedFramework, available_frameworks, load_framework
 from common_outcomes.framework.models import FRAMEWORK_KINDS
+
+if TYPE_CHECKING:
+    from common_outcomes.synth.run import Progress, SynthResult
+    from common_outcomes.synth.spec import SynthSpec
+
 from common_outcomes.strategy import (
     KINDS,
     Workspace,
@@ -72,6 +77,14 @@ class Project:
             raise UserError("The workspace has errors that stop the map being drawn; run "
                             "'outcomes check' and fix them first.", self.issues.sorted())
         return strategy_map(self.workspace, self.framework.framework, self.issues)
+
+
+def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,
+               progress: Progress | None = None) -> SynthResult:
+    """`outcomes synth`: synthetic partner data into the workspace's incoming folder."""
+    from common_outcomes.synth.run import synthesize as run
+
+    return run(folder, spec, force=force, progress=progress)
 
 
 def _release_to_check_against(pin: str, available: dict[str, Path]) -> str | None:

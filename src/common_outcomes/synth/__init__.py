@@ -1,0 +1,1 @@
+"""Synthetic boroughs: realistic record-level partner data for demos, tests and benchmarks."""

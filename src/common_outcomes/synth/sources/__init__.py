@@ -1,0 +1,1 @@
+"""One module per partner source; each turns an LA's residents into that partner's records."""
