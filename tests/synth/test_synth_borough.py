@@ -80,9 +80,9 @@ def test_running_twice_gives_byte_identical_files(generated: Path, tmp_path: Pat
         left, right = generated / folder, again / folder
         files = sorted(p.relative_to(left) for p in left.rglob("*") if p.is_file())
         assert files == sorted(p.relative_to(right) for p in right.rglob("*") if p.is_file())
-        match, mismatch, errors = filecmp.cmpfiles(left, right, [str(f) for f in files],
+        same, mismatch, errors = filecmp.cmpfiles(left, right, [str(f) for f in files],
                                                    shallow=False)
-        assert mismatch == [] and errors == []
+        assert mismatch == [] and errors == [] and len(same) == len(files)
 
 
 def test_another_seed_gives_other_data(tmp_path: Path, generated: Path) -> None:
