@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/outcomes check $(EXAMPLE)
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.html
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.json --format json
+	$(BIN)/outcomes synth $(EXAMPLE) --scale borough --years 5 --seed 1 --force
 	@echo "Open $(BUILD)/tower-hamlets/strategy-map.html in a browser to see the strategy map."
 
 test: lint typecheck layers unit

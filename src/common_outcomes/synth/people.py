@@ -80,18 +80,32 @@ def _year_and_month_day(d: DateArray) -> tuple[IntArray, IntArray]:
 
 
 def births_per_year(population_0_17: dict[int, float], years: range) -> FloatArray:
-    """Expected births in each calendar year.
+    """Expected births in each calendar year, so that each published year's child
+    population (the sum of the 18 cohorts aged 0-17) is matched.
 
-    A year's births are counted in the child population for the next 18 years, so a cohort
-    is sized by the population at its midpoint (nine years on; the nearest published year):
-    then each year's population, the sum of 18 cohorts, tracks the published one.
+    Starts from population / 18 and corrects each cohort by the mean ratio of published to
+    implied population over the years it is counted in (a few multiplicative passes, as in
+    Richardson-Lucy deconvolution); cohorts outside the published years keep the nearest.
     """
     known = sorted(population_0_17)
-    out = []
-    for y in years:
-        nearest = min(known, key=lambda k: (abs(k - (y + 9)), k))
-        out.append(population_0_17[nearest] / 18.0)
-    return np.array(out, dtype=np.float64)
+    first = min(years.start, known[0] - 17)
+    last = max(years.stop - 1, known[-1])
+    span = np.arange(first, last + 1)
+    births = np.array([population_0_17[min(known, key=lambda k: (abs(k - (y + 9)), k))] / 18.0
+                       for y in span])
+    for _ in range(30):
+        ratio = {}
+        for year in known:
+            cohorts = (span > year - 18) & (span <= year)
+            ratio[year] = population_0_17[year] / births[cohorts].sum()
+        factor = np.ones(len(span))
+        for i, y in enumerate(span):
+            counted = [ratio[k] for k in known if y <= k < y + 18]
+            if counted:
+                factor[i] = float(np.mean(counted))
+        births = births * factor
+    out: FloatArray = births[np.searchsorted(span, np.arange(years.start, years.stop))]
+    return out
 
 
 def build_population(

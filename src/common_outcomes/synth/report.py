@@ -1,9 +1,10 @@
 """The calibration report: for every calibrated measure, LA and period, the generated
 rate beside the published one it aimed at, and whether it is within tolerance.
 
-Tolerances are statistical, not arbitrary: a generated rate is a sample, so it may differ
-from its target by sampling noise. A row passes when the gap is within four standard
-errors of the generated rate, or within a small floor for large samples.
+Tolerances are statistical, not arbitrary: a generated rate is a sample, so it differs from
+its target by sampling noise. A row passes when the gap is within z standard errors of a
+sample of that size drawn at the published rate, with z chosen so that, over the whole report,
+the chance of any row failing by noise alone is 0.1% (Bonferroni), and a small floor.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from common_outcomes.synth.context import Observation
 
@@ -22,7 +24,9 @@ _SCALES = {
     "per_1000": (1000.0, 1.0),
     "per_10k": (10_000.0, 2.0),
 }
-RELATIVE_POPULATION_TOLERANCE = 0.04  # births track the mid-year estimate / 18
+# Births are solved from the mid-year estimates; the rest is migration the model leaves out.
+RELATIVE_POPULATION_TOLERANCE = 0.04
+FAMILYWISE_FALSE_ALARM = 0.001
 
 
 @dataclass(frozen=True)
@@ -51,19 +55,27 @@ def _scale(measure: str) -> tuple[float, float]:
     return (1.0, 0.0)
 
 
+def _z(rows: int) -> float:
+    """The two-sided normal quantile for a familywise false-alarm rate over `rows` tests."""
+    return NormalDist().inv_cdf(1 - FAMILYWISE_FALSE_ALARM / (2 * max(rows, 1)))
+
+
 def build_report(observations: Iterable[Observation]) -> list[ReportRow]:
     rows: list[ReportRow] = []
-    for o in observations:
-        if o.denominator <= 0:
-            continue
+    kept = [o for o in observations if o.denominator > 0]
+    z = _z(len(kept))
+    for o in kept:
         scale, floor = _scale(o.measure)
         value = scale * o.numerator / o.denominator
         if o.measure == "population_0_17":
-            tolerance = RELATIVE_POPULATION_TOLERANCE * o.target.value
+            # Births are Poisson: a small borough's population varies by its square root.
+            tolerance = max(RELATIVE_POPULATION_TOLERANCE * o.target.value,
+                            z * math.sqrt(o.target.value))
         else:
-            p = min(max(o.numerator / o.denominator, 0.0), 1.0)
-            se = scale * math.sqrt(max(p * (1 - p), 1.0 / o.denominator) / o.denominator)
-            tolerance = max(4 * se, floor)
+            # The sampling error of a rate whose true value is the published one.
+            p = min(max(o.target.value / scale, 1e-9), 1.0 - 1e-9)
+            se = scale * math.sqrt(p * (1 - p) / o.denominator)
+            tolerance = max(z * se, floor)
         rows.append(ReportRow(o.measure, o.la_code, o.period, value, o.numerator,
                               o.denominator, o.target.value, o.target.period, o.target.la_code,
                               tolerance, o.target.source))

@@ -135,16 +135,28 @@ def eyfsp(ctx: LaContext) -> tuple[dict[str, pa.Table], pa.Table]:
                child=pop.child_id[child])
 
 
-def _solve_intercept(base: FloatArray, factor: FloatArray, target: float) -> float:
-    """The common shift that puts `target` of pupils at or above the persistent threshold
-    (`factor` scales each pupil's rate, for the planted early help effect)."""
-    lo, hi = -8.0, 4.0
-    for _ in range(50):
-        mid = (lo + hi) / 2
-        rate = factor / (1 + np.exp(-(base + mid)))
-        share = float((rate >= PERSISTENT).mean())
-        lo, hi = (mid, hi) if share < target else (lo, mid)
-    return (lo + hi) / 2
+def _absences(possible: list[IntArray], z: list[FloatArray], factor: list[FloatArray],
+              base: FloatArray, shift: float) -> list[IntArray]:
+    """Absent sessions per term for a common shift of the log-odds of absence.
+
+    Normal approximation to the binomial with each pupil's noise `z` fixed, so absence is
+    monotone in the shift and the shift can be solved exactly.
+    """
+    rate = 1 / (1 + np.exp(-(base + shift)))
+    out = []
+    for n, noise, f in zip(possible, z, factor, strict=True):
+        p = np.clip(rate * f, 0, 1)
+        out.append(np.clip(np.round(n * p + noise * np.sqrt(n * p * (1 - p))), 0, n).astype(
+            np.int64))
+    return out
+
+
+def _persistent(absent: list[IntArray], possible: list[IntArray]) -> npt.NDArray[np.bool_]:
+    """Pupils who missed 10% or more of their own possible sessions over the terms."""
+    missed: IntArray = np.sum(absent, axis=0)
+    could: IntArray = np.sum(possible, axis=0)
+    result: npt.NDArray[np.bool_] = missed >= PERSISTENT * could
+    return result
 
 
 def attendance(ctx: LaContext, early_help: Episodes) -> tuple[dict[str, pa.Table], pa.Table]:
@@ -159,39 +171,38 @@ def attendance(ctx: LaContext, early_help: Episodes) -> tuple[dict[str, pa.Table
     start, end = days(spec.window_start), days(spec.window_end)
     frames = []
     for year in range(spec.window_start.year - 1, spec.window_end.year + 1):
+        in_window = [(term, days(date(year + (month < 9), month, day)), sessions)
+                 for term, (month, day), sessions in TERMS
+                 if start <= days(date(year + (month < 9), month, day)) <= end]
         child = np.flatnonzero((np.isin(academic_age(pop.child_dob, year), np.arange(5, 16)))
                                & (schools.upn != ""))
-        if len(child) == 0:
+        if not in_window or len(child) == 0:
             continue
         dep = pop.family_deprivation[pop.child_family[child]]
         helped = ~np.isnat(help_start[child])
         base = 0.85 * propensity[child] + 0.25 * dep + 0.5 * helped + 0.15 * rng.standard_normal(
             len(child))
+        possible = [sessions - rng.binomial(6, 0.1, len(child)) for _, _, sessions in in_window]
+        noise = [rng.standard_normal(len(child)) for _ in in_window]
+        # The planted effect: after early help starts, the absence rate falls by `ratio`.
+        factor = [np.where(helped & (help_start[child] <= first), ratio, 1.0)
+                  for _, first, _ in in_window]
         target = ctx.target("persistent_absence_percent", year + 1)
-        # Help that started by the turn of the year covers most of that year's sessions.
-        factor = np.where(helped & (help_start[child] <= days(date(year + 1, 1, 1))), ratio, 1.0)
-        rate = 1 / (1 + np.exp(-(base + _solve_intercept(base, factor, target.value / 100))))
-        possible_year = np.zeros(len(child))
-        absent_year = np.zeros(len(child))
-        complete = True
-        for term, (month, day), sessions in TERMS:
-            first = days(date(year + (month < 9), month, day))
-            if not start <= first <= end:
-                complete = False
-                continue
-            after_help = helped & (help_start[child] <= first)
-            term_rate = np.where(after_help, rate * ratio, rate)
-            possible = sessions - rng.binomial(6, 0.1, len(child))
-            absent = rng.binomial(possible, np.clip(term_rate, 0, 1))
-            authorised = rng.binomial(absent, 0.7)
-            possible_year += possible
-            absent_year += absent
-            frames.append((child, year, term, possible, authorised, absent - authorised, first))
-        if complete:
-            ctx.observe(target, _ay(year), float((absent_year >= PERSISTENT * possible_year).sum()),
+        lo, hi = -8.0, 4.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            share = float(_persistent(_absences(possible, noise, factor, base, mid),
+                                      possible).mean())
+            lo, hi = (mid, hi) if share < target.value / 100 else (lo, mid)
+        absent = _absences(possible, noise, factor, base, hi)
+        for (term, first, _), n, a in zip(in_window, possible, absent, strict=True):
+            authorised = rng.binomial(a, 0.7)
+            frames.append((child, year, term, n, authorised, a - authorised, first))
+        if len(in_window) == len(TERMS):
+            ctx.observe(target, _ay(year), float(_persistent(absent, possible).sum()),
                         float(len(child)))
     child = np.concatenate([f[0] for f in frames])
-    n = len(child)
+    n_rows = len(child)
     ay = np.concatenate([np.full(len(f[0]), _ay(f[1])) for f in frames])
     terms = np.concatenate([np.full(len(f[0]), f[2]) for f in frames])
     when = np.concatenate([np.full(len(f[0]), f[6]) for f in frames])
@@ -200,7 +211,8 @@ def attendance(ctx: LaContext, early_help: Episodes) -> tuple[dict[str, pa.Table
     school = np.where(age <= 10, schools.primary_of_area[area], schools.secondary_of_area[area])
     noisy = noisy_person(rng, PersonFaults(missing_nhs_number=0.0, missing_postcode=0.0),
                          ident.child_first[child], ident.child_surname[child],
-                         pop.child_dob[child], np.full(n, ""), np.full(n, ""), ident.directory)
+                         pop.child_dob[child], np.full(n_rows, ""), np.full(n_rows, ""),
+                         ident.directory)
     upn = schools.upn[child]
     keys = np.char.add(np.char.add(upn, "/"), np.char.add(np.char.add(ay, "/"), terms))
     return {"school_attendance": table({

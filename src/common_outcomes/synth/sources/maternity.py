@@ -74,8 +74,13 @@ def generate(ctx: LaContext) -> tuple[dict[str, pa.Table], pa.Table, Pregnancies
         np.float64)
     booking_target = ctx.target("booking_within_10_weeks_percent", spec.last_year)
     base = np.log(68.0) + 0.30 * rng.standard_normal(n) + 0.08 * dep
-    booking_days = np.minimum(_calibrate_shift(base, shift, booking_target.value / 100),
-                              ga_days - 14).astype(np.int64)
+    # Calibrated within each financial year of delivery, the period it is reported for.
+    booked = np.zeros(n)
+    delivery_fy = _financial_year(dob)
+    for fy in np.unique(delivery_fy):
+        rows = delivery_fy == fy
+        booked[rows] = _calibrate_shift(base[rows], shift[rows], booking_target.value / 100)
+    booking_days = np.minimum(booked, ga_days - 14).astype(np.int64)
     early = booking_days <= EARLY_BOOKING_DAYS
     booking_date = dob - (ga_days - booking_days).astype("timedelta64[D]")
 
@@ -133,7 +138,6 @@ def generate(ctx: LaContext) -> tuple[dict[str, pa.Table], pa.Table, Pregnancies
         ctx.observe(premature, str(year),
                     float((in_year & ((ga_weeks < 37) | still)).sum()),
                     float(in_year.sum()))
-    delivery_fy = _financial_year(dob)
     for fy in spec.financial_years():
         label = f"{fy}/{(fy + 1) % 100:02d}"
         known = (delivery_fy == fy) & ~unknown_smoking

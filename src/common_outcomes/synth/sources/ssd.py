@@ -160,8 +160,45 @@ def _open_target(ctx: LaContext, measure: str) -> Callable[[int], float]:
     return count
 
 
+def _calibrated(ctx: LaContext, target: Callable[[int], float],
+                build: Callable[[Callable[[int], float], np.random.Generator], Episodes],
+                name: str, protected: npt.NDArray[np.int64] | None = None) -> Episodes:
+    """Build episodes aiming at `target` open at each 31 March, then correct once.
+
+    Ageing out at 18 and dropping chance repeats move the open count away from what the
+    flow aimed at; the first attempt measures by how much, the second makes up the gap.
+    """
+    first = build(target, ctx.rng("social-care", name, "first"))
+    years = range(ctx.spec.window_start.year - BURN_IN_YEARS + 1, ctx.spec.window_end.year + 1)
+    gap = {y: target(y) - float(_open_on(first, days(date(y, 3, 31))).sum()) for y in years}
+    second = build(lambda y: max(target(y) + gap.get(y, 0.0), 0.1 * target(y)),
+                   ctx.rng("social-care", name, "second"))
+    return _trim(second, target, years, protected, ctx.rng("social-care", name, "trim"))
+
+
+def _trim(ep: Episodes, target: Callable[[int], float], years: range,
+          protected: npt.NDArray[np.int64] | None, rng: np.random.Generator) -> Episodes:
+    """Where a year's stock overshoots (published numbers can fall faster than episodes
+    close), close enough of that year's new episodes before 31 March."""
+    end = ep.end.copy()
+    key = ep.child * 1_000_000 + ep.start.astype(np.int64)
+    movable = ~np.isin(key, protected) if protected is not None else np.ones(len(key), bool)
+    for y in years:
+        day = days(date(y, 3, 31))
+        is_open = (ep.start <= day) & (np.isnat(end) | (end > day))
+        over = int(is_open.sum() - round(target(y)))
+        candidates = np.flatnonzero(is_open & movable & (ep.start > day - np.timedelta64(365,
+                                                                                          "D")))
+        if over <= 0 or len(candidates) == 0:
+            continue
+        chosen = rng.permutation(candidates)[:over]
+        length = (day - ep.start[chosen]).astype(np.int64)
+        end[chosen] = ep.start[chosen] + (rng.random(len(chosen)) * np.maximum(length, 1)).astype(
+            np.int64).astype("timedelta64[D]")
+    return Episodes(ep.child, ep.start, end)
+
+
 def simulate(ctx: LaContext) -> SocialCare:
-    rng = ctx.rng("social-care")
     n_cla = _open_target(ctx, "cla_rate_per_10k")
     n_cp = _open_target(ctx, "cpp_rate_per_10k")
     n_cin = _open_target(ctx, "cin_rate_per_10k")
@@ -169,36 +206,33 @@ def simulate(ctx: LaContext) -> SocialCare:
     def share(measure: str) -> Callable[[int], float]:
         return lambda y: ctx.target(measure, y).value / 100
 
-    cla = _flow(ctx, rng, n_cla, 700, 0.9, 0.8)
     subsequent = share("cpp_subsequent_percent")
+    cla = _calibrated(ctx, n_cla, lambda t, rng: _flow(ctx, rng, t, 700, 0.9, 0.8), "cla")
     # Second or subsequent plans: the same children, a while after their previous plan.
-    cp = _with_repeat_share(_flow(ctx, rng, lambda y: n_cp(y) * (1 - subsequent(y)), 230, 0.6,
-                                  0.8), subsequent, None, rng, (90, 900), 230, 0.6)
+    cp = _calibrated(ctx, n_cp, lambda t, rng: _with_repeat_share(
+        _flow(ctx, rng, lambda y: t(y) * (1 - subsequent(y)), 230, 0.6, 0.8),
+        subsequent, None, rng, (90, 900), 230, 0.6), "cp")
     # Each plan and each period of care sits inside a CIN episode that spans it.
+    rng = ctx.rng("social-care", "wrap")
     lead_in = rng.integers(5, 60, len(cp.child) + len(cla.child)).astype("timedelta64[D]")
     wrapped = Episodes(np.concatenate([cp.child, cla.child]),
                        (np.concatenate([cp.start, cla.start]) - lead_in).astype("datetime64[D]"),
                        (np.concatenate([cp.end, cla.end]) + np.timedelta64(7, "D")).astype(
                            "datetime64[D]"))
 
-    def cin_with(generic: Callable[[int], float], key: str) -> Episodes:
+    def cin_with(t: Callable[[int], float], flow_rng: np.random.Generator) -> Episodes:
+        def generic(y: int) -> float:
+            return max(t(y) - n_cp(y) - n_cla(y), 0.2 * t(y))
+
         # Re-referrals: a share of referrals come back within 12 months of the previous one.
-        flow_rng = ctx.rng("social-care", key)
         both = _merge(_flow(ctx, flow_rng, generic, 150, 1.0, 0.6), wrapped)
         return _with_repeat_share(both, share("rereferral_percent"), 365, flow_rng, (30, 365),
                                   150, 1.0)
 
-    def generic(y: int) -> float:
-        return max(n_cin(y) - n_cp(y) - n_cla(y), 0.2 * n_cin(y))
-
-    # Dropping chance repeats and adding planned ones moves the open count: measure the
-    # first attempt at each 31 March and correct the flow once.
-    first = cin_with(generic, "first")
-    gap = {y: n_cin(y) - float(_open_on(first, days(date(y, 3, 31))).sum())
-           for y in range(ctx.spec.window_start.year - BURN_IN_YEARS + 1,
-                          ctx.spec.window_end.year + 1)}
-    cin = cin_with(lambda y: max(generic(y) + gap.get(y, 0.0), 0.1 * n_cin(y)), "second")
-    early_help = _early_help(ctx, rng)
+    # Episodes wrapping a plan or a period of care keep their dates.
+    cin = _calibrated(ctx, n_cin, cin_with, "cin",
+                      wrapped.child * 1_000_000 + wrapped.start.astype(np.int64))
+    early_help = _early_help(ctx, ctx.rng("social-care", "early-help"))
     return SocialCare(early_help, _censor(ctx, cin), _censor(ctx, cp), _censor(ctx, cla))
 
 
