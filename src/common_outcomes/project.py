@@ -16,6 +16,7 @@ from common_outcomes.documents import DocumentModel
 from common_outcomes.errors import Issues, Severity
 from common_outcomes.framework.load import LoadedFramework, available_frameworks, load_framework
 from common_outcomes.framework.models import FRAMEWORK_KINDS
+from common_outcomes.strategy.load import FRAMEWORKS
 
 if TYPE_CHECKING:
     from common_outcomes.synth.run import Progress, SynthResult
@@ -44,7 +45,7 @@ class Project:
         workspace = load_workspace(folder, issues)
         framework: LoadedFramework | None = None
         if workspace is not None:
-            search = [folder / "frameworks"]
+            search = [folder / FRAMEWORKS]
             available = available_frameworks(search)
             check_framework_pin(workspace, list(available), issues)
             release = _release_to_check_against(workspace.settings.framework, available)

@@ -242,3 +242,30 @@ def test_a_killed_run_leaves_no_dataset_behind(tmp_path: Path) -> None:
     # A later run cleans up any staging folder the killed ones left.
     assert outcomes("synth", str(ws), "--years", "1", "--force").returncode == 0
     assert not list(ws.glob(".synth-staging-*"))
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real 4 MB file system (tmpfs), so a full disk is a real full disk."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"this test mounts a tmpfs (needs root): {done.stderr}"
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_sentence_and_leaves_nothing(tiny_disk: Path) -> None:
+    ws = fresh_copy(tiny_disk, "ws")
+    result = outcomes("synth", str(ws), "--years", "2")
+    assert result.returncode == 2, result.stderr
+    assert "is full; nothing was written" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in ws.iterdir()) == sorted(p.name for p in EXAMPLE.iterdir()
+                                                          if p.suffix == ".yaml")
+
+
+def test_the_workspace_still_checks_clean_with_its_data_beside_it(generated: Path) -> None:
+    result = outcomes("check", str(generated))
+    assert result.returncode == 0, result.stdout
+    assert "0 errors, 0 warnings" in result.stdout

@@ -30,6 +30,11 @@ from common_outcomes.strategy.models import (
 KINDS: dict[str, type[DocumentModel]] = {
     **WORKSPACE_KINDS, GeographyDocument.KIND: GeographyDocument}
 ONE_PER_WORKSPACE = ("workspace", "geography")
+# Folders of a workspace that hold data or other releases, not the strategy's own YAML.
+INCOMING = "incoming"  # partner files waiting to be loaded (outcomes synth writes here)
+SYNTH_TRUTH = "synth-truth"  # what synthetic data really is, kept apart from the sources
+FRAMEWORKS = "frameworks"  # framework releases the workspace brings with it
+NOT_STRATEGY = frozenset({INCOMING, SYNTH_TRUTH, FRAMEWORKS})
 T = TypeVar("T")
 
 
@@ -59,11 +64,13 @@ class Workspace:
 
 
 def workspace_files(folder: Path) -> list[Path]:
-    """The YAML files of a workspace; hidden folders (such as .outcomes) are not part of it."""
+    """The YAML files of a workspace's strategy: not those in hidden folders (such as
+    .outcomes) nor in its data and framework folders."""
     return sorted(
         p for p in folder.rglob("*.y*ml")
         if p.suffix in {".yaml", ".yml"}
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.relative_to(folder).parts[0] not in NOT_STRATEGY
     )
 
 

@@ -26,6 +26,7 @@ import yaml
 from common_outcomes.errors import Issues, UserError
 from common_outcomes.ids import LONDON
 from common_outcomes.strategy import Workspace, load_workspace
+from common_outcomes.strategy.load import INCOMING, SYNTH_TRUTH
 from common_outcomes.synth.calibration import Calibration, load_calibration
 from common_outcomes.synth.context import LaContext, Observation
 from common_outcomes.synth.frame import LaFrame, frames_for
@@ -43,8 +44,7 @@ from common_outcomes.synth.sources import (
 )
 from common_outcomes.synth.spec import OutputFormat, Scale, SynthSpec, rng_for
 
-INCOMING = "incoming"
-TRUTH = "synth-truth"
+TRUTH = SYNTH_TRUTH
 Progress = Callable[[str, int, int], None]
 
 
