@@ -207,6 +207,165 @@ def synth(
               f"{'' if report else ' (--report shows them)'}.")
 
 
+@app.command()
+def load(
+    args: list[str] = typer.Argument(None, metavar="[DIR] SOURCE FILE...",
+                                     help="The workspace folder (default: here), the source "
+                                          "id and the files to load."),
+    all_waiting: bool = typer.Option(False, "--all", help="Load everything waiting in "
+                                     "incoming/ for every declared source."),
+    key_file: Path | None = typer.Option(None, "--key-file", help="The pseudonymisation key "
+                                         "(default: the file named by OUTCOMES_KEY_FILE)."),
+) -> None:
+    """Check, pseudonymise and store partner files; rejected files leave the store unchanged."""
+    from common_outcomes.project import Project, load_data
+
+    workspace, rest = _workspace_and_rest(args)
+    if all_waiting and rest:
+        raise UserError("Give either --all or a source and files, not both.")
+    if not all_waiting and len(rest) < 2:
+        raise UserError("Name a source and at least one file (outcomes load [DIR] SOURCE "
+                        "FILE...), or use --all.")
+    source = None if all_waiting else rest[0]
+    files = [] if all_waiting else [Path(f) for f in rest[1:]]
+    results = load_data(Project.load(workspace), source, files, all_waiting, key_file)
+    styles = {"loaded": "green", "unchanged": "dim", "quarantined": "yellow", "rejected": "red"}
+    for r in results:
+        style = styles[r.status]
+        out.print(f"[{style}]{r.status}[/{style}] {escape(r.source)}: {escape(r.message)}"
+                  + (f" [dim](read as {r.encoding})[/dim]" if r.encoding else ""))
+        for code, count in r.by_code.items():
+            out.print(f"    {count:>8,}  {code}")
+        for problem in r.problems[:5]:
+            where = f"row {problem.row}" if problem.row else "file"
+            col = f", {problem.column}" if problem.column else ""
+            out.print(f"    [dim]{where}{escape(col)}: {escape(problem.message)}"
+                      f"{' (' + escape(problem.value) + ')' if problem.value else ''}[/dim]")
+        for report in r.reports:
+            out.print(f"    report: {escape(str(report))}")
+    rejected = sum(r.status == "rejected" for r in results)
+    out.print(f"{len(results)} file{'s' * (len(results) != 1)}: "
+              f"{sum(r.status == 'loaded' for r in results)} loaded, "
+              f"{sum(r.status == 'quarantined' for r in results)} with rows quarantined, "
+              f"{sum(r.status == 'unchanged' for r in results)} unchanged, {rejected} rejected.")
+    raise typer.Exit(1 if rejected else 0)
+
+
+def _workspace_and_rest(args: list[str] | None) -> tuple[Path, list[str]]:
+    """`[DIR] ...`: the first argument is the workspace when it holds a workspace.yaml."""
+    rest = list(args or [])
+    if rest and (Path(rest[0]) / "workspace.yaml").is_file():
+        return Path(rest.pop(0)), rest
+    return Path("."), rest
+
+
+@app.command()
+def history(
+    workspace: Path = WORKSPACE,
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+) -> None:
+    """List every version loaded into the store, with what it holds and where it stands."""
+    from rich.table import Table
+
+    from common_outcomes.project import Project, store_of
+
+    versions = store_of(Project.load(workspace)).history(source)
+    table = Table(title=f"{len(versions)} versions")
+    for col in ("version", "source", "file", "periods", "accepted", "quarantined", "status",
+                "loaded", "by"):
+        table.add_column(col)
+    for v in versions:
+        m = v.manifest
+        periods = ", ".join(m.periods) if len(m.periods) <= 3 else (
+            f"{m.periods[0]} .. {m.periods[-1]} ({len(m.periods)})")
+        table.add_row(v.version_id, m.source, m.file_name, periods, f"{m.rows_accepted:,}",
+                      f"{m.rows_quarantined:,}", v.status, m.loaded_at, m.loaded_by)
+    out.print(table)
+
+
+@app.command()
+def rollback(
+    args: list[str] = typer.Argument(..., metavar="[DIR] VERSION",
+                                     help="The workspace (default: here) and a version id."),
+) -> None:
+    """Make an earlier version current again for its periods (nothing is deleted)."""
+    from common_outcomes.project import Project, store_of
+
+    workspace, rest = _workspace_and_rest(args)
+    if len(rest) != 1:
+        raise UserError("Name one version to roll back to (see 'outcomes history').")
+    store = store_of(Project.load(workspace))
+    with store.lock():
+        version = store.rollback(rest[0], by=_user())
+    out.print(f"Version {escape(version.version_id)} of {escape(version.source)} is current "
+              f"again for {', '.join(version.current_periods) or 'no period'}.")
+
+
+@app.command()
+def retention(
+    workspace: Path = WORKSPACE,
+    apply: bool = typer.Option(False, "--apply", help="Delete what has passed its retention "
+                                                      "period (without it: only list it)."),
+    today: str | None = typer.Option(None, "--today", help="Judge retention as of this date "
+                                                           "(YYYY-MM-DD); default today."),
+) -> None:
+    """List, or with --apply delete, data past its retention period; every deletion is audited."""
+    from datetime import date
+
+    from common_outcomes.project import Project, store_of
+
+    try:
+        when = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        raise UserError(f"--today must be a date like 2026-03-31, not '{today}'.") from None
+    store = store_of(Project.load(workspace))
+    with store.lock():
+        due = store.apply_retention(when, by=_user(), apply=apply)
+    for d in due:
+        out.print(f"{'deleted' if apply else 'due'}: {d.kind} data of {escape(d.source)} "
+                  f"version {escape(d.version_id)} ({escape(d.file_name)}), retention ended "
+                  f"{d.retention_until}")
+    out.print(f"{len(due)} item{'s' * (len(due) != 1)} "
+              f"{'deleted' if apply else 'past retention (use --apply to delete them)'}.")
+
+
+@app.command()
+def quality(
+    workspace: Path = WORKSPACE,
+    output_format: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Data quality by source, partner and period: completeness, validity, timeliness."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from common_outcomes.project import Project, data_quality
+
+    rows = data_quality(Project.load(workspace))
+    if output_format == "json":
+        out.print_json(json.dumps([asdict(r) for r in rows], default=str))
+        return
+    table = Table(title="Data quality of the current data")
+    for col in ("source", "partner", "period", "rows", "complete", "least complete", "valid",
+                "duplicates", "due", "loaded", "late (days)"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.source, r.partner, r.period, f"{r.rows:,}", f"{r.completeness:.1%}",
+                      r.least_complete, f"{r.validity:.1%}", f"{r.duplicates:,}",
+                      str(r.due or ""), str(r.loaded),
+                      "" if r.days_late is None else str(max(r.days_late, 0)))
+    out.print(table)
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def _choice(enum: type[StrEnumT], value: str, option: str) -> StrEnumT:
     try:
         return enum(value)

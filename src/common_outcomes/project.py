@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common_outcomes.data.checks import check_sources
+from common_outcomes.data.declarations import SOURCE_KINDS, SourceDeclaration
 from common_outcomes.documents import DocumentModel
 from common_outcomes.errors import Issues, Severity
 from common_outcomes.framework.load import LoadedFramework, available_frameworks, load_framework
@@ -19,6 +21,9 @@ from common_outcomes.framework.models import FRAMEWORK_KINDS
 from common_outcomes.strategy.load import FRAMEWORKS
 
 if TYPE_CHECKING:
+    from common_outcomes.data.load import LoadResult
+    from common_outcomes.data.quality import QualityRow
+    from common_outcomes.data.store import Store
     from common_outcomes.synth.run import Progress, SynthResult
     from common_outcomes.synth.spec import SynthSpec
 
@@ -42,7 +47,7 @@ class Project:
     def load(cls, folder: Path) -> Project:
         """Load and check a workspace. Bad YAML becomes issues, never an exception."""
         issues = Issues()
-        workspace = load_workspace(folder, issues)
+        workspace = load_workspace(folder, issues, SOURCE_KINDS)
         framework: LoadedFramework | None = None
         if workspace is not None:
             search = [folder / FRAMEWORKS]
@@ -53,7 +58,16 @@ class Project:
                 framework = load_framework(available[release], issues)
             if framework is not None:
                 check_workspace(workspace, framework.framework, issues)
+            check_sources(workspace, issues)
         return cls(folder, workspace, framework, issues)
+
+    @property
+    def sources(self) -> dict[str, SourceDeclaration]:
+        """The workspace's source declarations, by id."""
+        if self.workspace is None:
+            return {}
+        return {d.model.id: d.model for d in self.workspace.extras
+                if isinstance(d.model, SourceDeclaration)}
 
     @property
     def ok(self) -> bool:
@@ -109,7 +123,7 @@ def _release_key(pin: str) -> tuple[tuple[int, int, str], ...]:
 
 def document_kinds() -> dict[str, type[DocumentModel]]:
     """Every YAML kind the product reads, for `outcomes schema`."""
-    return {**FRAMEWORK_KINDS, **KINDS}
+    return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS}
 
 
 def json_schemas() -> dict[str, str]:
@@ -121,3 +135,51 @@ def json_schemas() -> dict[str, str]:
         schema["title"] = f"common-outcomes {kind} (version {max(model.VERSIONS)})"
         out[kind] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
     return out
+
+
+def load_data(project: Project, source: str | None, files: list[Path], all_waiting: bool,
+              key_file: Path | None) -> list[LoadResult]:
+    """`outcomes load`: files for one source, or everything waiting in incoming/."""
+    from common_outcomes.data.load import load_file, postcode_directory
+    from common_outcomes.data.protect import load_key
+    from common_outcomes.data.store import open_store
+    from common_outcomes.errors import UserError
+
+    if not project.ok:
+        raise UserError("The workspace has errors; run 'outcomes check' and fix them before "
+                        "loading data.", project.issues.sorted())
+    sources = project.sources
+    work: list[tuple[SourceDeclaration, Path]] = []
+    if all_waiting:
+        for decl in sources.values():
+            work.extend((decl, p) for p in sorted((project.folder / "incoming").glob(decl.files))
+                        if p.is_file())
+        if not work:
+            raise UserError(f"Nothing is waiting in {project.folder / 'incoming'} for the "
+                            "declared sources.")
+    else:
+        if source is None or source not in sources:
+            known = ", ".join(sorted(sources)) or "none are declared"
+            raise UserError(f"Unknown source '{source}'; the workspace declares: {known}.")
+        work = [(sources[source], f) for f in files]
+    key = load_key(project.folder, key_file)
+    directory = postcode_directory(project.folder)
+    store = open_store(project.folder)
+    results = []
+    with store.lock():
+        for decl, path in work:
+            results.append(load_file(project.folder, store, decl, path, key, directory))
+    return results
+
+
+def store_of(project: Project) -> Store:
+    from common_outcomes.data.store import open_store
+
+    return open_store(project.folder)
+
+
+def data_quality(project: Project) -> list[QualityRow]:
+    """`outcomes quality`: completeness, validity, timeliness and duplicates."""
+    from common_outcomes.data.quality import quality
+
+    return quality(store_of(project), project.sources)

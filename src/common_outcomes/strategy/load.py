@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -55,6 +56,8 @@ class Workspace:
     baselines: tuple[tuple[Baseline, Found], ...]
     targets: tuple[tuple[Target, Found], ...]
     index: ItemIndex = field(repr=False)
+    # Documents of kinds another package declares (for example data sources), as read.
+    extras: tuple[Document, ...] = ()
 
     def locate(self, model: str, item_id: str, *sub: str | int) -> Location | None:
         return self.index.locate(model, item_id, *sub)
@@ -74,8 +77,15 @@ def workspace_files(folder: Path) -> list[Path]:
     )
 
 
-def load_workspace(folder: Path, issues: Issues) -> Workspace | None:
-    """Read and merge a workspace; None when it cannot be assembled (see `issues`)."""
+def load_workspace(
+    folder: Path, issues: Issues, extra_kinds: Mapping[str, type[DocumentModel]] | None = None
+) -> Workspace | None:
+    """Read and merge a workspace; None when it cannot be assembled (see `issues`).
+
+    `extra_kinds` lets a package above the strategy (the data sources) keep its own kinds
+    in the same folder without the strategy knowing them.
+    """
+    kinds = {**KINDS, **(extra_kinds or {})}
     if not folder.is_dir():
         raise UserError(f"There is no workspace folder at {folder}.")
     files = workspace_files(folder)
@@ -84,7 +94,7 @@ def load_workspace(folder: Path, issues: Issues) -> Workspace | None:
                         "workspace.yaml.")
     documents = [
         doc for path in files
-        if (doc := read_document(path, KINDS, issues, display_path(path))) is not None
+        if (doc := read_document(path, kinds, issues, display_path(path))) is not None
     ]
     by_kind: dict[str, list[Document]] = {}
     for doc in documents:
@@ -129,6 +139,7 @@ def load_workspace(folder: Path, issues: Issues) -> Workspace | None:
         baselines=_located(by_kind, TargetsDocument.KIND, "baselines", Baseline),
         targets=_located(by_kind, TargetsDocument.KIND, "targets", Target),
         index=index,
+        extras=tuple(d for d in documents if d.model.KIND not in KINDS),
     )
 
 

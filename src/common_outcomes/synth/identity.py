@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from common_outcomes.synth import pii
+import common_outcomes.synth.pii as pii
 from common_outcomes.synth.identifiers import nhs_numbers
 from common_outcomes.synth.people import Population
 
@@ -45,7 +45,7 @@ def build_identities(pop: Population, health_from: np.datetime64,
     """Names, NHS numbers and postcodes for one LA's residents.
 
     NHS numbers go to children born from `health_from` (those health records in the window
-    can name) and to every mother: an LA's block of synthetic numbers is finite.
+    can name) and to their mothers: an LA's block of synthetic numbers is finite.
     """
     n_f = len(pop.family_id)
     surname = pii.surnames(rng, n_f)
@@ -54,9 +54,15 @@ def build_identities(pop: Population, health_from: np.datetime64,
     child_first = pii.first_names(rng, pop.child_sex)
     mother_first = pii.first_names(rng, np.full(n_f, 2, dtype=np.int8))
     needs_nhs = pop.child_dob >= health_from
-    numbers = nhs_numbers(rng, int(needs_nhs.sum()) + n_f, pop.frame.index)
+    # Mothers too, but only those whose children's health records fall in the window.
+    mother_needs = np.zeros(n_f, dtype=bool)
+    mother_needs[pop.child_family[needs_nhs]] = True
+    n_children = int(needs_nhs.sum())
+    numbers = nhs_numbers(rng, n_children + int(mother_needs.sum()), pop.frame.index)
     child_nhs = np.full(len(pop.child_id), "", dtype=numbers.dtype)
-    child_nhs[needs_nhs] = numbers[: int(needs_nhs.sum())]
+    child_nhs[needs_nhs] = numbers[:n_children]
+    mother_nhs = np.full(n_f, "", dtype=numbers.dtype)
+    mother_nhs[mother_needs] = numbers[n_children:]
     per_area = max(8, int(np.ceil(3 * n_f / max(len(pop.frame.area_codes), 1) / 10)))
     directory = pii.postcode_directory(rng, pop.frame.area_codes, per_area)
     return Identities(
@@ -65,7 +71,7 @@ def build_identities(pop: Population, health_from: np.datetime64,
         child_nhs=child_nhs,
         mother_first=mother_first,
         mother_surname=mother_surname,
-        mother_nhs=numbers[int(needs_nhs.sum()):],
+        mother_nhs=mother_nhs,
         family_postcode=_postcode_in(directory, pop.frame.area_codes[pop.family_area], rng),
         family_postcode_after=_postcode_in(
             directory, pop.frame.area_codes[pop.family_area_after], rng),

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from common_outcomes.synth import pii
+import common_outcomes.synth.pii as pii
 
 Values = npt.NDArray[Any]
 

@@ -31,6 +31,7 @@ def generate(ctx: LaContext) -> dict[str, pa.Table]:
         idx = np.arange(n_areas * 36)
         parts.append(table({
             "mid_year": np.full(len(idx), year),
+            "reference_date": np.full(len(idx), day),
             "residence_area_code": frame.area_codes[idx // 36],
             "age": (idx // 2) % 18,
             "sex": np.where(idx % 2 == 0, "M", "F"),

@@ -1,0 +1,1 @@
+"""Partner data returns: read, validate, pseudonymise and store them, never losing a row."""

@@ -1,0 +1,116 @@
+"""Source declarations (kind: source): what a partner's return must look like, who owns it,
+under which data-sharing agreement it comes, how long it is kept and how each identifier in
+it is protected. What valid data is lives here; how it is checked lives in validate.py.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from common_outcomes.documents import DocumentModel, Model
+from common_outcomes.ids import Slug
+from common_outcomes.periods import PeriodType
+
+
+class ColumnType(StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    DATE = "date"
+
+
+class Identifier(StrEnum):
+    """What sort of personal identifier a column holds; this decides how it is protected."""
+
+    NHS_NUMBER = "nhs_number"  # checked (Modulus 11), then a keyed pseudonym
+    UPN = "upn"  # checked (check letter), then a keyed pseudonym
+    CASE_ID = "case_id"  # a case-management or service id: a keyed pseudonym
+    NAME = "name"  # never stored for analysis; linkage staging only
+    DATE_OF_BIRTH = "date_of_birth"  # month of birth for analysis; full date to linkage only
+    POSTCODE = "postcode"  # postcode sector and LSOA for analysis; full postcode to linkage
+
+
+class Column(Model):
+    name: str
+    type: ColumnType = ColumnType.STRING
+    required: bool = False
+    codes: tuple[str, ...] = Field((), description="The only values allowed, if listed")
+    minimum: float | None = None
+    maximum: float | None = None
+    date_formats: tuple[str, ...] = Field(
+        ("%Y-%m-%d", "%d/%m/%Y"), description="strptime formats tried in order")
+    identifier: Identifier | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _range_fits_type(self) -> Column:
+        if (self.minimum is not None or self.maximum is not None) and self.type not in (
+                ColumnType.INTEGER, ColumnType.NUMBER):
+            raise ValueError("minimum and maximum apply to integer and number columns only")
+        return self
+
+
+class Agreement(Model):
+    reference: str = Field(description="The data-sharing agreement's reference")
+    purpose: str | None = None
+
+
+class Retention(Model):
+    analytic_years: int = Field(ge=1, le=50, description="How long pseudonymised rows are kept")
+    linkage_months: int = Field(ge=1, le=120, description="How long raw identifiers are kept")
+
+
+class PeriodRule(Model):
+    """How a row's reporting period is found: a date column and a period type."""
+
+    column: str
+    type: PeriodType
+
+
+class Schedule(Model):
+    every: Literal["month", "quarter", "year"]
+    due_days: int = Field(30, ge=0, description="Days after a period ends that data is due")
+
+
+class Disclosure(Model):
+    suppress_below: int = Field(5, ge=0, description="Counts from 1 up to this are suppressed")
+    round_to: int | None = Field(None, ge=1)
+
+
+class SourceDeclaration(DocumentModel):
+    KIND: ClassVar[str] = "source"
+    kind: Literal["source"]
+    id: Slug
+    name: str
+    partner: Slug
+    agreement: Agreement
+    retention: Retention
+    policy: Literal["reject", "quarantine"] = "quarantine"
+    files: str = Field(description="Where its files arrive, as a pattern under incoming/, "
+                                   "e.g. maternity/*.parquet")
+    period: PeriodRule | None = Field(
+        None, description="How a row's period is found; without one, each file replaces the "
+                          "whole source (reference data such as a postcode directory)")
+    schedule: Schedule
+    key: tuple[str, ...] = Field((), description="Columns that identify a row uniquely")
+    disclosure: Disclosure = Disclosure()
+    columns: tuple[Column, ...]
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> SourceDeclaration:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError("column names must be unique")
+        for name in (*self.key, *((self.period.column,) if self.period else ())):
+            if name not in names:
+                raise ValueError(f"'{name}' is not one of the declared columns")
+        return self
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+SOURCE_KINDS: dict[str, type[DocumentModel]] = {SourceDeclaration.KIND: SourceDeclaration}

@@ -1,0 +1,271 @@
+"""`outcomes load`: a partner's file, checked, pseudonymised and stored as a new version.
+
+The flow for one file: inspect it (format, encoding, hash) -> a no-op if this exact file
+was loaded before -> check its header against the source declaration -> read it in chunks,
+checking every row lazily -> protect identifiers -> write accepted rows to a staged version
+(and raw identifiers to linkage staging) -> under the source's policy, reject the file or
+quarantine the failing rows -> commit atomically, or leave the store untouched. Every
+outcome is audited, and problems go to an error report the analyst can send back.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from common_outcomes.data import protect
+from common_outcomes.data.declarations import Identifier, SourceDeclaration
+from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
+from common_outcomes.data.spreadsheets import write_csv, write_xlsx
+from common_outcomes.data.store import Manifest, Store
+from common_outcomes.data.validate import Problem, check_chunk
+from common_outcomes.periods import period_containing
+
+REPORT_COLUMNS = ("row", "column", "value", "code", "message")
+
+
+@dataclass
+class LoadResult:
+    source: str
+    file: str
+    status: str  # loaded | unchanged | rejected | quarantined
+    message: str
+    encoding: str | None = None
+    version_id: str | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
+
+    @property
+    def by_code(self) -> dict[str, int]:
+        return dict(Counter(p.code for p in self.problems).most_common())
+
+
+@dataclass(frozen=True)
+class PostcodeDirectory:
+    postcodes: pa.Array
+    areas: pa.Array
+
+    @classmethod
+    def from_files(cls, files: Iterable[Path]) -> PostcodeDirectory | None:
+        tables = [pq.read_table(f, columns=["postcode", "area_code"]) for f in files]
+        if not tables:
+            return None
+        t = pa.concat_tables(tables)
+        return cls(protect.normalise_postcode(t.column("postcode").combine_chunks()),
+                   t.column("area_code").combine_chunks())
+
+    def lsoa(self, postcodes: pa.Array) -> pa.Array:
+        index = pc.index_in(protect.normalise_postcode(postcodes), value_set=self.postcodes)
+        return pc.take(self.areas, index)
+
+
+def postcode_directory(workspace: Path) -> PostcodeDirectory | None:
+    """The postcode directory the council holds: incoming/postcode_directory (written by
+    `outcomes synth` for its synthetic postcodes) or reference/postcodes/."""
+    files = sorted((workspace / "incoming" / "postcode_directory").glob("*.parquet")) + sorted(
+        (workspace / "reference" / "postcodes").glob("*.parquet"))
+    return PostcodeDirectory.from_files(files)
+
+
+def _period_labels(decl: SourceDeclaration, dates: pa.Array) -> pa.Array:
+    if decl.period is None:
+        return pa.array(["all"] * len(dates), pa.string())
+    distinct = pc.unique(dates).drop_null()
+    labels = [period_containing(d, decl.period.type).label for d in distinct.to_pylist()]
+    return pc.take(pa.array(labels, pa.string()), pc.index_in(dates, value_set=distinct))
+
+
+def protect_columns(decl: SourceDeclaration, columns: dict[str, pa.Array], key: bytes,
+                    directory: PostcodeDirectory | None) -> tuple[dict[str, pa.Array],
+                                                                  dict[str, pa.Array]]:
+    """(analytic columns, linkage columns): identifiers protected, raw values set aside."""
+    analytic: dict[str, pa.Array] = {}
+    linkage: dict[str, pa.Array] = {}
+    for col in decl.columns:
+        values = columns[col.name]
+        kind = col.identifier
+        if kind is None:
+            analytic[col.name] = values
+            continue
+        linkage[col.name] = pc.cast(values, pa.string()) if kind is not Identifier.DATE_OF_BIRTH \
+            else values
+        if kind in (Identifier.NHS_NUMBER, Identifier.UPN, Identifier.CASE_ID):
+            pseudonym = protect.pseudonymise(values, key)
+            analytic[f"{col.name}_pseudonym"] = pseudonym
+            linkage[f"{col.name}_pseudonym"] = pseudonym
+        elif kind is Identifier.DATE_OF_BIRTH:
+            analytic[f"{col.name}_month"] = protect.month_of(values)
+        elif kind is Identifier.POSTCODE:
+            analytic[f"{col.name}_sector"] = protect.postcode_sector(values)
+            analytic[f"{col.name}_lsoa"] = (directory.lsoa(values) if directory is not None
+                                            else pa.nulls(len(values), pa.string()))
+        # Names go to linkage only.
+    return analytic, linkage
+
+
+def _header_problems(decl: SourceDeclaration, info: FileInfo) -> tuple[list[Problem], bool]:
+    """Problems with the file's columns; True when the file cannot be loaded at all."""
+    problems: list[Problem] = []
+    declared = {c.name for c in decl.columns}
+    missing = [c.name for c in decl.columns if c.name not in info.columns]
+    for name in missing:
+        problems.append(Problem(0, name, "", "file.missing-column",
+                                f"the file has no column '{name}', which {decl.id} declares"))
+    for name in info.columns:
+        if name not in declared:
+            problems.append(Problem(0, name, "", "file.extra-column",
+                                    f"column '{name}' is not declared for {decl.id}; it was "
+                                    "not loaded"))
+    return problems, bool(missing)
+
+
+def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path, key: bytes,
+              directory: PostcodeDirectory | None, today: date | None = None,
+              chunk_rows: int = 200_000) -> LoadResult:
+    """Load one file for one source. The caller holds the store's lock."""
+    today = today or date.today()
+    try:
+        info = inspect(path)
+    except ReadError as exc:
+        problem = Problem(exc.row or 0, None, "", exc.code, exc.message)
+        return _refused(workspace, store, decl, path.name, None, [problem], 0,
+                        f"{path.name} cannot be read: {exc.message}")
+    earlier = store.find_by_hash(decl.id, info.sha256)
+    if earlier is not None:
+        return LoadResult(decl.id, info.name, "unchanged",
+                          f"{info.name} was already loaded as version {earlier.version_id}; "
+                          "nothing to do", info.encoding, earlier.version_id)
+    problems, fatal = _header_problems(decl, info)
+    if fatal:
+        return _refused(workspace, store, decl, info.name, info, problems, 0,
+                        f"{info.name} is missing declared columns, so nothing was loaded")
+    rows_read = accepted = 0
+    periods: set[str] = set()
+    seen: set[int] = set()
+    with store.stage(decl.id) as staged:
+        try:
+            for part, chunk in enumerate(read_chunks(info, chunk_rows)):
+                problems.extend(Problem(b.row, None, "", b.code, b.message)
+                                for b in chunk.bad_rows)
+                checked = check_chunk(decl, chunk.table, chunk.first_row, seen)
+                problems.extend(checked.problems)
+                # Rows the reader could not split into the header's columns count as read
+                # (and quarantined): nothing a partner sent goes uncounted.
+                rows_read += chunk.table.num_rows + len(chunk.bad_rows)
+                good = pa.array(~checked.bad)
+                columns = {k: pc.filter(v, good) for k, v in checked.columns.items()}
+                n = int((~checked.bad).sum())
+                if n == 0:
+                    continue
+                period_dates = columns[decl.period.column] if decl.period else pa.nulls(n)
+                labels = _period_labels(decl, period_dates)
+                periods.update(pc.unique(labels).drop_null().to_pylist())
+                analytic, linkage = protect_columns(decl, columns, key, directory)
+                analytic["period"] = labels
+                rows = pc.filter(pa.array(np.arange(chunk.first_row,
+                                                    chunk.first_row + chunk.table.num_rows)),
+                                 good)
+                linkage["source_row"] = rows
+                pq.write_table(pa.table(analytic), staged.data_dir / f"part-{part:05d}.parquet",
+                               compression="zstd")
+                pq.write_table(pa.table(linkage),
+                               staged.linkage_dir / f"part-{part:05d}.parquet",
+                               compression="zstd")
+                accepted += n
+        except ReadError as exc:
+            problems.append(Problem(exc.row or 0, None, "", exc.code, exc.message))
+            return _refused(workspace, store, decl, info.name, info, problems, rows_read,
+                            f"{info.name} stopped being readable part-way: {exc.message}")
+        quarantined = rows_read - accepted
+        errors = [p for p in problems if p.code != "file.extra-column"]
+        if errors and (decl.policy == "reject" or accepted == 0):
+            return _refused(workspace, store, decl, info.name, info, problems, rows_read,
+                            f"{info.name} was rejected: {len(errors):,} problems in "
+                            f"{quarantined:,} rows (policy: {decl.policy})")
+        manifest = _manifest(decl, info, sorted(periods), rows_read, accepted, quarantined,
+                             today, staged.data_dir)
+        version = store.commit(staged, manifest)
+    if problems:
+        store.audit({"event": "problems", "version_id": version.version_id, "source": decl.id,
+                     "codes": dict(Counter(p.code for p in problems))})
+    result = LoadResult(decl.id, info.name, "quarantined" if quarantined else "loaded",
+                        f"{info.name}: {accepted:,} rows loaded as version "
+                        f"{version.version_id}"
+                        + (f", {quarantined:,} rows quarantined" if quarantined else ""),
+                        info.encoding, version.version_id, rows_read, accepted, quarantined,
+                        problems)
+    if problems:
+        result.reports = write_report(workspace, decl.id, info.name, info.sha256, problems)
+    return result
+
+
+def _manifest(decl: SourceDeclaration, info: FileInfo, periods: list[str], rows_read: int,
+              accepted: int, quarantined: int, today: date, data_dir: Path) -> Manifest:
+    schema = pq.read_schema(next(iter(sorted(data_dir.glob("*.parquet")))))
+    return Manifest(
+        source=decl.id, file_name=info.name, sha256=info.sha256, size_bytes=info.size_bytes,
+        encoding=info.encoding or "", format=info.format,
+        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        loaded_by=_user(), agreement=decl.agreement.reference, partner=decl.partner,
+        periods=tuple(periods), rows_read=rows_read, rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        retention_until=_add_months(today, 12 * decl.retention.analytic_years),
+        linkage_retention_until=_add_months(today, decl.retention.linkage_months),
+        policy=decl.policy, columns={f.name: str(f.type) for f in schema},
+    )
+
+
+def _add_months(d: date, months: int) -> date:
+    month = d.month - 1 + months
+    year = d.year + month // 12
+    day = min(d.day, 28)
+    return date(year, month % 12 + 1, day)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _refused(workspace: Path, store: Store, decl: SourceDeclaration, name: str,
+             info: FileInfo | None, problems: list[Problem], rows_read: int,
+             message: str) -> LoadResult:
+    store.audit({"event": "rejected", "source": decl.id, "file": name,
+                 "sha256": info.sha256 if info else None, "by": _user(),
+                 "agreement": decl.agreement.reference, "rows_read": rows_read,
+                 "rows_accepted": 0, "problems": len(problems),
+                 "codes": dict(Counter(p.code for p in problems))})
+    result = LoadResult(decl.id, name, "rejected", message,
+                        info.encoding if info else None, None, rows_read, 0, rows_read,
+                        problems)
+    # An unreadable file has no hash to name its report by; the report says so.
+    result.reports = write_report(workspace, decl.id, name, info.sha256 if info else None,
+                                  problems)
+    return result
+
+
+def write_report(workspace: Path, source: str, file_name: str, sha256: str | None,
+                 problems: list[Problem]) -> list[Path]:
+    """The error report for the partner: CSV and XLSX, values masked, formulas neutralised."""
+    folder = workspace / ".outcomes" / "reports" / source
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{Path(file_name).stem}-{(sha256 or 'unread')[:8]}-problems"
+    rows = [(p.row, p.column or "", p.value, p.code, p.message) for p in problems]
+    csv_path, xlsx_path = folder / f"{stem}.csv", folder / f"{stem}.xlsx"
+    write_csv(csv_path, REPORT_COLUMNS, rows)
+    write_xlsx(xlsx_path, {"Problems": (REPORT_COLUMNS, rows)})
+    return [csv_path, xlsx_path]
