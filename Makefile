@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EXAMPLE := examples/tower-hamlets
 BUILD  := build
+DEMO_KEY := $(BUILD)/demo-pseudonymisation.key
 
 .PHONY: install demo test lint typecheck layers unit goldens schema clean
 
@@ -19,10 +20,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	@mkdir -p $(BUILD)
 	$(BIN)/outcomes check $(EXAMPLE)
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.html
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.json --format json
 	$(BIN)/outcomes synth $(EXAMPLE) --scale borough --years 5 --seed 1 --force
+	@# A demo key outside the workspace (never in git); a real one comes from your secrets store.
+	@test -f $(DEMO_KEY) || $(BIN)/python -c 'import secrets,sys; open(sys.argv[1],"w").write(secrets.token_hex(32))' $(DEMO_KEY)
+	$(BIN)/outcomes load $(EXAMPLE) --all --key-file $(DEMO_KEY)
 	@echo "Open $(BUILD)/tower-hamlets/strategy-map.html in a browser to see the strategy map."
 
 test: lint typecheck layers unit

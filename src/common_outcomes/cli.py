@@ -263,6 +263,7 @@ def _workspace_and_rest(args: list[str] | None) -> tuple[Path, list[str]]:
 def history(
     workspace: Path = WORKSPACE,
     source: str | None = typer.Option(None, "--source", help="Only this source."),
+    output_format: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """List every version loaded into the store, with what it holds and where it stands."""
     from rich.table import Table
@@ -270,6 +271,12 @@ def history(
     from common_outcomes.project import Project, store_of
 
     versions = store_of(Project.load(workspace)).history(source)
+    if output_format == "json":
+        out.print_json(json.dumps([
+            {"version_id": v.version_id, "status": v.status,
+             "current_periods": list(v.current_periods), **v.manifest.to_dict()}
+            for v in versions]))
+        return
     table = Table(title=f"{len(versions)} versions")
     for col in ("version", "source", "file", "periods", "accepted", "quarantined", "status",
                 "loaded", "by"):

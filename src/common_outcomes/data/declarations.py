@@ -43,6 +43,11 @@ class Column(Model):
     date_formats: tuple[str, ...] = Field(
         ("%Y-%m-%d", "%d/%m/%Y"), description="strptime formats tried in order")
     identifier: Identifier | None = None
+    markers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values that stand for a reason there is no number, as published files "
+                    "use them (DfE: c suppressed, z not applicable, x and : not available); "
+                    "they become nulls with the reason in <column>_note")
     description: str | None = None
 
     @model_validator(mode="after")

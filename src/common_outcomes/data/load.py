@@ -27,7 +27,7 @@ from common_outcomes.data.declarations import Identifier, SourceDeclaration
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
 from common_outcomes.data.store import Manifest, Store
-from common_outcomes.data.validate import Problem, check_chunk
+from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
 from common_outcomes.periods import period_containing
 
 REPORT_COLUMNS = ("row", "column", "value", "code", "message")
@@ -91,7 +91,9 @@ def protect_columns(decl: SourceDeclaration, columns: dict[str, pa.Array], key: 
                     directory: PostcodeDirectory | None) -> tuple[dict[str, pa.Array],
                                                                   dict[str, pa.Array]]:
     """(analytic columns, linkage columns): identifiers protected, raw values set aside."""
-    analytic: dict[str, pa.Array] = {}
+    declared = {c.name for c in decl.columns}
+    # Columns the checks derived (such as published markers' notes) go with the data.
+    analytic: dict[str, pa.Array] = {k: v for k, v in columns.items() if k not in declared}
     linkage: dict[str, pa.Array] = {}
     for col in decl.columns:
         values = columns[col.name]
@@ -153,7 +155,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         f"{info.name} is missing declared columns, so nothing was loaded")
     rows_read = accepted = 0
     periods: set[str] = set()
-    seen: set[int] = set()
+    seen = SeenKeys()
     with store.stage(decl.id) as staged:
         try:
             for part, chunk in enumerate(read_chunks(info, chunk_rows)):

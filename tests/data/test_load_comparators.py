@@ -1,0 +1,56 @@
+"""Published comparators load as sources: DfE tidy CSV with its suppression markers, and a
+Fingertips "all data" export, both from the real files in shared/data/published."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from common_outcomes.data.load import load_file
+from common_outcomes.data.store import open_store
+from common_outcomes.project import Project
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = b"k" * 32
+
+
+def _load(tmp_path: Path, shared: Path, source: str, name: str) -> pa.Table:
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
+        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
+    project = Project.load(ws)
+    store = open_store(ws)
+    with store.lock():
+        result = load_file(ws, store, project.sources[source], shared / "data" / "published" /
+                           name, KEY, None)
+    assert result.status == "loaded", result.message
+    return pa.concat_tables(pq.read_table(p) for p in store.version_files(result.version_id))
+
+
+def test_dfe_markers_become_nulls_with_their_reasons(tmp_path: Path, shared: Path) -> None:
+    table = _load(tmp_path, shared, "dfe-children-in-need",
+                  "b1_children_in_need_2013_to_2025.csv")
+    assert table.num_rows == 2132
+    notes = table.column("At31_episodes_note")
+    assert pc.sum(pc.is_valid(notes)).as_py() > 0  # some LAs' counts are published as markers
+    where = pc.is_valid(notes)
+    assert pc.all(pc.is_null(pc.filter(table.column("At31_episodes"), where))).as_py()
+    england = table.filter(pc.and_(pc.equal(table.column("geographic_level"), "National"),
+                                   pc.equal(table.column("time_period"), 2025)))
+    assert england.column("At31_episodes").to_pylist() == [402400]
+
+
+def test_a_fingertips_export_loads_with_its_not_presented_limits(tmp_path: Path,
+                                                                 shared: Path) -> None:
+    table = _load(tmp_path, shared, "fingertips-injury-admissions",
+                  "la_hospital_admissions_2324.csv")
+    assert table.num_rows == 7208
+    note = table.column("Lower CI 95.0 limit_note")
+    assert set(note.drop_null().to_pylist()) == {"not presented"}
+    england = table.filter(pc.and_(pc.equal(table.column("Area Code"), "E92000001"),
+                                   pc.equal(table.column("Time period"), "2010/11")))
+    assert 115.2166797 in england.column("Value").to_pylist()

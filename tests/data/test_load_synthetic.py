@@ -1,0 +1,185 @@
+"""Every synthetic source loads through `outcomes load`; the analytic store holds no raw
+identifier; loading again is a no-op; history, rollback and retention work end to end; and a
+load killed at any moment leaves the store as it was or as it would be."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "tower-hamlets"
+
+
+def outcomes(*args: str, env_key: Path | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("outcomes")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=600,
+                          check=False, env=None)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("load")
+    ws = root / "tower-hamlets"
+    shutil.copytree(EXAMPLE, ws, ignore=shutil.ignore_patterns(
+        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
+    key = root / "pseudonymisation.key"  # outside the workspace, as a real key must be
+    key.write_text("0123456789abcdef" * 4)
+    assert outcomes("synth", str(ws), "--years", "2", "--seed", "3").returncode == 0
+    return ws, key
+
+
+@pytest.fixture(scope="module")
+def loaded(workspace: tuple[Path, Path]) -> tuple[Path, Path, str]:
+    ws, key = workspace
+    result = outcomes("load", str(ws), "--all", "--key-file", str(key))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return ws, key, result.stdout
+
+
+def test_every_synthetic_source_loads(loaded: tuple[Path, Path, str]) -> None:
+    ws, _, stdout = loaded
+    sources = {p.name for p in (ws / "incoming").iterdir()}
+    assert "17 loaded, 0 with rows quarantined, 0 unchanged, 0 rejected" in stdout
+    catalog = json.loads((ws / ".outcomes" / "store" / "catalog.json").read_text())
+    assert len(json.dumps(catalog)) > 0 and len(sources) == 17
+
+
+def test_no_raw_identifier_reaches_the_analytic_store(loaded: tuple[Path, Path, str]) -> None:
+    ws, _, _ = loaded
+    people = pq.read_table(ws / "synth-truth" / "people" / "E09000030.parquet")
+    secrets = set()
+    for column in ("nhs_number", "upn", "forename", "surname"):
+        secrets |= {v for v in people.column(column).to_pylist() if v}
+    postcodes = pq.read_table(ws / "incoming" / "postcode_directory" / "E09000030.parquet")
+    full_postcodes = set(postcodes.column("postcode").to_pylist())
+    store = ws / ".outcomes" / "store" / "versions"
+    parts = sorted(store.rglob("data/*.parquet"))
+    assert len(parts) >= 17
+    for part in parts:
+        table = pq.read_table(part)
+        source = part.parts[-4]
+        for name in table.column_names:
+            assert not name.endswith(("forename", "surname", "_dob")), (source, name)
+            column = table.column(name)
+            if str(column.type) != "string":
+                continue
+            values = set(column.to_pylist())
+            leaked = values & secrets
+            assert not leaked, (source, name, sorted(leaked)[:3])
+            if source != "postcode-directory":  # the directory itself is not about a person
+                assert not values & full_postcodes, (source, name)
+    # The raw identifiers do exist, in linkage staging only.
+    linkage = sorted((ws / ".outcomes" / "store" / "linkage").rglob("*.parquet"))
+    assert any("mother_forename" in pq.read_schema(p).names for p in linkage)
+
+
+def test_loading_again_is_a_no_op_that_says_so(loaded: tuple[Path, Path, str]) -> None:
+    ws, key, _ = loaded
+    before = (ws / ".outcomes" / "store" / "catalog.json").read_bytes()
+    again = outcomes("load", str(ws), "--all", "--key-file", str(key))
+    assert again.returncode == 0
+    assert "0 loaded, 0 with rows quarantined, 17 unchanged, 0 rejected" in again.stdout
+    assert (ws / ".outcomes" / "store" / "catalog.json").read_bytes() == before
+
+
+def test_a_missing_key_stops_the_load_in_one_sentence(workspace: tuple[Path, Path]) -> None:
+    ws, _ = workspace
+    result = outcomes("load", str(ws), "--all")
+    assert result.returncode == 2
+    assert "No pseudonymisation key" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_key_inside_the_workspace_is_refused(workspace: tuple[Path, Path]) -> None:
+    ws, _ = workspace
+    inside = ws / "key.txt"
+    inside.write_text("x" * 64)
+    try:
+        result = outcomes("load", str(ws), "--all", "--key-file", str(inside))
+    finally:
+        inside.unlink()
+    assert result.returncode == 2 and "inside the workspace folder" in result.stderr
+
+
+def test_a_corrected_resubmission_supersedes_and_rollback_restores(
+        loaded: tuple[Path, Path, str], tmp_path: Path) -> None:
+    ws, key, _ = loaded
+    original = ws / "incoming" / "eyfsp" / "E09000030.parquet"
+    table = pq.read_table(original)
+    corrected = tmp_path / "eyfsp-corrected.parquet"
+    pq.write_table(table.slice(0, table.num_rows - 10), corrected)
+    result = outcomes("load", str(ws), "eyfsp", str(corrected), "--key-file", str(key))
+    assert result.returncode == 0, result.stdout
+    history = json.loads(outcomes("history", str(ws), "--source", "eyfsp", "--format",
+                                  "json").stdout)
+    assert [v["status"] for v in history] == ["superseded", "current"]
+    first, second = history[0]["version_id"], history[1]["version_id"]
+    restored = outcomes("rollback", str(ws), first)
+    assert restored.returncode == 0, restored.stderr
+    assert "current again" in restored.stdout
+    after = json.loads(outcomes("history", str(ws), "--source", "eyfsp", "--format",
+                                "json").stdout)
+    status = {v["version_id"]: v["status"] for v in after}
+    assert status[first] == "current" and status[second] != "current"
+    unknown = outcomes("rollback", str(ws), "no-such-version")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+
+
+def test_retention_lists_then_deletes_and_audits(workspace: tuple[Path, Path],
+                                                 tmp_path: Path) -> None:
+    ws, key = workspace
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy, ignore=shutil.ignore_patterns(".outcomes"))
+    assert outcomes("load", str(copy), "maternity",
+                    str(copy / "incoming" / "maternity" / "E09000030.parquet"), "--key-file",
+                    str(key)).returncode == 0
+    listed = outcomes("retention", str(copy), "--today", "2100-01-01")
+    assert "past retention" in listed.stdout and "due:" in listed.stdout
+    assert list((copy / ".outcomes" / "store" / "versions").rglob("*.parquet"))
+    applied = outcomes("retention", str(copy), "--apply", "--today", "2100-01-01")
+    assert applied.returncode == 0 and "deleted" in applied.stdout
+    assert not list((copy / ".outcomes" / "store" / "versions").rglob("*.parquet"))
+    audit = (copy / ".outcomes" / "store" / "audit.jsonl").read_text()
+    assert "retention" in audit
+
+
+def test_quality_reports_every_source_and_period(loaded: tuple[Path, Path, str]) -> None:
+    ws, _, _ = loaded
+    result = outcomes("quality", str(ws), "--format", "json")
+    rows = json.loads(result.stdout)
+    assert {r["source"] for r in rows} >= {"maternity", "eyfsp", "ssd-cin-episodes"}
+    assert all(0 <= r["completeness"] <= 1 and 0 <= r["validity"] <= 1 for r in rows)
+
+
+def test_a_load_killed_at_any_moment_leaves_the_store_whole(workspace: tuple[Path, Path],
+                                                             tmp_path: Path) -> None:
+    ws, key = workspace
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy, ignore=shutil.ignore_patterns(".outcomes"))
+    exe = Path(sys.executable).with_name("outcomes")
+    from common_outcomes.data.store import open_store
+
+    for delay in (0.3, 0.8, 1.5, 2.5, 4.0):
+        proc = subprocess.Popen([str(exe), "load", str(copy), "--all", "--key-file", str(key)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = open_store(copy)
+        with store.lock():  # taking the lock recovers whatever the kill left behind
+            for version in store.history():
+                for path in store.version_files(version.version_id):
+                    assert pq.read_table(path).num_rows >= 0
+    store_dir = copy / ".outcomes" / "store"
+    assert not list((store_dir / ".staging").glob("*")) if (store_dir / ".staging").exists() \
+        else True
+    finished = outcomes("load", str(copy), "--all", "--key-file", str(key))
+    assert finished.returncode == 0
