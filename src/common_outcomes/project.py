@@ -63,11 +63,14 @@ class Project:
 
     @property
     def sources(self) -> dict[str, SourceDeclaration]:
-        """The workspace's source declarations, by id."""
+        """The workspace's source declarations, by id, with built-ins filled in."""
+        from common_outcomes.data.builtin import resolve, templates
+
         if self.workspace is None:
             return {}
-        return {d.model.id: d.model for d in self.workspace.extras
-                if isinstance(d.model, SourceDeclaration)}
+        return {d.model.id: resolve(d.model) for d in self.workspace.extras
+                if isinstance(d.model, SourceDeclaration)
+                and (d.model.builtin is None or d.model.builtin in templates())}
 
     @property
     def ok(self) -> bool:

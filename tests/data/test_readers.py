@@ -190,9 +190,10 @@ def test_a_late_non_utf8_byte_is_refused_with_its_line(tmp_path: Path) -> None:
 
 
 def test_a_utf8_character_split_across_read_blocks_is_fine(tmp_path: Path) -> None:
-    # Put a two-byte character across the boundary of the first read.
-    pad = readers.ENCODING_SNIFF_BYTES - len(b"a\n") - 1
-    data = b"a\n" + b"x" * pad + "é\n".encode()
+    # Put a two-byte character across the end of the part the encoding is decided on.
+    lines, rest = divmod(readers.ENCODING_SNIFF_BYTES - len(b"a\n") - 1, 10)
+    data = b"a\n" + b"123456789\n" * lines + b"x" * rest + "é\n".encode()
+    assert data[readers.ENCODING_SNIFF_BYTES - 1:][:2] == "é".encode()
     info = inspect(write(tmp_path, "x.csv", data))
     assert info.encoding == "utf-8"
 

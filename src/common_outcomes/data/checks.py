@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common_outcomes.data.builtin import templates
 from common_outcomes.data.declarations import SourceDeclaration
 from common_outcomes.errors import Issues
 from common_outcomes.strategy import Workspace
@@ -19,6 +20,10 @@ def check_sources(workspace: Workspace, issues: Issues) -> None:
                          f"first is in {seen[decl.id]}.", doc.source.locate(("id",)),
                          "Give each source its own id.")
         seen.setdefault(decl.id, doc.source.file)
+        if decl.builtin is not None and decl.builtin not in templates():
+            issues.error("ref.unknown-builtin", f"Source '{decl.id}' adopts unknown built-in "
+                         f"'{decl.builtin}'.", doc.source.locate(("builtin",)),
+                         f"built-ins: {', '.join(sorted(templates()))}")
         if decl.partner not in partners:
             issues.error("ref.unknown-partner", f"Source '{decl.id}' names unknown partner "
                          f"'{decl.partner}'.", doc.source.locate(("partner",)),

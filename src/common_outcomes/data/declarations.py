@@ -85,10 +85,28 @@ class Disclosure(Model):
     round_to: int | None = Field(None, ge=1)
 
 
+class SourceTemplate(DocumentModel):
+    """A built-in source shape shipped with the product (kind: source-template), such as the
+    Standard Safeguarding Dataset's tables; a workspace adopts one with `builtin:`."""
+
+    KIND: ClassVar[str] = "source-template"
+    kind: Literal["source-template"]
+    id: Slug
+    family: str
+    name: str
+    period: PeriodRule | None = None
+    schedule: Schedule
+    key: tuple[str, ...] = ()
+    columns: tuple[Column, ...]
+
+
 class SourceDeclaration(DocumentModel):
     KIND: ClassVar[str] = "source"
     kind: Literal["source"]
     id: Slug
+    builtin: str | None = Field(
+        None, description="Adopt a built-in source's columns, key, period and schedule, e.g. "
+                          "ssd/ssd-cp-plans (anything given here overrides them)")
     name: str
     partner: Slug
     agreement: Agreement
@@ -99,13 +117,17 @@ class SourceDeclaration(DocumentModel):
     period: PeriodRule | None = Field(
         None, description="How a row's period is found; without one, each file replaces the "
                           "whole source (reference data such as a postcode directory)")
-    schedule: Schedule
+    schedule: Schedule | None = None
     key: tuple[str, ...] = Field((), description="Columns that identify a row uniquely")
     disclosure: Disclosure = Disclosure()
-    columns: tuple[Column, ...]
+    columns: tuple[Column, ...] = ()
 
     @model_validator(mode="after")
     def _names_are_known(self) -> SourceDeclaration:
+        if self.builtin is None and (not self.columns or self.schedule is None):
+            raise ValueError("a source needs 'columns' and 'schedule' (or a 'builtin' to adopt)")
+        if not self.columns:
+            return self
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("column names must be unique")
@@ -119,3 +141,4 @@ class SourceDeclaration(DocumentModel):
 
 
 SOURCE_KINDS: dict[str, type[DocumentModel]] = {SourceDeclaration.KIND: SourceDeclaration}
+TEMPLATE_KINDS: dict[str, type[DocumentModel]] = {SourceTemplate.KIND: SourceTemplate}

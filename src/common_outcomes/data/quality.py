@@ -71,7 +71,7 @@ def _parts_by_version(store: Store, source: str) -> list[tuple[str, list[str], l
 
 
 def _due(decl: SourceDeclaration, period: str) -> date | None:
-    if decl.period is None:
+    if decl.period is None or decl.schedule is None:
         return None
     try:
         end = parse_period(period, decl.period.type).end

@@ -18,16 +18,18 @@ codec errors are translated), so the caller can report it as one sentence.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import hashlib
 import io
 import os
 import re
 import secrets
+import weakref
 import zipfile
 from collections import deque
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -46,8 +48,9 @@ FORMATS: dict[str, Format] = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parqu
 
 # CSV: the encoding is decided on this much of the file; all of it is then checked to decode.
 ENCODING_SNIFF_BYTES = 4 << 20
-# CSV: pyarrow parses blocks of this size; no single row may be longer than about one block.
-CSV_BLOCK_BYTES = 4 << 20
+# CSV: pyarrow parses blocks of this size and reads a few dozen ahead, so this bounds memory;
+# no single row may be longer than about one block.
+CSV_BLOCK_BYTES = 1 << 20
 # XLSX: limits checked on the zip's directory before openpyxl opens it (zip bombs).
 XLSX_MAX_UNCOMPRESSED_BYTES = 200 << 20
 XLSX_MAX_COMPRESSION_RATIO = 100
@@ -273,31 +276,50 @@ class _DecodeCheck:
 
 
 class _Source(io.RawIOBase):
-    """The file's bytes followed by one extra line, the end marker; hashes what it reads.
+    """What pyarrow reads: the file as UTF-8, then one extra line, the end marker.
+
+    It hashes the bytes it reads, so the rows come from the very bytes that were checked. It
+    also decodes Windows-1252 itself: pyarrow would call Python's codec from its own reading
+    thread, which can hang the interpreter at exit if a read is abandoned part-way; this class
+    can be stopped instead (see `_csv_reader`).
 
     The marker shows where the file really ended: if it comes back as its own row, every
     quote was closed; if it comes back inside a value, a quote opened in that row never closed
     (pyarrow would otherwise read the rest of the file into that value without complaint).
     """
 
-    def __init__(self, fh: IO[bytes], marker: str) -> None:
+    def __init__(self, fh: IO[bytes], encoding: str, marker: str) -> None:
         super().__init__()
         self._fh = fh
+        self._cp1252 = encoding == "windows-1252"
+        self._pending = b""
         self._tail = b"\n" + marker.encode("ascii")
+        self._stopped = False
         self.sha = hashlib.sha256()
+        self.reader: Any = None  # the pyarrow reader reading this source
 
     def readable(self) -> bool:
         return True
 
+    def stop(self) -> None:
+        """From now on, read as the end of the file."""
+        self._stopped = True
+
     def readinto(self, buffer: Any) -> int:
+        if self._stopped:
+            return 0
         # Fill the buffer: pyarrow reads the header from the first read alone, so a short
         # read (the file's last bytes without the marker) would look like a file without rows.
         view = memoryview(buffer).cast("B")
-        data = self._fh.read(len(view))
-        self.sha.update(data)
-        if len(data) < len(view):
-            more = len(view) - len(data)
-            data, self._tail = data + self._tail[:more], self._tail[more:]
+        while len(self._pending) < len(view) and self._tail:
+            raw = self._fh.read(len(view))
+            self.sha.update(raw)
+            if not raw:
+                raw, self._tail = self._tail, b""
+            elif self._cp1252:
+                raw = raw.decode("cp1252").encode("utf-8")
+            self._pending += raw
+        data, self._pending = self._pending[:len(view)], self._pending[len(view):]
         view[:len(data)] = data
         return len(data)
 
@@ -310,11 +332,10 @@ class _Run:
     table: pa.Table
 
 
-def _csv_options(encoding: str, width: int | None,
-                 handler: Any) -> tuple[Any, Any, Any]:
+def _csv_options(width: int | None, handler: Any) -> tuple[Any, Any, Any]:
     read = pa_csv.ReadOptions(
-        # pyarrow skips a UTF-8 BOM itself; other encodings go through Python's codec.
-        encoding="utf8" if encoding.startswith("utf-8") else encoding,
+        # _Source hands pyarrow UTF-8 (pyarrow skips a UTF-8 BOM itself).
+        encoding="utf8",
         block_size=CSV_BLOCK_BYTES,
         # The header is read as a row, so it is parsed exactly like the data.
         autogenerate_column_names=True,
@@ -345,17 +366,60 @@ def _arrow_failure(exc: BaseException, name: str, after_row: int) -> ReadError:
 _ARROW_ERRORS = (pa.ArrowException, UnicodeDecodeError, OSError, ValueError)
 
 
+@contextmanager
+def _csv_reader(fh: IO[bytes], encoding: str, width: int | None, handler: Any, marker: str,
+                name: str) -> Iterator[tuple[Any, _Source]]:
+    """pyarrow's streaming reader over `fh`; stopped and drained however the caller leaves.
+
+    pyarrow reads ahead on a thread of its own, calling back into `_Source`; if the
+    interpreter exits during such a call it crashes or hangs. Stopping the source and draining
+    the reader ends that thread's work; readers still open at exit are drained then.
+    """
+    source = _Source(fh, encoding, marker)
+    _OPEN_SOURCES.add(source)
+    try:
+        try:
+            source.reader = pa_csv.open_csv(source, *_csv_options(width, handler))
+        except _ARROW_ERRORS as exc:
+            raise _arrow_failure(exc, name, 0) from exc
+        yield source.reader, source
+    finally:
+        _drain(source)
+
+
+def _drain(source: _Source) -> None:
+    source.stop()
+    _OPEN_SOURCES.discard(source)
+    while source.reader is not None:
+        try:
+            source.reader.read_next_batch()
+        except StopIteration:
+            source.reader = None
+        except _ARROW_ERRORS:
+            pass
+
+
+_OPEN_SOURCES: weakref.WeakSet[_Source] = weakref.WeakSet()
+
+
+@atexit.register
+def _drain_open_sources() -> None:
+    # A read_chunks generator left suspended (say, in a traceback) is only closed during
+    # interpreter shutdown, too late for pyarrow's thread: drain it while Python still runs.
+    for source in list(_OPEN_SOURCES):
+        _drain(source)
+
+
 def _csv_header(path: Path, encoding: str, name: str) -> tuple[str, ...]:
     # Twice: once for the number of columns, then with every column typed as text (pyarrow
     # would otherwise guess types from the first block, and a header "007" would become 7).
     width = None
     marker = _marker()
     for _ in range(2):
-        with path.open("rb") as fh, closing(_Source(fh, marker)) as source:
+        with path.open("rb") as fh, \
+                _csv_reader(fh, encoding, width, _skip, marker, name) as (reader, _):
+            width = len(reader.schema)
             try:
-                reader = pa_csv.open_csv(source, *_csv_options(encoding, width,
-                                                               lambda row: "skip"))
-                width = len(reader.schema)
                 batch = reader.read_next_batch()
             except StopIteration:
                 raise ReadError("file.empty", f"{name} has no rows.") from None
@@ -365,6 +429,10 @@ def _csv_header(path: Path, encoding: str, name: str) -> tuple[str, ...]:
     if names == [marker]:
         raise ReadError("file.empty", f"{name} has no rows.")
     return _check_columns(names, name)
+
+
+def _skip(row: Any) -> str:
+    return "skip"
 
 
 def _require_csv_rows(path: Path, encoding: str, columns: tuple[str, ...], name: str) -> None:
@@ -457,32 +525,30 @@ def _csv_events(fh: IO[bytes], encoding: str, columns: tuple[str, ...], name: st
     """
     marker = _marker()
     numbering = _CsvNumbering(len(columns), marker, name)
-    source = _Source(fh, marker)
-    try:
-        reader = pa_csv.open_csv(source, *_csv_options(encoding, len(columns),
-                                                       numbering.handler))
-    except _ARROW_ERRORS as exc:
-        raise _arrow_failure(exc, name, 0) from exc
-    if len(reader.schema) != len(columns):
-        raise ReadError("file.changed", f"The header of {name} changed while it was read.")
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except _ARROW_ERRORS as exc:
-            raise _arrow_failure(exc, name, max(numbering.next - 2, 0)) from exc
-        table = pa.Table.from_batches([batch]).rename_columns(list(columns))
-        for event in numbering.batch(table):
-            if isinstance(event, BadRow):
-                yield event
-                continue
-            if event.first_row == 0:  # pyarrow's row 1 is the header
-                event = _Run(1, event.table.slice(1))
-            yield from _drop_blank(_Run(event.first_row, _tidy(event.table)))
-    yield from numbering.finish()
-    if sha256 is not None and source.sha.hexdigest() != sha256:
-        raise ReadError("file.changed", f"{name} changed after it was checked; load it again.")
+    with _csv_reader(fh, encoding, len(columns), numbering.handler, marker,
+                     name) as (reader, source):
+        if len(reader.schema) != len(columns):
+            raise ReadError("file.changed", f"The header of {name} changed after it was "
+                            "checked; load it again.")
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except _ARROW_ERRORS as exc:
+                raise _arrow_failure(exc, name, max(numbering.next - 2, 0)) from exc
+            table = pa.Table.from_batches([batch]).rename_columns(list(columns))
+            for event in numbering.batch(table):
+                if isinstance(event, BadRow):
+                    yield event
+                    continue
+                if event.first_row == 0:  # pyarrow's row 1 is the header
+                    event = _Run(1, event.table.slice(1))
+                yield from _drop_blank(_Run(event.first_row, _tidy(event.table)))
+        yield from numbering.finish()
+        if sha256 is not None and source.sha.hexdigest() != sha256:
+            raise ReadError("file.changed", f"{name} changed after it was checked; load it "
+                            "again.")
 
 
 def _marker() -> str:
