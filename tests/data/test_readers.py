@@ -10,6 +10,7 @@ import sys
 import tempfile
 import textwrap
 import zipfile
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -53,12 +54,12 @@ def refused(path: Path, code: str) -> ReadError:
     return caught.value
 
 
-def xlsx_bytes(rows: list[list[object]]) -> bytes:
+def xlsx_bytes(rows: Sequence[Sequence[object]]) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
     for row in rows:
-        sheet.append(row)
+        sheet.append(list(row))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -228,10 +229,10 @@ def test_xlsx_numbers_and_dates_read_as_the_analyst_sees_them(tmp_path: Path) ->
 
 
 def test_xlsx_rows_are_numbered_as_in_the_sheet(tmp_path: Path) -> None:
-    rows: list[list[object]] = [["n", "v"]] + [[i, f"v{i}"] for i in range(1, 26)]
+    rows: list[list[object]] = [["n", "v"], *([i, f"v{i}"] for i in range(1, 26))]
     rows[5] = [None, None]  # data row 5 is blank: skipped, but it keeps its number
     rows[8] = [8, "v8", "beyond the header"]  # data row 8 has a value with no column
-    info, chunks = read(write(tmp_path, "x.xlsx", xlsx_bytes(rows)), chunk_rows=10)
+    _, chunks = read(write(tmp_path, "x.xlsx", xlsx_bytes(rows)), chunk_rows=10)
     got = numbered(chunks)
     assert all(row["n"] == str(number) for number, row in got)
     assert [n for n, _ in got] == [n for n in range(1, 26) if n not in (5, 8)]
@@ -252,7 +253,7 @@ def test_a_zip_that_is_not_a_workbook_is_a_corrupt_xlsx(tmp_path: Path) -> None:
 
 
 def test_a_truncated_xlsx_is_corrupt(tmp_path: Path) -> None:
-    data = xlsx_bytes([["a"], *[[i] for i in range(500)]])
+    data = xlsx_bytes([["a"], *([i] for i in range(500))])
     refused(write(tmp_path, "x.xlsx", data[: len(data) // 2]), "xlsx.corrupt")
 
 
@@ -317,6 +318,21 @@ def test_values_are_stripped_strings_and_only_empty_is_null(tmp_path: Path) -> N
                                 (2, {"a": "007", "b": None, "c": "x", "d": "-1"})]
 
 
+def test_nothing_is_typed_not_even_the_header(tmp_path: Path) -> None:
+    info, chunks = read(write(tmp_path, "x.csv", b"007,1.50,true\n007,1.50,true\n"))
+    assert info.columns == ("007", "1.50", "true")
+    assert numbered(chunks) == [(1, {"007": "007", "1.50": "1.50", "true": "true"})]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_every_kind_of_line_ending_is_read(tmp_path: Path, newline: bytes) -> None:
+    data = newline.join([b"a,b", b"1,x", b"", b'2,"y' + newline + b'z"', b"3,w", b""])
+    _, chunks = read(write(tmp_path, "x.csv", data))
+    text = "y" + newline.decode() + "z"
+    assert numbered(chunks) == [(1, {"a": "1", "b": "x"}), (3, {"a": "2", "b": text}),
+                                (4, {"a": "3", "b": "w"})]
+
+
 def test_ragged_rows_are_set_aside_with_their_numbers(tmp_path: Path) -> None:
     data = b"a,b,c\n1,x,y\n2,x\n3,x,y\n4,x,y,z\n\n6,x,y\n   \n8,x,y\n9,x"  # 9 is cut short
     _, chunks = read(write(tmp_path, "x.csv", data), chunk_rows=2)
@@ -339,13 +355,38 @@ def test_chunk_rows_are_consecutive_even_around_bad_rows(tmp_path: Path) -> None
     assert [b.row for b in bad(chunks)] == list(range(7, 101, 7))
 
 
-def test_a_quote_never_closed_at_the_end_is_set_aside(tmp_path: Path) -> None:
-    for data in (b'a,b\n1,x\n2,"cut sho', b'a\n1\n2\n"cut\nshort\n'):
-        _, chunks = read(write(tmp_path, "x.csv", data))
-        assert [row["a"] for _, row in numbered(chunks)] == ["1"] if b"," in data \
-            else ["1", "2"]
-        assert [(b.row, b.code) for b in bad(chunks)] == \
-            [(2 if b"," in data else 3, "csv.unclosed-quote")]
+def test_row_numbers_hold_across_many_pyarrow_blocks(tmp_path: Path) -> None:
+    """Bad and blank rows scattered over several MiB: every row keeps its own number."""
+    lines, ragged, blank = [], [], []
+    for n in range(1, 200_001):
+        if n % 997 == 0:
+            lines.append(f"{n},too,many")
+            ragged.append(n)
+        elif n % 1301 == 0:
+            lines.append("")
+            blank.append(n)
+        else:
+            lines.append(f'{n},"note {n}\nover two lines"' if n % 3 == 0 else f"{n},note {n}")
+    data = ("n,note\n" + "\n".join(lines) + "\n").encode()
+    assert len(data) > 4 * readers.CSV_BLOCK_BYTES
+    _, chunks = read(write(tmp_path, "x.csv", data), chunk_rows=7_000)
+    got = numbered(chunks)
+    assert all(row["n"] == str(n) for n, row in got)
+    assert len(got) == 200_000 - len(ragged) - len(blank)
+    assert [b.row for b in bad(chunks)] == ragged
+    assert all(c.table.num_rows <= 7_000 for c in chunks)
+
+
+@pytest.mark.parametrize(("data", "good", "unclosed"), [
+    (b'a,b\n1,x\n2,"cut sho', ["1"], 2),  # cut inside a quoted value, too few fields
+    (b'a,b\n1,x\n2,"stray\n3,y\n4,z\n', ["1"], 2),  # the right number of fields
+    (b'a\n1\n2\n"cut\nshort\n', ["1", "2"], 3),  # one column
+])
+def test_a_quote_never_closed_is_set_aside_not_swallowed(tmp_path: Path, data: bytes,
+                                                          good: list[str], unclosed: int) -> None:
+    _, chunks = read(write(tmp_path, "x.csv", data))
+    assert [row["a"] for _, row in numbered(chunks)] == good
+    assert [(b.row, b.code) for b in bad(chunks)] == [(unclosed, "csv.unclosed-quote")]
 
 
 def test_a_stray_quote_swallowing_megabytes_is_refused(tmp_path: Path) -> None:
@@ -407,6 +448,29 @@ def test_streaming_a_large_csv_keeps_memory_bounded(tmp_path: Path) -> None:
     peak = peak_kib * 1024  # Linux reports KiB
     print(f"peak RSS {peak / 1e6:.0f} MB reading a {size / 1e6:.0f} MB CSV")
     assert peak < 400_000_000
+
+
+def test_leaving_a_read_part_way_does_not_hang_or_crash_the_interpreter(tmp_path: Path) -> None:
+    """pyarrow reads ahead on its own thread; a read abandoned at exit must not kill Python."""
+    path = tmp_path / "old-excel.csv"
+    with path.open("wb") as out:
+        out.write("Café,Note\n".encode("cp1252"))
+        block = "".join(f"{i},£{i} é\n" for i in range(100_000)).encode("cp1252")
+        for _ in range(40):  # ~50 MB: more than pyarrow reads ahead
+            out.write(block)
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from common_outcomes.data.readers import inspect, read_chunks
+        info = inspect(Path({str(path)!r}))
+        held = read_chunks(info, chunk_rows=1_000)
+        next(held)
+        for chunk in read_chunks(info, chunk_rows=1_000):
+            break
+        print(info.encoding)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "windows-1252\n", "")
 
 
 # --- properties --------------------------------------------------------------------------------

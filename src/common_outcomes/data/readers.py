@@ -28,7 +28,7 @@ import secrets
 import weakref
 import zipfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -37,10 +37,12 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import numpy as np
+import openpyxl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from openpyxl.utils import get_column_letter
 
 Format = Literal["csv", "xlsx", "parquet"]
 
@@ -61,7 +63,7 @@ XLSX_RATIO_CHECK_FROM_BYTES = 1 << 20
 _HASH_BLOCK = 1 << 20
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-# Bytes that Windows-1252 leaves undefined (Python's codec refuses them, and so would pyarrow).
+# Bytes that Windows-1252 leaves undefined (Python's codec refuses them).
 _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
                     *(f"LPT{i}" for i in range(1, 10))}
@@ -149,7 +151,8 @@ def inspect(path: Path) -> FileInfo:
             columns = inspect_format(fh, name)
             return FileInfo(path, name, fmt, None, sha, size, columns)
     except OSError as exc:
-        raise ReadError("file.missing", f"{name} could not be opened ({exc.strerror}).") from exc
+        raise ReadError("file.missing", f"{name} could not be opened "
+                        f"({exc.strerror or exc}).") from exc
 
 
 def _format_of(path: Path) -> Format:
@@ -243,8 +246,9 @@ class _DecodeCheck:
         if self.utf8 is None:
             bad = _CP1252_UNDEFINED.search(block)
             if bad:
-                self._fail(self.lines + block.count(b"\n", 0, bad.start()) + 1,
-                           f"byte 0x{block[bad.start()]:02X}")
+                line = self.lines + block.count(b"\n", 0, bad.start()) + 1
+                self._fail(f"line {line} has the byte 0x{block[bad.start()]:02X}, which neither "
+                           "uses")
         else:
             pending = self.utf8.getstate()[0]
             try:
@@ -252,7 +256,8 @@ class _DecodeCheck:
             except UnicodeDecodeError as exc:
                 # The decoder's offsets count its few pending bytes from the previous block.
                 data = pending + block
-                self._fail(self.lines + data.count(b"\n", 0, exc.start) + 1, "bytes")
+                line = self.lines + data.count(b"\n", 0, exc.start) + 1
+                self._fail(f"line {line} has bytes that are not UTF-8")
         self.lines += block.count(b"\n")
 
     def finish(self) -> None:
@@ -260,16 +265,13 @@ class _DecodeCheck:
             try:
                 self.utf8.decode(b"", final=True)
             except UnicodeDecodeError:
-                self._fail(self.lines + 1, "an incomplete character at the end")
+                self._fail(f"line {self.lines + 1} ends in a character cut short")
 
-    def _fail(self, line: int, what: str) -> None:
-        if self.encoding == "windows-1252":
-            message = (f"{self.name} is neither UTF-8 nor Windows-1252: line {line} has {what} "
-                       "that neither uses; save it again as 'CSV UTF-8'.")
-        else:
-            message = (f"{self.name} reads as UTF-8 but line {line} has {what} that are not "
-                       "UTF-8; save it again as 'CSV UTF-8'.")
-        raise ReadError("file.encoding", message)
+    def _fail(self, problem: str) -> None:
+        start = "is neither UTF-8 nor Windows-1252" if self.encoding == "windows-1252" \
+            else "reads as UTF-8 but"
+        raise ReadError("file.encoding", f"{self.name} {start}: {problem}; save it again as "
+                        "'CSV UTF-8'.")
 
 
 # --- CSV: parsing ------------------------------------------------------------------------------
@@ -393,10 +395,8 @@ def _drain(source: _Source) -> None:
     while source.reader is not None:
         try:
             source.reader.read_next_batch()
-        except StopIteration:
-            source.reader = None
-        except _ARROW_ERRORS:
-            pass
+        except (StopIteration, *_ARROW_ERRORS):
+            source.reader = None  # after an error pyarrow's reader is finished too
 
 
 _OPEN_SOURCES: weakref.WeakSet[_Source] = weakref.WeakSet()
@@ -651,10 +651,8 @@ def _xlsx_guard(fh: IO[bytes], name: str) -> None:
     fh.seek(0)
 
 
-def _xlsx_rows(fh: IO[bytes], name: str) -> Iterator[tuple[Any, ...]]:
+def _xlsx_rows(fh: IO[bytes], name: str) -> Generator[tuple[Any, ...], None, None]:
     """The first worksheet's rows as values, every worksheet row (blank ones as ())."""
-    import openpyxl  # imported here: only XLSX files pay its import time
-
     _xlsx_guard(fh, name)
     try:
         # data_only: a formula's cached value, which is what the analyst sees.
@@ -690,7 +688,7 @@ def _xlsx_corrupt(name: str, after_row: int | None) -> ReadError:
 
 def _xlsx_inspect(fh: IO[bytes], name: str) -> tuple[str, ...]:
     rows = _xlsx_rows(fh, name)
-    with closing(rows):  # type: ignore[type-var]
+    with closing(rows):
         header = next(rows, None)
         if header is None:
             raise ReadError("file.empty", f"{name} has nothing in its first worksheet.")
@@ -711,7 +709,7 @@ def _xlsx_header(row: tuple[Any, ...], name: str) -> tuple[str, ...]:
 def _xlsx_events(fh: IO[bytes], info: FileInfo, chunk_rows: int) -> Iterator[_Run | BadRow]:
     rows = _xlsx_rows(fh, info.name)
     width = len(info.columns)
-    with closing(rows):  # type: ignore[type-var]
+    with closing(rows):
         header = next(rows, None)
         if header is None or _xlsx_header(header, info.name) != info.columns:
             raise ReadError("file.changed", f"The header of {info.name} changed after it was "
@@ -727,7 +725,8 @@ def _xlsx_events(fh: IO[bytes], info: FileInfo, chunk_rows: int) -> Iterator[_Ru
                 values, first = [[] for _ in range(width)], number + 1
                 yield BadRow(number, "xlsx.ragged-row",
                              f"Row {number} of {info.name} has a value in column "
-                             f"{len(texts)}, which has no header; it was set aside.")
+                             f"{get_column_letter(len(texts))}, which has no header; it was set "
+                             "aside.")
                 continue
             texts.extend([None] * (width - len(texts)))
             for column, text in zip(values, texts, strict=True):
@@ -837,7 +836,7 @@ def read_chunks(info: FileInfo, chunk_rows: int = 100_000) -> Iterator[Chunk]:
         fh = info.path.open("rb")
     except OSError as exc:
         raise ReadError("file.missing", f"{info.name} could not be opened "
-                        f"({exc.strerror}).") from exc
+                        f"({exc.strerror or exc}).") from exc
     with fh:
         if os.fstat(fh.fileno()).st_size != info.size_bytes:
             raise ReadError("file.changed", f"{info.name} changed after it was checked; load it "

@@ -16,7 +16,7 @@ import csv
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -71,18 +71,38 @@ def write_xlsx(path: Path,
     if not sheets:
         raise ValueError("a workbook needs at least one sheet")
     book = Workbook(write_only=True)
-    for title, (header, rows) in sheets.items():
-        sheet = book.create_sheet(_sheet_title(title))
-        assert isinstance(sheet, WriteOnlyWorksheet)
-        sheet.freeze_panes = "A2"
-        sheet.append(list(_header_cells(sheet, header)))
-        for count, row in enumerate(rows, start=2):
-            if count > XLSX_MAX_ROWS:
-                raise ValueError(f"sheet {title!r} has more rows than Excel can open "
-                                 f"({XLSX_MAX_ROWS:,})")
-            sheet.append([_xlsx_value(v) for v in row])
+    try:
+        for title, (header, rows) in sheets.items():
+            sheet = book.create_sheet(_sheet_title(title))
+            assert isinstance(sheet, WriteOnlyWorksheet)
+            sheet.freeze_panes = "A2"
+            sheet.append(list(_header_cells(sheet, header)))
+            for count, row in enumerate(rows, start=2):
+                if count > XLSX_MAX_ROWS:
+                    raise ValueError(f"sheet {title!r} has more rows than Excel can open "
+                                     f"({XLSX_MAX_ROWS:,})")
+                sheet.append([_xlsx_value(v) for v in row])
+    except BaseException:
+        _discard(book)
+        raise
     with _atomic(path, ".xlsx") as fh:
         book.save(fh)
+
+
+def _discard(book: Workbook) -> None:
+    """Close a write-only workbook that will not be saved, removing its spooled rows now.
+
+    openpyxl spools each sheet's rows to a temporary file; left alone, the file stays until
+    exit and its half-written stream complains when it is garbage-collected.
+    """
+    for sheet in book.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        if writer is None:
+            continue
+        with suppress(Exception):
+            sheet.close()
+        with suppress(Exception):
+            writer.cleanup()
 
 
 def _header_cells(sheet: WriteOnlyWorksheet, header: Sequence[str]) -> Iterator[Cell]:
