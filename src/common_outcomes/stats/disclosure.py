@@ -53,11 +53,8 @@ def secondary(counts: npt.ArrayLike, parent: npt.ArrayLike, hidden: BoolArray) -
             if members_hidden != 1:
                 continue
             shown = children[~out[children]]
-            if len(shown):
-                # The smallest published sibling: hiding it loses the least information.
-                pick = shown[np.lexsort((shown, c[shown]))[0]]
-            else:
-                pick = p
+            # The smallest published sibling (hiding it loses the least), else the parent.
+            pick = shown[np.lexsort((shown, c[shown]))[0]] if len(shown) else p
             out[pick] = True
             changed = True
     return out
