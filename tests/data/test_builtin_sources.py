@@ -42,3 +42,13 @@ def test_an_unknown_built_in_is_reported_at_its_line(example_copy: Path) -> None
     assert found[0].location.line == next(
         n for n, line in enumerate(path.read_text().splitlines(), 1) if "builtin:" in line)
     assert "ssd/ssd-cp-plans" in (found[0].hint or "")
+
+
+def test_a_files_pattern_that_climbs_out_of_incoming_is_refused(example_copy: Path) -> None:
+    path = example_copy / "sources" / "maternity.yaml"
+    path.write_text(path.read_text().replace("files: maternity/*.parquet",
+                                             "files: ../../secrets/*.parquet"))
+    project = Project.load(example_copy)
+    found = [i for i in project.issues if "inside incoming" in i.message]
+    assert len(found) == 1 and found[0].location is not None
+    assert found[0].location.file.endswith("maternity.yaml")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from common_outcomes.documents import DocumentModel, Model
 from common_outcomes.ids import Slug
@@ -121,6 +121,16 @@ class SourceDeclaration(DocumentModel):
     key: tuple[str, ...] = Field((), description="Columns that identify a row uniquely")
     disclosure: Disclosure = Disclosure()
     columns: tuple[Column, ...] = ()
+
+    @field_validator("files")
+    @classmethod
+    def _files_stay_inside_incoming(cls, pattern: str) -> str:
+        """The pattern is resolved under incoming/; it must not climb out of it."""
+        parts = pattern.replace("\\", "/").split("/")
+        if pattern.startswith(("/", "~")) or ":" in parts[0] or ".." in parts:
+            raise ValueError(f"'{pattern}' must be a pattern inside incoming/ (no '..', no "
+                             "absolute path)")
+        return pattern
 
     @model_validator(mode="after")
     def _names_are_known(self) -> SourceDeclaration:

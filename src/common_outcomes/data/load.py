@@ -146,6 +146,8 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         f"{path.name} cannot be read: {exc.message}")
     earlier = store.find_by_hash(decl.id, info.sha256)
     if earlier is not None:
+        store.audit({"event": "unchanged", "source": decl.id, "file": info.name,
+                     "sha256": info.sha256, "by": _user(), "version_id": earlier.version_id})
         return LoadResult(decl.id, info.name, "unchanged",
                           f"{info.name} was already loaded as version {earlier.version_id}; "
                           "nothing to do", info.encoding, earlier.version_id)
