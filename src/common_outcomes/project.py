@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from common_outcomes.data.checks import check_sources
+from common_outcomes.data.checks import check_definitions, check_sources
 from common_outcomes.data.declarations import SOURCE_KINDS, SourceDeclaration
 from common_outcomes.documents import DocumentModel
 from common_outcomes.errors import Issues, Severity
 from common_outcomes.framework.load import LoadedFramework, available_frameworks, load_framework
 from common_outcomes.framework.models import FRAMEWORK_KINDS
+from common_outcomes.indicators.definitions import DEFINITION_KINDS
 from common_outcomes.strategy.load import FRAMEWORKS
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Project:
     def load(cls, folder: Path) -> Project:
         """Load and check a workspace. Bad YAML becomes issues, never an exception."""
         issues = Issues()
-        workspace = load_workspace(folder, issues, SOURCE_KINDS)
+        workspace = load_workspace(folder, issues, {**SOURCE_KINDS, **DEFINITION_KINDS})
         framework: LoadedFramework | None = None
         if workspace is not None:
             search = [folder / FRAMEWORKS]
@@ -59,18 +60,16 @@ class Project:
             if framework is not None:
                 check_workspace(workspace, framework.framework, issues)
             check_sources(workspace, issues)
+            if framework is not None:
+                ids = {i.id for i in framework.framework.indicators} | {
+                    i.id for i in workspace.indicators}
+                check_definitions(workspace, _resolved_sources(workspace), ids, issues)
         return cls(folder, workspace, framework, issues)
 
     @property
     def sources(self) -> dict[str, SourceDeclaration]:
         """The workspace's source declarations, by id, with built-ins filled in."""
-        from common_outcomes.data.builtin import resolve, templates
-
-        if self.workspace is None:
-            return {}
-        return {d.model.id: resolve(d.model) for d in self.workspace.extras
-                if isinstance(d.model, SourceDeclaration)
-                and (d.model.builtin is None or d.model.builtin in templates())}
+        return _resolved_sources(self.workspace) if self.workspace is not None else {}
 
     @property
     def ok(self) -> bool:
@@ -105,6 +104,14 @@ def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,
     return run(folder, spec, force=force, progress=progress)
 
 
+def _resolved_sources(workspace: Workspace) -> dict[str, SourceDeclaration]:
+    from common_outcomes.data.builtin import resolve, templates
+
+    return {d.model.id: resolve(d.model) for d in workspace.extras
+            if isinstance(d.model, SourceDeclaration)
+            and (d.model.builtin is None or d.model.builtin in templates())}
+
+
 def _release_to_check_against(pin: str, available: dict[str, Path]) -> str | None:
     """The pinned release, or else the newest of the same framework.
 
@@ -126,7 +133,7 @@ def _release_key(pin: str) -> tuple[tuple[int, int, str], ...]:
 
 def document_kinds() -> dict[str, type[DocumentModel]]:
     """Every YAML kind the product reads, for `outcomes schema`."""
-    return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS}
+    return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS, **DEFINITION_KINDS}
 
 
 def json_schemas() -> dict[str, str]:

@@ -149,6 +149,26 @@ class SourceDeclaration(DocumentModel):
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
+    def analytic_columns(self) -> dict[str, str]:
+        """The columns this source has in the analytic store, with their types: identifiers
+        as they become at the door (see data/protect.py), names gone, plus `period`."""
+        out: dict[str, str] = {}
+        for c in self.columns:
+            kind = c.identifier
+            if kind is None:
+                out[c.name] = c.type.value
+                if c.markers:
+                    out[f"{c.name}_note"] = "string"
+            elif kind in (Identifier.NHS_NUMBER, Identifier.UPN, Identifier.CASE_ID):
+                out[f"{c.name}_pseudonym"] = "string"
+            elif kind is Identifier.DATE_OF_BIRTH:
+                out[f"{c.name}_month"] = "date"
+            elif kind is Identifier.POSTCODE:
+                out[f"{c.name}_sector"] = "string"
+                out[f"{c.name}_lsoa"] = "string"
+        out["period"] = "string"
+        return out
+
 
 SOURCE_KINDS: dict[str, type[DocumentModel]] = {SourceDeclaration.KIND: SourceDeclaration}
 TEMPLATE_KINDS: dict[str, type[DocumentModel]] = {SourceTemplate.KIND: SourceTemplate}

@@ -1,0 +1,74 @@
+"""Indicator definitions (kind: indicator-definitions): how each indicator is computed from a
+source in the store — what counts in the numerator and the denominator, which date places a
+record in a period, which column places it in an area, and the measure type.
+
+    definitions:
+      - indicator: low-birth-weight-term
+        source: maternity
+        measure: proportion
+        multiplier: 100
+        date: baby_dob_month
+        area: residence_area_code
+        denominator: gestational_age_weeks >= 37 and birth_outcome = 'live'
+                     and birth_weight_g is not null
+        numerator: birth_weight_g < 2500
+
+The numerator is counted within the denominator. Columns are the store's (after
+pseudonymisation: `mother_dob` arrives as `mother_dob_month`, NHS numbers as `..._pseudonym`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from common_outcomes.documents import DocumentModel, Model
+from common_outcomes.ids import Slug
+from common_outcomes.periods import PeriodType
+
+
+class Measure(StrEnum):
+    PROPORTION = "proportion"
+    CRUDE_RATE = "crude_rate"
+    DIRECTLY_STANDARDISED_RATE = "dsr"
+    INDIRECTLY_STANDARDISED_RATIO = "isr"
+    MEAN = "mean"
+    COUNT = "count"
+
+
+class OtherDenominator(Model):
+    """A denominator from another source, e.g. the population: sum `value` where `filter`."""
+
+    source: Slug
+    filter: str = Field("true", description="Which rows count, in the expression language")
+    value: str | None = Field(None, description="A column to sum (default: count rows)")
+    date: str
+    area: str
+
+
+class Definition(Model):
+    indicator: Slug
+    source: Slug
+    measure: Measure
+    multiplier: float = 1.0
+    numerator: str = Field(description="Which records count, within the denominator")
+    denominator: str | OtherDenominator = Field(
+        "true", description="Which records are in the denominator (a filter on the same "
+                            "source), or a denominator from another source")
+    date: str = Field(description="The date column that places a record in a period")
+    area: str = Field(description="The column holding the record's small area (LSOA) code")
+    period_types: tuple[PeriodType, ...] = ()
+    person: str | None = Field(None, description="Count distinct values of this column, "
+                                                 "not rows")
+    breakdowns: tuple[str, ...] = ()
+
+
+class DefinitionsDocument(DocumentModel):
+    KIND: ClassVar[str] = "indicator-definitions"
+    kind: Literal["indicator-definitions"]
+    definitions: tuple[Definition, ...]
+
+
+DEFINITION_KINDS: dict[str, type[DocumentModel]] = {DefinitionsDocument.KIND: DefinitionsDocument}

@@ -1,0 +1,34 @@
+"""Indicator definitions are checked against the sources' columns as the store holds them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common_outcomes.project import Project
+
+
+def test_the_store_columns_of_a_source_reflect_pseudonymisation(example_copy: Path) -> None:
+    maternity = Project.load(example_copy).sources["maternity"]
+    columns = maternity.analytic_columns()
+    assert columns["baby_dob_month"] == "date"
+    assert columns["mother_nhs_number_pseudonym"] == "string"
+    assert {"mother_postcode_sector", "mother_postcode_lsoa", "period"} <= set(columns)
+    assert "mother_forename" not in columns and "baby_dob" not in columns
+
+
+def test_a_date_column_that_is_not_a_date_is_reported(example_copy: Path) -> None:
+    path = example_copy / "definitions" / "maternity.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("    date: booking_date\n", "    date: birth_outcome\n", 1))
+    issues = [i for i in Project.load(example_copy).issues if i.code == "definition.bad-column"]
+    assert len(issues) == 1 and "not date" in issues[0].message
+    assert issues[0].location is not None
+    lines = path.read_text().splitlines()
+    assert lines[issues[0].location.line - 1].strip() == "date: birth_outcome"
+
+
+def test_the_raw_name_of_a_protected_column_is_refused(example_copy: Path) -> None:
+    path = example_copy / "definitions" / "maternity.yaml"
+    path.write_text(path.read_text().replace("date: baby_dob_month", "date: baby_dob", 1))
+    issues = [i for i in Project.load(example_copy).issues if i.code == "definition.bad-column"]
+    assert issues and "did you mean 'baby_dob_month'" in (issues[0].hint or "")
