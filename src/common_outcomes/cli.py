@@ -251,6 +251,34 @@ def load(
     raise typer.Exit(1 if rejected else 0)
 
 
+@app.command()
+def run(workspace: Path = WORKSPACE) -> None:
+    """Compute every defined indicator from the store into the results table."""
+    from common_outcomes.project import Project, run_indicators
+
+    result = run_indicators(Project.load(workspace))
+    out.print(f"Wrote {result.rows:,} rows for {len(result.indicators)} indicators to "
+              f"{escape(str(result.path))}.")
+    if result.without_data:
+        out.print(f"No data in the store yet for: {escape(', '.join(result.without_data))} "
+                  "(run 'outcomes load').")
+
+
+@app.command()
+def explain(
+    args: list[str] = typer.Argument(..., metavar="[DIR] INDICATOR",
+                                     help="The workspace (default: here) and an indicator id."),
+    dialect: str = typer.Option("duckdb", "--dialect", help="duckdb or spark."),
+) -> None:
+    """Print the SQL that computes an indicator, with a comment per step."""
+    from common_outcomes.project import Project, explain_indicator
+
+    workspace, rest = _workspace_and_rest(args)
+    if len(rest) != 1:
+        raise UserError("Name one indicator to explain.")
+    sys.stdout.write(explain_indicator(Project.load(workspace), rest[0], dialect))
+
+
 def _workspace_and_rest(args: list[str] | None) -> tuple[Path, list[str]]:
     """`[DIR] ...`: the first argument is the workspace when it holds a workspace.yaml."""
     rest = list(args or [])

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from common_outcomes.data.load import LoadResult
     from common_outcomes.data.quality import QualityRow
     from common_outcomes.data.store import Store
+    from common_outcomes.engine.run import RunResult
     from common_outcomes.synth.run import Progress, SynthResult
     from common_outcomes.synth.spec import SynthSpec
 
@@ -193,3 +194,33 @@ def data_quality(project: Project) -> list[QualityRow]:
     from common_outcomes.data.quality import quality
 
     return quality(store_of(project), project.sources)
+
+
+def run_indicators(project: Project) -> RunResult:
+    """`outcomes run`: every indicator definition over the store, to the results table."""
+    from common_outcomes.engine.run import run
+    from common_outcomes.errors import UserError
+
+    if not project.ok or project.workspace is None or project.framework is None:
+        raise UserError("The workspace has errors; run 'outcomes check' and fix them before "
+                        "running indicators.", project.issues.sorted())
+    return run(project.folder, project.workspace, project.framework.framework,
+               project.sources)
+
+
+def explain_indicator(project: Project, indicator: str, dialect: str = "duckdb") -> str:
+    """`outcomes explain`: the SQL of the pass that computes an indicator."""
+    from common_outcomes.engine import plan
+    from common_outcomes.engine.run import passes_of
+    from common_outcomes.errors import UserError
+
+    if project.workspace is None:
+        raise UserError("The workspace cannot be read; run 'outcomes check'.")
+    passes, without = passes_of(project.folder, project.workspace)
+    found = next((p for p in passes if any(d.indicator == indicator for d in p.definitions)),
+                 None)
+    if found is None:
+        reason = ("its source has no data in the store yet (run 'outcomes load')"
+                  if indicator in without else "no definition computes it")
+        raise UserError(f"Cannot explain '{indicator}': {reason}.")
+    return plan.explain(found, dialect, project.folder / ".outcomes" / "store")

@@ -1,0 +1,1 @@
+"""Engines that run the compiled SQL: one small interface, `run(sql) -> pyarrow.Table`."""

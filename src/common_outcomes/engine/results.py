@@ -1,0 +1,192 @@
+"""Stage two: from counts by small area and month to the results table.
+
+Counts roll up along the area hierarchy (LSOA -> ward -> locality -> borough) and into every
+period type (each a union of months), then values and intervals are computed on whole columns,
+comparisons made with the borough, and disclosure control applied to every area family of
+each indicator and period before anything leaves this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from common_outcomes.indicators.definitions import Definition, Measure
+from common_outcomes.periods import PeriodType, period_containing
+from common_outcomes.stats.compare import compare_to_benchmark
+from common_outcomes.stats.disclosure import Rule, publishable
+from common_outcomes.stats.intervals import crude_rate, wilson
+
+COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
+           "parent_code", "period", "period_type", "period_start", "period_end", "breakdown",
+           "numerator", "denominator", "value", "lower_95", "upper_95", "lower_998",
+           "upper_998", "method", "value_note", "suppressed", "benchmark_code",
+           "compared_to_benchmark", "recent_trend", "baseline", "target", "target_status")
+AREA_LEVELS = ("la", "locality", "ward")
+
+
+@dataclass(frozen=True)
+class Areas:
+    """The hierarchy: each small area's ward, locality and borough, and every area's name."""
+
+    lsoa_ward: Mapping[str, str]
+    ward_locality: Mapping[str, str]
+    la_code: str
+    names: Mapping[str, str]
+
+    def parent(self, level: str, code: str) -> str | None:
+        if level == "ward":
+            return self.ward_locality.get(code)
+        if level == "locality":
+            return self.la_code
+        return None
+
+
+@dataclass(frozen=True)
+class About:
+    """What the results need to know of an indicator beyond its definition."""
+
+    name: str
+    polarity: str
+    period_type: PeriodType
+    rule: Rule
+
+
+def _level_codes(areas: Areas, lsoa: npt.NDArray[np.str_], level: str) -> npt.NDArray[np.str_]:
+    wards = np.array([areas.lsoa_ward.get(a, "") for a in lsoa.tolist()], dtype=object)
+    if level == "ward":
+        return wards.astype(str)
+    if level == "locality":
+        return np.array([areas.ward_locality.get(w, "") for w in wards.tolist()], dtype=str)
+    return np.where(wards != "", areas.la_code, "").astype(str)
+
+
+def _sum_by(keys: npt.NDArray[np.str_], *values: npt.NDArray[np.float64]) -> tuple[
+    npt.NDArray[np.str_], list[npt.NDArray[np.float64]]
+]:
+    unique, inverse = np.unique(keys, return_inverse=True)
+    sums = [np.bincount(inverse, weights=v, minlength=len(unique)).astype(np.float64)
+            for v in values]
+    return unique, sums
+
+
+def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Mapping[str, About],
+                  areas: Areas) -> pa.Table:
+    lsoa = np.asarray(counts.column("area_code").to_pylist(), dtype=str)
+    # DATE_TRUNC gives a timestamp in some engines and a date in others.
+    months = [m.date() if isinstance(m, datetime) else m
+              for m in counts.column("month").to_pylist()]
+    rows: list[dict[str, object]] = []
+    if not months:
+        return _to_table(rows)
+    # Only periods the data covers from start to end: a part-year is not that year.
+    first = min(months)
+    last = period_containing(max(months), PeriodType.MONTH).end
+    for d in definitions:
+        info = about[d.indicator]
+        num = np.asarray(counts.column(f"{d.indicator}__numerator").to_numpy(), dtype=float)
+        den = np.asarray(counts.column(f"{d.indicator}__denominator").to_numpy(), dtype=float)
+        for ptype in d.period_types or (info.period_type,):
+            period_of = {m: period_containing(m, ptype) for m in set(months)}
+            complete = {m: p.start >= first and p.end <= last for m, p in period_of.items()}
+            labels = np.array([period_of[m].label if complete[m] else "" for m in months],
+                              dtype=str)
+            spans = {p.label: p for p in period_of.values()}
+            block: list[dict[str, object]] = []
+            for level in AREA_LEVELS:
+                codes = _level_codes(areas, lsoa, level)
+                keep = (codes != "") & (labels != "")
+                keys = np.char.add(np.char.add(codes[keep], "\x1f"), labels[keep])
+                unique, (n, dn) = _sum_by(keys, num[keep], den[keep])
+                for key, x, y in zip(unique.tolist(), n.tolist(), dn.tolist(), strict=True):
+                    code, label = key.split("\x1f")
+                    span = spans[label]
+                    block.append({
+                        "indicator_id": d.indicator, "indicator_name": info.name,
+                        "area_code": code, "area_name": areas.names.get(code, code),
+                        "area_type": level, "parent_code": areas.parent(level, code),
+                        "period": label, "period_type": ptype.value,
+                        "period_start": span.start, "period_end": span.end, "breakdown": "all",
+                        "numerator": x, "denominator": y,
+                    })
+            rows.extend(_statistics(block, d, info, areas))
+    return _to_table(rows)
+
+
+def _statistics(block: list[dict[str, object]], d: Definition, info: About,
+                areas: Areas) -> list[dict[str, object]]:
+    """Values, intervals, comparison with the borough and disclosure control, per period."""
+    if not block:
+        return block
+    x = np.array([r["numerator"] for r in block], dtype=float)
+    n = np.array([r["denominator"] for r in block], dtype=float)
+    if d.measure is Measure.PROPORTION:
+        value = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan) * d.multiplier
+        lo95, up95 = (v * d.multiplier for v in wilson(x, n, 0.95))
+        lo998, up998 = (v * d.multiplier for v in wilson(x, n, 0.998))
+        method = "Wilson score"
+    elif d.measure is Measure.CRUDE_RATE:
+        value, lo95, up95 = crude_rate(x, n, d.multiplier, 0.95)
+        _, lo998, up998 = crude_rate(x, n, d.multiplier, 0.998)
+        method = "Byar's (exact Poisson below 10)"
+    else:
+        value, lo95, up95, lo998, up998 = (x, *(np.full(len(x), np.nan),) * 4)
+        method = "count"
+    for i, r in enumerate(block):
+        r.update(value=value[i], lower_95=lo95[i], upper_95=up95[i], lower_998=lo998[i],
+                 upper_998=up998[i], method=method, value_note=None)
+    by_period: dict[str, list[int]] = {}
+    for i, r in enumerate(block):
+        by_period.setdefault(str(r["period"]), []).append(i)
+    for indices in by_period.values():
+        _compare_and_protect([block[i] for i in indices], info, areas)
+    return block
+
+
+def _compare_and_protect(rows: list[dict[str, object]], info: About, areas: Areas) -> None:
+    la = next((r for r in rows if r["area_type"] == "la"), None)
+    benchmark = float(la["value"]) if la is not None else np.nan  # type: ignore[arg-type]
+    lower = np.array([r["lower_95"] for r in rows], dtype=float)
+    upper = np.array([r["upper_95"] for r in rows], dtype=float)
+    value = np.array([r["value"] for r in rows], dtype=float)
+    labels = compare_to_benchmark(lower, upper, np.full(len(rows), benchmark), info.polarity,
+                                  value)
+    index = {str(r["area_code"]): i for i, r in enumerate(rows)}
+    parent = np.array([index.get(str(r["parent_code"]), -1) for r in rows], dtype=np.int64)
+    counts = np.array([r["numerator"] for r in rows], dtype=float)
+    shown = publishable(counts, parent, info.rule)
+    for i, r in enumerate(rows):
+        is_la = r["area_type"] == "la"
+        r["benchmark_code"] = None if is_la else areas.la_code
+        r["compared_to_benchmark"] = None if is_la else str(labels[i])
+        r["suppressed"] = not bool(shown[i])
+        if not shown[i]:
+            for key in ("numerator", "value", "lower_95", "upper_95", "lower_998",
+                        "upper_998", "compared_to_benchmark"):
+                r[key] = None
+            r["value_note"] = "suppressed: a small number, or one that would reveal one"
+
+
+def _to_table(rows: list[dict[str, object]]) -> pa.Table:
+    def col(name: str) -> list[object]:
+        return [_clean(r.get(name)) for r in rows]
+
+    types = {"numerator": pa.float64(), "denominator": pa.float64(), "value": pa.float64(),
+             "lower_95": pa.float64(), "upper_95": pa.float64(), "lower_998": pa.float64(),
+             "upper_998": pa.float64(), "baseline": pa.float64(), "target": pa.float64(),
+             "period_start": pa.date32(), "period_end": pa.date32(), "suppressed": pa.bool_()}
+    return pa.table({name: pa.array(col(name), types.get(name, pa.string()))
+                     for name in COLUMNS})
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    return value

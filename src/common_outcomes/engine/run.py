@@ -1,0 +1,99 @@
+"""`outcomes run`: every indicator definition over the store, to the results table."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from common_outcomes.data.declarations import SourceDeclaration
+from common_outcomes.data.store import open_store
+from common_outcomes.engine import plan
+from common_outcomes.engine.backends import duckdb as engine
+from common_outcomes.engine.results import About, Areas, build_results
+from common_outcomes.framework.models import Framework
+from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
+from common_outcomes.stats.disclosure import Rule
+from common_outcomes.strategy import Workspace
+
+RESULTS = Path(".outcomes") / "results" / "indicator_values.parquet"
+
+
+@dataclass
+class RunResult:
+    path: Path
+    rows: int = 0
+    indicators: list[str] = field(default_factory=list)
+    without_data: list[str] = field(default_factory=list)
+
+
+def definitions_of(workspace: Workspace) -> list[Definition]:
+    return [d for doc in workspace.extras if isinstance(doc.model, DefinitionsDocument)
+            for d in doc.model.definitions]
+
+
+def areas_of(workspace: Workspace) -> Areas:
+    geo = workspace.geography
+    assert geo is not None, "outcomes check requires a geography"
+    names = {w.code: w.name for w in geo.wards} | {geo.la.code: geo.la.name} | {
+        loc.id: loc.name for loc in workspace.localities}
+    ward_locality = {w: loc.id for loc in workspace.localities for w in loc.wards}
+    return Areas({a.code: a.ward for a in geo.lsoas}, ward_locality, geo.la.code, names)
+
+
+def about_of(workspace: Workspace, framework: Framework,
+             sources: dict[str, SourceDeclaration]) -> dict[str, About]:
+    out = {}
+    for d in definitions_of(workspace):
+        ind = framework.indicator(d.indicator) or next(
+            i for i in workspace.indicators if i.id == d.indicator)
+        rule = sources[d.source].disclosure
+        out[d.indicator] = About(ind.name, ind.polarity.value, ind.period_type,
+                                 Rule(rule.suppress_below, rule.round_to))
+    return out
+
+
+def passes_of(folder: Path, workspace: Workspace) -> tuple[list[plan.Pass], list[str]]:
+    store = open_store(folder)
+    definitions = definitions_of(workspace)
+    parts: dict[str, list[plan.Part]] = {}
+    for source in {d.source for d in definitions}:
+        parts[source] = [plan.Part(p.path, p.periods) for p in store.current_files(source)]
+    without = sorted(d.indicator for d in definitions if not parts.get(d.source))
+    with_data = [d for d in definitions if parts.get(d.source)]
+    return plan.plan_passes(with_data, parts), without
+
+
+def run(folder: Path, workspace: Workspace, framework: Framework,
+        sources: dict[str, SourceDeclaration]) -> RunResult:
+    passes, without = passes_of(folder, workspace)
+    about = about_of(workspace, framework, sources)
+    areas = areas_of(workspace)
+    tables = []
+    for p in passes:
+        counts = engine.run(plan.pass_query(p).sql(dialect=engine.DIALECT))
+        tables.append(build_results(counts, p.definitions, about, areas))
+    result = RunResult(folder / RESULTS, without_data=without)
+    table = pa.concat_tables(tables) if tables else build_results(
+        pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
+        [], about, areas)
+    _write(result.path, table)
+    result.rows = table.num_rows
+    result.indicators = sorted({d.indicator for p in passes for d in p.definitions})
+    return result
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,39 @@
+"""The compiled SQL of the example's maternity pass, per engine, against golden files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from common_outcomes.engine import plan
+from common_outcomes.engine.run import definitions_of
+from common_outcomes.project import Project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+def test_the_maternity_pass_compiles_to_its_golden_sql(
+        dialect: str, golden: Callable[[str, str], None]) -> None:
+    project = Project.load(ROOT / "examples" / "tower-hamlets")
+    assert project.workspace is not None
+    store = Path("/store")
+    parts = {"maternity": [
+        plan.Part(store / "versions/maternity/V1/data/part-00000.parquet",
+                  ("2023/24", "2024/25")),
+        plan.Part(store / "versions/maternity/V2/data/part-00000.parquet", ("2022/23",)),
+    ]}
+    passes = plan.plan_passes(definitions_of(project.workspace), parts)
+    births = next(p for p in passes if p.date == "baby_dob_month")
+    golden(f"sql/maternity-births.{dialect}.sql", plan.explain(births, dialect, store))
+
+
+def test_every_definition_is_counted_in_one_pass_per_date_and_area() -> None:
+    project = Project.load(ROOT / "examples" / "tower-hamlets")
+    assert project.workspace is not None
+    passes = plan.plan_passes(definitions_of(project.workspace),
+                              {"maternity": [plan.Part(Path("/x.parquet"), ("2024/25",))]})
+    assert [(p.date, len(p.definitions)) for p in passes] == [("baby_dob_month", 3),
+                                                              ("booking_date", 1)]

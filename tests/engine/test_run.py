@@ -1,0 +1,108 @@
+"""`outcomes run` on the loaded synthetic example: every DESIGN column, counts that agree
+with the store, the public-health statistics, comparisons and no small number published."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from common_outcomes.data.store import open_store
+from common_outcomes.engine.results import COLUMNS
+from common_outcomes.stats.intervals import wilson
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def outcomes(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("outcomes")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=600,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pa.Table]:
+    root = tmp_path_factory.mktemp("run")
+    ws = root / "ws"
+    shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
+        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
+    key = root / "key"
+    key.write_text("k" * 64)
+    assert outcomes("synth", str(ws), "--years", "3", "--seed", "5").returncode == 0
+    assert outcomes("load", str(ws), "--all", "--key-file", str(key)).returncode == 0
+    ran = outcomes("run", str(ws))
+    assert ran.returncode == 0, ran.stderr
+    return ws, pq.read_table(ws / ".outcomes" / "results" / "indicator_values.parquet")
+
+
+def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table]) -> None:
+    _, table = results
+    assert tuple(table.column_names) == COLUMNS
+    assert set(table.column("area_type").to_pylist()) == {"la", "locality", "ward"}
+    assert set(table.column("indicator_id").to_pylist()) == {
+        "low-birth-weight-term", "premature-births", "early-booking", "smoking-at-delivery"}
+
+
+def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:
+    ws, table = results
+    store = open_store(ws)
+    data = pa.concat_tables(pq.read_table(p.path) for p in store.current_files("maternity"))
+    year = pc.year(data.column("baby_dob_month"))
+    term_live = pc.and_(pc.and_(pc.greater_equal(data.column("gestational_age_weeks"), 37),
+                                pc.equal(data.column("birth_outcome"), "live")),
+                        pc.is_valid(data.column("birth_weight_g")))
+    low = pc.and_(term_live, pc.less(data.column("birth_weight_g"), 2500))
+    la = table.filter(pc.and_(pc.equal(table.column("area_type"), "la"),
+                              pc.equal(table.column("indicator_id"), "low-birth-weight-term")))
+    assert la.num_rows >= 2
+    for row in la.to_pylist():
+        in_year = pc.equal(year, int(row["period"]))
+        assert row["denominator"] == pc.sum(pc.and_(in_year, term_live)).as_py()
+        assert row["numerator"] == pc.sum(pc.and_(in_year, low)).as_py()
+        lower, upper = wilson(row["numerator"], row["denominator"])
+        assert row["value"] == pytest.approx(100 * row["numerator"] / row["denominator"],
+                                             rel=1e-12)
+        assert row["lower_95"] == pytest.approx(100 * float(lower), rel=1e-12)
+        assert row["upper_95"] == pytest.approx(100 * float(upper), rel=1e-12)
+
+
+def test_areas_add_up_and_are_compared_with_the_borough(
+        results: tuple[Path, pa.Table]) -> None:
+    _, table = results
+    rows = table.filter(pc.equal(table.column("indicator_id"), "early-booking")).to_pylist()
+    by = {(r["area_type"], r["area_code"], r["period"]): r for r in rows}
+    for r in rows:
+        if r["area_type"] == "la":
+            wards = [x for (t, _, p), x in by.items() if t == "ward" and p == r["period"]]
+            assert sum(x["denominator"] for x in wards) == r["denominator"]
+        else:
+            assert r["benchmark_code"] == "E09000030"
+            assert r["suppressed"] or r["compared_to_benchmark"] in {"Better", "Similar",
+                                                                     "Worse"}
+
+
+def test_no_small_number_is_published(results: tuple[Path, pa.Table]) -> None:
+    _, table = results
+    numerator = np.array([np.nan if v is None else v
+                          for v in table.column("numerator").to_pylist()])
+    assert not ((numerator >= 1) & (numerator <= 5)).any()
+    suppressed = table.filter(table.column("suppressed"))
+    assert suppressed.num_rows > 0  # wards do have small counts in three years of data
+    assert suppressed.column("value").null_count == suppressed.num_rows
+
+
+def test_explain_prints_the_sql_with_a_comment_per_step(results: tuple[Path, pa.Table]) -> None:
+    ws, _ = results
+    shown = outcomes("explain", str(ws), "low-birth-weight-term")
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("-- Pass over source 'maternity'")
+    assert "read_parquet('versions/maternity/" in shown.stdout.lower()
+    unknown = outcomes("explain", str(ws), "no-such-indicator")
+    assert unknown.returncode == 2 and "no definition computes it" in unknown.stderr

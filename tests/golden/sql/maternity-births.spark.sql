@@ -1,0 +1,79 @@
+-- Pass over source 'maternity': counts low-birth-weight-term, premature-births, smoking-at-delivery
+-- by small area (residence_area_code) and month (baby_dob_month), in one scan of the
+-- current Parquet parts of the store (each only for the periods it is current).
+-- Roll-up to wards, localities and the borough, periods, intervals,
+-- comparisons and disclosure control follow in Arrow (engine/results.py).
+SELECT
+  residence_area_code AS area_code,
+  TRUNC(baby_dob_month, 'MONTH') AS month,
+  SUM(
+    CASE
+      WHEN (
+        gestational_age_weeks >= 37
+        AND birth_outcome = 'live'
+        AND NOT birth_weight_g IS NULL
+      )
+      AND (
+        birth_weight_g < 2500
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS `low-birth-weight-term__numerator`,
+  SUM(
+    CASE
+      WHEN (
+        gestational_age_weeks >= 37
+        AND birth_outcome = 'live'
+        AND NOT birth_weight_g IS NULL
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS `low-birth-weight-term__denominator`,
+  SUM(
+    CASE
+      WHEN (
+        TRUE
+      ) AND (
+        gestational_age_weeks < 37 OR birth_outcome = 'stillbirth'
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS `premature-births__numerator`,
+  SUM(CASE WHEN (
+    TRUE
+  ) THEN 1 ELSE 0 END) AS `premature-births__denominator`,
+  SUM(
+    CASE
+      WHEN (
+        smoking_at_delivery IN ('Y', 'N')
+      ) AND (
+        smoking_at_delivery = 'Y'
+      )
+      THEN 1
+      ELSE 0
+    END
+  ) AS `smoking-at-delivery__numerator`,
+  SUM(CASE WHEN (
+    smoking_at_delivery IN ('Y', 'N')
+  ) THEN 1 ELSE 0 END) AS `smoking-at-delivery__denominator`
+FROM (
+  SELECT
+    *
+  FROM parquet.`versions/maternity/V1/data/part-00000.parquet`
+  WHERE
+    period IN ('2023/24', '2024/25')
+  UNION ALL
+  SELECT
+    *
+  FROM parquet.`versions/maternity/V2/data/part-00000.parquet`
+  WHERE
+    period IN ('2022/23')
+) AS rows
+WHERE
+  NOT baby_dob_month IS NULL AND NOT residence_area_code IS NULL
+GROUP BY
+  area_code,
+  month;
