@@ -28,6 +28,7 @@ demo: $(STAMP)
 	@# A demo key outside the workspace (never in git); a real one comes from your secrets store.
 	@test -f $(DEMO_KEY) || $(BIN)/python -c 'import secrets,sys; open(sys.argv[1],"w").write(secrets.token_hex(32))' $(DEMO_KEY)
 	$(BIN)/outcomes load $(EXAMPLE) --all --key-file $(DEMO_KEY)
+	$(BIN)/outcomes run $(EXAMPLE)
 	@echo "Open $(BUILD)/tower-hamlets/strategy-map.html in a browser to see the strategy map."
 
 test: lint typecheck layers unit

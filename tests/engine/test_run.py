@@ -106,3 +106,14 @@ def test_explain_prints_the_sql_with_a_comment_per_step(results: tuple[Path, pa.
     assert "read_parquet('versions/maternity/" in shown.stdout.lower()
     unknown = outcomes("explain", str(ws), "no-such-indicator")
     assert unknown.returncode == 2 and "no definition computes it" in unknown.stderr
+
+
+def test_recent_trends_follow_the_fingertips_rules(results: tuple[Path, pa.Table]) -> None:
+    _, table = results
+    rows = table.to_pylist()
+    yearly = [r for r in rows if r["period_type"] in {"financial_year", "calendar_year"}]
+    quarterly = [r for r in rows if r["period_type"] == "quarter"]
+    assert yearly and all(r["recent_trend"] is not None for r in yearly)
+    # Three years of data: never the five points a trend needs.
+    assert {r["recent_trend"] for r in yearly} == {"Cannot be calculated"}
+    assert all(r["recent_trend"] is None for r in quarterly)

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from common_outcomes.indicators.definitions import Definition, Measure
 from common_outcomes.periods import PeriodType, period_containing
-from common_outcomes.stats.compare import compare_to_benchmark
+from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import Rule, publishable
 from common_outcomes.stats.intervals import crude_rate, wilson
 
@@ -28,6 +28,8 @@ COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_typ
            "upper_998", "method", "value_note", "suppressed", "benchmark_code",
            "compared_to_benchmark", "recent_trend", "baseline", "target", "target_status")
 AREA_LEVELS = ("la", "locality", "ward")
+YEARLY = (PeriodType.FINANCIAL_YEAR, PeriodType.ACADEMIC_YEAR, PeriodType.CALENDAR_YEAR)
+TREND_POINTS = 5
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,10 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
                         "period_start": span.start, "period_end": span.end, "breakdown": "all",
                         "numerator": x, "denominator": y,
                     })
-            rows.extend(_statistics(block, d, info, areas))
+            block = _statistics(block, d, info, areas)
+            if ptype in YEARLY and d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
+                _add_trends(block, d, info)
+            rows.extend(block)
     return _to_table(rows)
 
 
@@ -146,6 +151,36 @@ def _statistics(block: list[dict[str, object]], d: Definition, info: About,
     for indices in by_period.values():
         _compare_and_protect([block[i] for i in indices], info, areas)
     return block
+
+
+def _add_trends(block: list[dict[str, object]], d: Definition, info: About) -> None:
+    """Fingertips' recent trend for each row: the area's five most recent yearly points up to
+    and including the row's period (published values only: a suppressed point is missing)."""
+    series: dict[str, list[dict[str, object]]] = {}
+    for r in block:
+        series.setdefault(str(r["area_code"]), []).append(r)
+    rows, windows = [], []
+    for points in series.values():
+        points.sort(key=lambda r: r["period_start"])  # type: ignore[arg-type, return-value]
+        for k, r in enumerate(points):
+            rows.append(r)
+            windows.append(points[max(0, k + 1 - TREND_POINTS): k + 1])
+    if not rows:
+        return
+
+    def matrix(key: str) -> npt.NDArray[np.float64]:
+        out = np.full((len(rows), TREND_POINTS), np.nan)
+        for i, window in enumerate(windows):
+            values = [np.nan if w[key] is None else float(w[key]) for w in window]  # type: ignore[arg-type]
+            out[i, TREND_POINTS - len(values):] = values
+        return out
+
+    labels = recent_trend(
+        matrix("value"), matrix("numerator"), matrix("denominator"),
+        "proportion" if d.measure is Measure.PROPORTION else "rate", d.multiplier,
+        info.polarity, lower95=matrix("lower_95"), upper95=matrix("upper_95"))
+    for r, label in zip(rows, labels.tolist(), strict=True):
+        r["recent_trend"] = label
 
 
 def _compare_and_protect(rows: list[dict[str, object]], info: About, areas: Areas) -> None:
