@@ -22,6 +22,8 @@ from common_outcomes.indicators.definitions import DEFINITION_KINDS
 from common_outcomes.strategy.load import FRAMEWORKS
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from common_outcomes.data.load import LoadResult
     from common_outcomes.data.quality import QualityRow
     from common_outcomes.data.store import Store
@@ -204,8 +206,16 @@ def run_indicators(project: Project) -> RunResult:
     if not project.ok or project.workspace is None or project.framework is None:
         raise UserError("The workspace has errors; run 'outcomes check' and fix them before "
                         "running indicators.", project.issues.sorted())
-    return run(project.folder, project.workspace, project.framework.framework,
-               project.sources)
+    from common_outcomes.tracking.targets import apply_tracking
+
+    workspace, framework = project.workspace, project.framework.framework
+    polarity = {i.id: i.polarity.value for i in (*framework.indicators, *workspace.indicators)}
+
+    def track(table: pa.Table) -> pa.Table:
+        return apply_tracking(table, [b for b, _ in workspace.baselines],
+                              [t for t, _ in workspace.targets], polarity)
+
+    return run(project.folder, workspace, framework, project.sources, track)
 
 
 def explain_indicator(project: Project, indicator: str, dialect: str = "duckdb") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +70,9 @@ def passes_of(folder: Path, workspace: Workspace) -> tuple[list[plan.Pass], list
 
 
 def run(folder: Path, workspace: Workspace, framework: Framework,
-        sources: dict[str, SourceDeclaration]) -> RunResult:
+        sources: dict[str, SourceDeclaration],
+        finish: Callable[[pa.Table], pa.Table] = lambda t: t) -> RunResult:
+    """Compute, let `finish` add what the layers above know (tracking), then write."""
     passes, without = passes_of(folder, workspace)
     about = about_of(workspace, framework, sources)
     areas = areas_of(workspace)
@@ -81,6 +84,7 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
     table = pa.concat_tables(tables) if tables else build_results(
         pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
         [], about, areas)
+    table = finish(table)
     _write(result.path, table)
     result.rows = table.num_rows
     result.indicators = sorted({d.indicator for p in passes for d in p.definitions})

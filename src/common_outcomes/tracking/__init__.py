@@ -1,0 +1,1 @@
+"""Tracking: baselines, targets with their trajectories, and target status, on the results."""

@@ -1,0 +1,61 @@
+"""Baselines, linear trajectories and target status from the confidence interval."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from common_outcomes.engine.results import _to_table
+from common_outcomes.strategy.models import Baseline, Target
+from common_outcomes.tracking.targets import apply_tracking
+
+
+def series(values: list[tuple[str, int, float, float, float]]) -> pa.Table:
+    rows = [{"indicator_id": "early-booking", "area_code": "E09000030", "area_type": "la",
+             "period": label, "period_type": "financial_year",
+             "period_start": date(year, 4, 1), "period_end": date(year + 1, 3, 31),
+             "value": v, "lower_95": lo, "upper_95": up}
+            for label, year, v, lo, up in values]
+    return _to_table(rows)
+
+
+TARGET = Target(indicator="early-booking", area="E09000030", period="2024/25", value=70,
+                trajectory="linear", set_by="board", rationale="test")
+BASELINE = Baseline(indicator="early-booking", area="E09000030", period="2020/21")
+
+
+def test_a_linear_trajectory_runs_from_the_baseline_to_the_target() -> None:
+    table = series([("2020/21", 2020, 60, 58, 62), ("2021/22", 2021, 63, 61, 65),
+                    ("2022/23", 2022, 63, 61, 65), ("2023/24", 2023, 66, 65, 68),
+                    ("2024/25", 2024, 73, 71, 75)])
+    rows = apply_tracking(table, [BASELINE], [TARGET], {"early-booking": "high_is_good"})
+    out = rows.to_pylist()
+    assert [r["baseline"] for r in out] == [60.0] * 5
+    targets = [r["target"] for r in out]
+    assert targets[0] is None and targets[-1] == 70
+    assert [round(t, 1) for t in targets[1:4]] == [62.5, 65.0, 67.5]
+    # 2021/22: 61-65 holds 62.5, on track; 2022/23: 61-65 holds 65.0, on track;
+    # 2023/24: 65-68 holds 67.5, on track; 2024/25: 71-75 entirely above 70, met.
+    assert [r["target_status"] for r in out] == [None, "on track", "on track", "on track", "met"]
+
+
+def test_status_uses_the_interval_not_the_point() -> None:
+    table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, 69.5, 68, 71)])
+    out = apply_tracking(table, [BASELINE], [TARGET],
+                         {"early-booking": "high_is_good"}).to_pylist()
+    assert out[-1]["target_status"] == "on track"  # 69.5 misses 70, but 70 is inside 68-71
+    table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, 64, 62, 66)])
+    out = apply_tracking(table, [BASELINE], [TARGET],
+                         {"early-booking": "high_is_good"}).to_pylist()
+    assert out[-1]["target_status"] == "off track"
+
+
+def test_low_is_good_and_missing_intervals() -> None:
+    target = TARGET.model_copy(update={"value": 50})
+    table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, 45, 43, 48)])
+    out = apply_tracking(table, [BASELINE], [target], {"early-booking": "low_is_good"})
+    assert out.to_pylist()[-1]["target_status"] == "met"
+    table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, 45, 43, 48)])
+    out = apply_tracking(table, [BASELINE], [target], {"early-booking": "no_judgement"})
+    assert out.to_pylist()[-1]["target_status"] == "not assessable"
