@@ -47,7 +47,9 @@ def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table
     assert tuple(table.column_names) == COLUMNS
     assert set(table.column("area_type").to_pylist()) == {"la", "locality", "ward"}
     assert set(table.column("indicator_id").to_pylist()) == {
-        "low-birth-weight-term", "premature-births", "early-booking", "smoking-at-delivery"}
+        "low-birth-weight-term", "premature-births", "early-booking", "smoking-at-delivery",
+        "breastfeeding-6-8-weeks", "asq-communication", "funded-early-education-2",
+        "good-level-of-development"}
 
 
 def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:

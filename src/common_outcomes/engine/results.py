@@ -77,8 +77,16 @@ def _sum_by(keys: npt.NDArray[np.str_], *values: npt.NDArray[np.float64]) -> tup
     return unique, sums
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """What the store holds of a source: its period type and the periods loaded."""
+
+    period_type: PeriodType | None
+    periods: frozenset[str]
+
+
 def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Mapping[str, About],
-                  areas: Areas) -> pa.Table:
+                  areas: Areas, coverage: Coverage | None = None) -> pa.Table:
     lsoa = np.asarray(counts.column("area_code").to_pylist(), dtype=str)
     # DATE_TRUNC gives a timestamp in some engines and a date in others.
     months = [m.date() if isinstance(m, datetime) else m
@@ -95,7 +103,11 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
         den = np.asarray(counts.column(f"{d.indicator}__denominator").to_numpy(), dtype=float)
         for ptype in d.period_types or (info.period_type,):
             period_of = {m: period_containing(m, ptype) for m in set(months)}
-            complete = {m: p.start >= first and p.end <= last for m, p in period_of.items()}
+            if coverage is not None and coverage.period_type is ptype:
+                # The source is loaded by this very period type: a loaded period is whole.
+                complete = {m: p.label in coverage.periods for m, p in period_of.items()}
+            else:
+                complete = {m: p.start >= first and p.end <= last for m, p in period_of.items()}
             labels = np.array([period_of[m].label if complete[m] else "" for m in months],
                               dtype=str)
             spans = {p.label: p for p in period_of.values()}

@@ -15,7 +15,7 @@ from common_outcomes.data.declarations import SourceDeclaration
 from common_outcomes.data.store import open_store
 from common_outcomes.engine import plan
 from common_outcomes.engine.backends import duckdb as engine
-from common_outcomes.engine.results import About, Areas, build_results
+from common_outcomes.engine.results import About, Areas, Coverage, build_results
 from common_outcomes.framework.models import Framework
 from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
 from common_outcomes.stats.disclosure import Rule
@@ -79,7 +79,10 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
     tables = []
     for p in passes:
         counts = engine.run(plan.pass_query(p).sql(dialect=engine.DIALECT))
-        tables.append(build_results(counts, p.definitions, about, areas))
+        rule = sources[p.source].period
+        coverage = Coverage(rule.type if rule else None,
+                            frozenset(x for part in p.parts for x in part.periods))
+        tables.append(build_results(counts, p.definitions, about, areas, coverage))
     result = RunResult(folder / RESULTS, without_data=without)
     table = pa.concat_tables(tables) if tables else build_results(
         pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
