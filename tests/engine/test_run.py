@@ -119,3 +119,31 @@ def test_recent_trends_follow_the_fingertips_rules(results: tuple[Path, pa.Table
     # Three years of data: never the five points a trend needs.
     assert {r["recent_trend"] for r in yearly} == {"Cannot be calculated"}
     assert all(r["recent_trend"] is None for r in quarterly)
+
+
+def test_a_rolling_year_ending_in_march_is_the_financial_year(
+        results: tuple[Path, pa.Table]) -> None:
+    _, table = results
+    rows = [r for r in table.to_pylist() if r["indicator_id"] == "smoking-at-delivery"
+            and r["area_type"] == "la"]
+    by = {r["period"]: r for r in rows}
+    rolling = [r for r in rows if r["period_type"] == "rolling_12_months"]
+    assert rolling
+    matched = 0
+    for r in rolling:
+        if r["period"].startswith("12 months to Mar "):
+            year = int(r["period"][-4:])
+            fy = by.get(f"{year - 1}/{year % 100:02d}")
+            if fy is not None:
+                assert (r["numerator"], r["denominator"]) == (fy["numerator"],
+                                                              fy["denominator"])
+                matched += 1
+    assert matched >= 1
+
+
+def test_every_value_has_its_numerator_and_denominator(results: tuple[Path, pa.Table]) -> None:
+    _, table = results
+    for r in table.to_pylist():
+        if r["value"] is not None and r["denominator"]:
+            assert r["numerator"] is not None
+            assert 0 <= r["numerator"] <= r["denominator"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -102,6 +102,9 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
         num = np.asarray(counts.column(f"{d.indicator}__numerator").to_numpy(), dtype=float)
         den = np.asarray(counts.column(f"{d.indicator}__denominator").to_numpy(), dtype=float)
         for ptype in d.period_types or (info.period_type,):
+            if ptype is PeriodType.ROLLING_12_MONTHS:
+                rows.extend(_rolling(lsoa, months, num, den, d, info, areas, first, last))
+                continue
             period_of = {m: period_containing(m, ptype) for m in set(months)}
             if coverage is not None and coverage.period_type is ptype:
                 # The source is loaded by this very period type: a loaded period is whole.
@@ -135,6 +138,50 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
     return _to_table(rows)
 
 
+def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np.float64],
+             den: npt.NDArray[np.float64], d: Definition, info: About, areas: Areas,
+             first: date, last: date) -> list[dict[str, object]]:
+    """Rolling 12-month periods: each month counts in the twelve periods ending with it and
+    the eleven months after; only periods whose twelve months the data covers are kept."""
+    expanded_lsoa, expanded_month, expanded_num, expanded_den = [], [], [], []
+    for shift in range(12):
+        for i, m in enumerate(months):
+            end_month = _add_months(m, shift)
+            expanded_lsoa.append(lsoa[i])
+            expanded_month.append(end_month)
+            expanded_num.append(num[i])
+            expanded_den.append(den[i])
+    counts_lsoa = np.asarray(expanded_lsoa, dtype=str)
+    period_of = {m: period_containing(m, PeriodType.ROLLING_12_MONTHS)
+                 for m in set(expanded_month)}
+    labels = np.array([period_of[m].label if period_of[m].start >= first
+                       and period_of[m].end <= last else "" for m in expanded_month], dtype=str)
+    spans = {p.label: p for p in period_of.values()}
+    block: list[dict[str, object]] = []
+    x_all, n_all = np.asarray(expanded_num), np.asarray(expanded_den)
+    for level in AREA_LEVELS:
+        codes = _level_codes(areas, counts_lsoa, level)
+        keep = (codes != "") & (labels != "")
+        keys = np.char.add(np.char.add(codes[keep], "\x1f"), labels[keep])
+        unique, (n, dn) = _sum_by(keys, x_all[keep], n_all[keep])
+        for key, x, y in zip(unique.tolist(), n.tolist(), dn.tolist(), strict=True):
+            code, label = key.split("\x1f")
+            span = spans[label]
+            block.append({
+                "indicator_id": d.indicator, "indicator_name": info.name, "area_code": code,
+                "area_name": areas.names.get(code, code), "area_type": level,
+                "parent_code": areas.parent(level, code), "period": label,
+                "period_type": PeriodType.ROLLING_12_MONTHS.value, "period_start": span.start,
+                "period_end": span.end, "breakdown": "all", "numerator": x, "denominator": y,
+            })
+    return _statistics(block, d, info, areas)
+
+
+def _add_months(d: date, months: int) -> date:
+    month = d.month - 1 + months
+    return date(d.year + month // 12, month % 12 + 1, 1)
+
+
 def _statistics(block: list[dict[str, object]], d: Definition, info: About,
                 areas: Areas) -> list[dict[str, object]]:
     """Values, intervals, comparison with the borough and disclosure control, per period."""
@@ -156,7 +203,8 @@ def _statistics(block: list[dict[str, object]], d: Definition, info: About,
         method = "count"
     for i, r in enumerate(block):
         r.update(value=value[i], lower_95=lo95[i], upper_95=up95[i], lower_998=lo998[i],
-                 upper_998=up998[i], method=method, value_note=None)
+                 upper_998=up998[i], method=method,
+                 value_note="no records in the denominator" if n[i] == 0 else None)
     by_period: dict[str, list[int]] = {}
     for i, r in enumerate(block):
         by_period.setdefault(str(r["period"]), []).append(i)
