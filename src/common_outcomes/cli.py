@@ -254,11 +254,21 @@ def load(
 @app.command()
 def run(workspace: Path = WORKSPACE) -> None:
     """Compute every defined indicator from the store into the results table."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from common_outcomes.project import Project, run_indicators
 
-    result = run_indicators(Project.load(workspace))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("Computing", total=None)
+
+        def step(name: str, done: int, total: int) -> None:
+            bar.update(task, description=f"Computing {name}", completed=done, total=total)
+
+        result = run_indicators(Project.load(workspace), step)
     out.print(f"Wrote {result.rows:,} rows for {len(result.indicators)} indicators to "
-              f"{escape(str(result.path))}.")
+              f"{escape(str(result.path))} ({result.passes_computed} passes computed, "
+              f"{result.passes_reused} unchanged since the last run).")
     if result.without_data:
         out.print(f"No data in the store yet for: {escape(', '.join(result.without_data))} "
                   "(run 'outcomes load').")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from common_outcomes.data.load import LoadResult
     from common_outcomes.data.quality import QualityRow
     from common_outcomes.data.store import Store
+    from common_outcomes.engine.run import Progress as RunProgress
     from common_outcomes.engine.run import RunResult
     from common_outcomes.synth.run import Progress, SynthResult
     from common_outcomes.synth.spec import SynthSpec
@@ -198,7 +199,7 @@ def data_quality(project: Project) -> list[QualityRow]:
     return quality(store_of(project), project.sources)
 
 
-def run_indicators(project: Project) -> RunResult:
+def run_indicators(project: Project, progress: RunProgress | None = None) -> RunResult:
     """`outcomes run`: every indicator definition over the store, to the results table."""
     from common_outcomes.engine.run import run
     from common_outcomes.errors import UserError
@@ -215,7 +216,7 @@ def run_indicators(project: Project) -> RunResult:
         return apply_tracking(table, [b for b, _ in workspace.baselines],
                               [t for t, _ in workspace.targets], polarity)
 
-    return run(project.folder, workspace, framework, project.sources, track)
+    return run(project.folder, workspace, framework, project.sources, track, progress)
 
 
 def explain_indicator(project: Project, indicator: str, dialect: str = "duckdb") -> str:

@@ -3,6 +3,7 @@ with the store, the public-health statistics, comparisons and no small number pu
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -147,3 +148,23 @@ def test_every_value_has_its_numerator_and_denominator(results: tuple[Path, pa.T
         if r["value"] is not None and r["denominator"]:
             assert r["numerator"] is not None
             assert 0 <= r["numerator"] <= r["denominator"]
+
+
+def test_only_sources_whose_data_changed_are_recomputed(results: tuple[Path, pa.Table],
+                                                        tmp_path: Path) -> None:
+    ws, _ = results
+    again = outcomes("run", str(ws))
+    assert "0 passes computed" in again.stdout
+    original = ws / "incoming" / "eyfsp" / "E09000030.parquet"
+    table = pq.read_table(original)
+    corrected = tmp_path / "eyfsp.parquet"
+    pq.write_table(table.slice(0, table.num_rows - 3), corrected)
+    key = ws.parent / "key"
+    assert outcomes("load", str(ws), "eyfsp", str(corrected), "--key-file",
+                    str(key)).returncode == 0
+    after = outcomes("run", str(ws))
+    assert "1 passes computed" in after.stdout, after.stdout
+    computed, reused = map(int, re.findall(r"(\d+) passes computed, (\d+) unchanged",
+                                           after.stdout)[0])
+    cached = list((ws / ".outcomes" / "results" / "passes").glob("*.parquet"))
+    assert len(cached) == computed + reused  # the superseded pass's results are gone

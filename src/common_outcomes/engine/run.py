@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,6 +31,20 @@ class RunResult:
     rows: int = 0
     indicators: list[str] = field(default_factory=list)
     without_data: list[str] = field(default_factory=list)
+    passes_computed: int = 0
+    passes_reused: int = 0
+
+
+Progress = Callable[[str, int, int], None]
+PASSES = Path(".outcomes") / "results" / "passes"
+
+
+def _fingerprint(sql: str, definitions: object, about: object, areas: object,
+                 coverage: object) -> str:
+    """What a pass's results depend on: its SQL (which names the store's current parts, so new
+    data changes it), its definitions, the indicators' metadata, the areas and the coverage."""
+    text = "\n".join(repr(x) for x in (sql, definitions, about, areas, coverage))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def definitions_of(workspace: Workspace) -> list[Definition]:
@@ -71,19 +86,43 @@ def passes_of(folder: Path, workspace: Workspace) -> tuple[list[plan.Pass], list
 
 def run(folder: Path, workspace: Workspace, framework: Framework,
         sources: dict[str, SourceDeclaration],
-        finish: Callable[[pa.Table], pa.Table] = lambda t: t) -> RunResult:
-    """Compute, let `finish` add what the layers above know (tracking), then write."""
+        finish: Callable[[pa.Table], pa.Table] = lambda t: t,
+        progress: Progress | None = None) -> RunResult:
+    """Compute, let `finish` add what the layers above know (tracking), then write.
+
+    A pass whose inputs have not changed since the last run (same data versions, definitions,
+    metadata and areas) is not recomputed: its results are reused from .outcomes/results."""
     passes, without = passes_of(folder, workspace)
     about = about_of(workspace, framework, sources)
     areas = areas_of(workspace)
+    result = RunResult(folder / RESULTS, without_data=without)
+    cache = folder / PASSES
     tables = []
-    for p in passes:
-        counts = engine.run(plan.pass_query(p).sql(dialect=engine.DIALECT))
+    used: set[Path] = set()
+    for i, p in enumerate(passes):
+        if progress:
+            progress(p.source, i, len(passes))
+        sql = plan.pass_query(p).sql(dialect=engine.DIALECT)
         rule = sources[p.source].period
         coverage = Coverage(rule.type if rule else None,
                             frozenset(x for part in p.parts for x in part.periods))
-        tables.append(build_results(counts, p.definitions, about, areas, coverage))
-    result = RunResult(folder / RESULTS, without_data=without)
+        # Sorted, because a frozenset's order changes from process to process.
+        stable = (coverage.period_type, sorted(coverage.periods))
+        cached = cache / f"{_fingerprint(sql, p.definitions, about, areas, stable)}.parquet"
+        used.add(cached)
+        if cached.is_file():
+            tables.append(pq.read_table(cached))
+            result.passes_reused += 1
+            continue
+        table = build_results(engine.run(sql), p.definitions, about, areas, coverage)
+        _write(cached, table)
+        tables.append(table)
+        result.passes_computed += 1
+    if progress:
+        progress("done", len(passes), len(passes))
+    for stale in cache.glob("*.parquet") if cache.is_dir() else []:
+        if stale not in used:
+            stale.unlink()  # results of inputs that no longer exist
     table = pa.concat_tables(tables) if tables else build_results(
         pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
         [], about, areas)
