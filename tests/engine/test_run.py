@@ -50,7 +50,7 @@ def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table
     assert set(table.column("indicator_id").to_pylist()) == {
         "low-birth-weight-term", "premature-births", "early-booking", "smoking-at-delivery",
         "breastfeeding-6-8-weeks", "asq-communication", "funded-early-education-2",
-        "good-level-of-development"}
+        "good-level-of-development", "child-development-2-years", "neet-or-not-known-16-17"}
 
 
 def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:

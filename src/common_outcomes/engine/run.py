@@ -108,7 +108,8 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
                             frozenset(x for part in p.parts for x in part.periods))
         # Sorted, because a frozenset's order changes from process to process.
         stable = (coverage.period_type, sorted(coverage.periods))
-        cached = cache / f"{_fingerprint(sql, p.definitions, about, areas, stable)}.parquet"
+        mine = {d.indicator: about[d.indicator] for d in p.definitions}
+        cached = cache / f"{_fingerprint(sql, p.definitions, mine, areas, stable)}.parquet"
         used.add(cached)
         if cached.is_file():
             tables.append(pq.read_table(cached))
