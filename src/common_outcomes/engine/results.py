@@ -143,22 +143,21 @@ def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np
              first: date, last: date) -> list[dict[str, object]]:
     """Rolling 12-month periods: each month counts in the twelve periods ending with it and
     the eleven months after; only periods whose twelve months the data covers are kept."""
-    expanded_lsoa, expanded_month, expanded_num, expanded_den = [], [], [], []
-    for shift in range(12):
-        for i, m in enumerate(months):
-            end_month = _add_months(m, shift)
-            expanded_lsoa.append(lsoa[i])
-            expanded_month.append(end_month)
-            expanded_num.append(num[i])
-            expanded_den.append(den[i])
-    counts_lsoa = np.asarray(expanded_lsoa, dtype=str)
-    period_of = {m: period_containing(m, PeriodType.ROLLING_12_MONTHS)
-                 for m in set(expanded_month)}
-    labels = np.array([period_of[m].label if period_of[m].start >= first
-                       and period_of[m].end <= last else "" for m in expanded_month], dtype=str)
+    # Each month counts in the rolling years ending with it and in the eleven months after.
+    base = np.array(months, dtype="datetime64[M]")
+    shifted = np.concatenate([base + np.timedelta64(k, "M") for k in range(12)])
+    counts_lsoa = np.tile(lsoa, 12)
+    distinct = np.unique(shifted)
+    period_of = {m: period_containing(m.astype("datetime64[D]").item(),
+                                      PeriodType.ROLLING_12_MONTHS) for m in distinct}
+    label_of = {m: (p.label if p.start >= first and p.end <= last else "")
+                for m, p in period_of.items()}
+    labels = np.array([label_of[m] for m in distinct], dtype=str)[
+        np.searchsorted(distinct, shifted)]
     spans = {p.label: p for p in period_of.values()}
+    expanded_num, expanded_den = np.tile(num, 12), np.tile(den, 12)
     block: list[dict[str, object]] = []
-    x_all, n_all = np.asarray(expanded_num), np.asarray(expanded_den)
+    x_all, n_all = expanded_num, expanded_den
     for level in AREA_LEVELS:
         codes = _level_codes(areas, counts_lsoa, level)
         keep = (codes != "") & (labels != "")
@@ -175,11 +174,6 @@ def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np
                 "period_end": span.end, "breakdown": "all", "numerator": x, "denominator": y,
             })
     return _statistics(block, d, info, areas)
-
-
-def _add_months(d: date, months: int) -> date:
-    month = d.month - 1 + months
-    return date(d.year + month // 12, month % 12 + 1, 1)
 
 
 def _statistics(block: list[dict[str, object]], d: Definition, info: About,

@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats  # type: ignore[import-untyped]
+from scipy import special  # type: ignore[import-untyped]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -59,7 +59,7 @@ TREND_LEVEL = 0.998  # ChiSquareConfidence = 9.54953570608324 = chi2.ppf(0.998, 
 
 def z_for(level: float) -> float:
     """Two-sided z for a confidence level (0.95 -> 1.959964...)."""
-    return float(stats.norm.ppf(1 - (1 - level) / 2))
+    return float(special.ndtri(1 - (1 - level) / 2))
 
 
 def _f(x: npt.ArrayLike) -> FloatArray:
@@ -361,7 +361,7 @@ def recent_trend(
     with np.errstate(invalid="ignore"):
         equal = (run & (num == den)).any(axis=1)
     can = (present.sum(axis=1) >= TREND_POINTS) & (run.sum(axis=1) >= TREND_POINTS) & ~equal
-    crit = float(stats.chi2.ppf(TREND_LEVEL, 1))
+    crit = float(2 * special.gammaincinv(0.5, TREND_LEVEL))  # chi2.ppf(0.998, df=1)
 
     if proportion_method:
         usable = run
@@ -407,6 +407,13 @@ def recent_trend(
 # --------------------------------------------------------------------------------------------
 
 
+def _rank_min(values: FloatArray) -> FloatArray:
+    """Ranks with ties at the lowest rank (scipy.stats.rankdata(method="min"))."""
+    ordered = np.sort(values)
+    ranks: FloatArray = (np.searchsorted(ordered, values, side="left") + 1).astype(np.float64)
+    return ranks
+
+
 def quantiles(
     values: npt.ArrayLike, n: int, polarity: str, *, invert: bool | None = None
 ) -> FloatArray:
@@ -432,7 +439,7 @@ def quantiles(
     if count < n or count == 0:
         return out
     adj = np.nanmax(v) - v if invert else v
-    ranks = stats.rankdata(np.where(has, adj, np.inf), method="min").astype(np.float64)
+    ranks = _rank_min(np.where(has, adj, np.inf))
     q = np.floor((n + 1) - np.ceil(((count + 1) - ranks) / (count / n)))
     q[q == 0] = 1
     out[has] = q[has]
@@ -447,7 +454,7 @@ def quantiles(
 def _sigma_adjustment(p: float, population: FloatArray, average: float, side: str
                       ) -> FloatArray:
     """``sigma_adjustment`` of R/Funnels.R, on the 0-1 scale."""
-    z2 = stats.norm.ppf(p) ** 2
+    z2 = special.ndtri(p) ** 2
     first = average * (population / z2 + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         adj = np.sqrt(
@@ -551,15 +558,15 @@ def funnel_limits_rate(
 
 def _ratio_ci(obs: FloatArray, level: float, side: str) -> FloatArray:
     """``funnel_ratio_significance`` numerator: exact (< 10 events) or Byar's limits."""
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         if side == "low":
-            exact = stats.chi2.isf(0.5 + level / 2, 2 * obs) / 2
+            exact = special.gammainccinv(obs, 0.5 + level / 2)  # chi2.isf(q, 2 obs) / 2
             byar = obs * (1 - 1 / (9 * obs) - z / 3 / np.sqrt(obs)) ** 3
             res = np.where(obs < 10, exact, byar)
             res = np.where(obs == 0, 0.0, res)
         else:
-            exact = stats.chi2.ppf(0.5 + level / 2, 2 * obs + 2) / 2
+            exact = special.gammaincinv(obs + 1, 0.5 + level / 2)  # chi2.ppf(q, 2 obs + 2) / 2
             o1 = obs + 1
             byar = o1 * (1 - 1 / (9 * o1) + z / 3 / np.sqrt(o1)) ** 3
             res = np.where(obs < 10, exact, byar)
