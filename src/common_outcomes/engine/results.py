@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from common_outcomes.indicators.definitions import Definition, Measure
-from common_outcomes.periods import PeriodType, period_containing
+from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import Rule, publishable
 from common_outcomes.stats.intervals import crude_rate, wilson
@@ -114,23 +114,7 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
             labels = np.array([period_of[m].label if complete[m] else "" for m in months],
                               dtype=str)
             spans = {p.label: p for p in period_of.values()}
-            block: list[dict[str, object]] = []
-            for level in AREA_LEVELS:
-                codes = _level_codes(areas, lsoa, level)
-                keep = (codes != "") & (labels != "")
-                keys = np.char.add(np.char.add(codes[keep], "\x1f"), labels[keep])
-                unique, (n, dn) = _sum_by(keys, num[keep], den[keep])
-                for key, x, y in zip(unique.tolist(), n.tolist(), dn.tolist(), strict=True):
-                    code, label = key.split("\x1f")
-                    span = spans[label]
-                    block.append({
-                        "indicator_id": d.indicator, "indicator_name": info.name,
-                        "area_code": code, "area_name": areas.names.get(code, code),
-                        "area_type": level, "parent_code": areas.parent(level, code),
-                        "period": label, "period_type": ptype.value,
-                        "period_start": span.start, "period_end": span.end, "breakdown": "all",
-                        "numerator": x, "denominator": y,
-                    })
+            block = _roll_up(lsoa, labels, num, den, spans, d, info, areas, ptype)
             block = _statistics(block, d, info, areas)
             if ptype in YEARLY and d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
                 _add_trends(block, d, info)
@@ -155,14 +139,23 @@ def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np
     labels = np.array([label_of[m] for m in distinct], dtype=str)[
         np.searchsorted(distinct, shifted)]
     spans = {p.label: p for p in period_of.values()}
-    expanded_num, expanded_den = np.tile(num, 12), np.tile(den, 12)
+    block = _roll_up(counts_lsoa, labels, np.tile(num, 12), np.tile(den, 12), spans, d, info,
+                     areas, PeriodType.ROLLING_12_MONTHS)
+    return _statistics(block, d, info, areas)
+
+
+def _roll_up(lsoa: npt.NDArray[np.str_], labels: npt.NDArray[np.str_],
+             num: npt.NDArray[np.float64], den: npt.NDArray[np.float64],
+             spans: Mapping[str, Period], d: Definition, info: About, areas: Areas,
+             ptype: PeriodType) -> list[dict[str, object]]:
+    """Counts by small area and period label summed to every area level (rows whose label is
+    empty belong to no complete period and are left out)."""
     block: list[dict[str, object]] = []
-    x_all, n_all = expanded_num, expanded_den
     for level in AREA_LEVELS:
-        codes = _level_codes(areas, counts_lsoa, level)
+        codes = _level_codes(areas, lsoa, level)
         keep = (codes != "") & (labels != "")
         keys = np.char.add(np.char.add(codes[keep], "\x1f"), labels[keep])
-        unique, (n, dn) = _sum_by(keys, x_all[keep], n_all[keep])
+        unique, (n, dn) = _sum_by(keys, num[keep], den[keep])
         for key, x, y in zip(unique.tolist(), n.tolist(), dn.tolist(), strict=True):
             code, label = key.split("\x1f")
             span = spans[label]
@@ -170,10 +163,10 @@ def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np
                 "indicator_id": d.indicator, "indicator_name": info.name, "area_code": code,
                 "area_name": areas.names.get(code, code), "area_type": level,
                 "parent_code": areas.parent(level, code), "period": label,
-                "period_type": PeriodType.ROLLING_12_MONTHS.value, "period_start": span.start,
+                "period_type": ptype.value, "period_start": span.start,
                 "period_end": span.end, "breakdown": "all", "numerator": x, "denominator": y,
             })
-    return _statistics(block, d, info, areas)
+    return block
 
 
 def _statistics(block: list[dict[str, object]], d: Definition, info: About,
