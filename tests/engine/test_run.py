@@ -62,10 +62,17 @@ def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> 
                                 pc.equal(data.column("birth_outcome"), "live")),
                         pc.is_valid(data.column("birth_weight_g")))
     low = pc.and_(term_live, pc.less(data.column("birth_weight_g"), 2500))
-    la = table.filter(pc.and_(pc.equal(table.column("area_type"), "la"),
-                              pc.equal(table.column("indicator_id"), "low-birth-weight-term")))
+    la_all = table.filter(pc.and_(pc.equal(table.column("area_type"), "la"),
+                                  pc.equal(table.column("indicator_id"), "low-birth-weight-term")))
+    by_sex: dict[str, float] = {}
+    for row in la_all.to_pylist():
+        if row["breakdown"] != "all":
+            by_sex[row["period"]] = by_sex.get(row["period"], 0) + row["denominator"]
+    la = la_all.filter(pc.equal(la_all.column("breakdown"), "all"))
     assert la.num_rows >= 2
     for row in la.to_pylist():
+        # The breakdown by sex adds up to the total.
+        assert by_sex[row["period"]] == row["denominator"]
         in_year = pc.equal(year, int(row["period"]))
         assert row["denominator"] == pc.sum(pc.and_(in_year, term_live)).as_py()
         assert row["numerator"] == pc.sum(pc.and_(in_year, low)).as_py()
@@ -168,3 +175,15 @@ def test_only_sources_whose_data_changed_are_recomputed(results: tuple[Path, pa.
                                            after.stdout)[0])
     cached = list((ws / ".outcomes" / "results" / "passes").glob("*.parquet"))
     assert len(cached) == computed + reused  # the superseded pass's results are gone
+
+
+def test_a_hidden_breakdown_cannot_be_recovered_from_the_total(
+        results: tuple[Path, pa.Table]) -> None:
+    _, table = results
+    families: dict[tuple[str, str, str, str], list[bool]] = {}
+    for r in table.to_pylist():
+        key = (r["indicator_id"], r["area_code"], r["period"], r["period_type"])
+        families.setdefault(key, []).append(bool(r["suppressed"]))
+    with_breakdowns = [v for v in families.values() if len(v) == 3]  # all, F and M
+    assert with_breakdowns
+    assert all(sum(v) != 1 for v in with_breakdowns)

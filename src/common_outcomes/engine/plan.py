@@ -30,6 +30,7 @@ class Pass:
     source: str
     date: str
     area: str
+    breakdowns: tuple[str, ...]
     definitions: tuple[Definition, ...]
     parts: tuple[Part, ...]
 
@@ -38,8 +39,15 @@ def plan_passes(definitions: Sequence[Definition], parts: dict[str, list[Part]])
     groups: dict[tuple[str, str, str], list[Definition]] = {}
     for d in definitions:
         groups.setdefault((d.source, d.date, d.area), []).append(d)
-    return [Pass(source, date, area, tuple(defs), tuple(parts.get(source, [])))
+    # One scan serves every definition: grouped by every breakdown any of them asks for;
+    # a definition without one simply sums over them.
+    return [Pass(source, date, area, tuple(sorted({b for d in defs for b in d.breakdowns})),
+                 tuple(defs), tuple(parts.get(source, [])))
             for (source, date, area), defs in sorted(groups.items())]
+
+
+def breakdown_column(name: str) -> str:
+    return f"breakdown__{name}"
 
 
 def numerator_column(indicator: str) -> str:
@@ -77,6 +85,10 @@ def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
     """Counts of every definition in the pass by small area and month."""
     month = exp.func("DATE_TRUNC", exp.Literal.string("month"), exp.column(p.date))
     columns: list[exp.Expr] = [exp.column(p.area).as_("area_code"), month.as_("month")]
+    # Breakdowns as text, a missing value as 'unknown': one more grouping column each.
+    for name in p.breakdowns:
+        columns.append(exp.func("COALESCE", exp.cast(exp.column(name), "text"),
+                                exp.Literal.string("unknown")).as_(breakdown_column(name)))
     for d in p.definitions:
         if not isinstance(d.denominator, str):
             raise NotImplementedError("denominators from another source are not run yet")
@@ -87,14 +99,16 @@ def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
     return (exp.select(*columns).from_(_scan(p.parts, root))
             .where(exp.and_(exp.column(p.date).is_(exp.null()).not_(),
                             exp.column(p.area).is_(exp.null()).not_()))
-            .group_by(exp.column("area_code"), exp.column("month")))
+            .group_by(exp.column("area_code"), exp.column("month"),
+                      *(exp.column(breakdown_column(b)) for b in p.breakdowns)))
 
 
 def explain(p: Pass, dialect: str, root: Path | None = None) -> str:
     """The SQL of a pass, with a comment saying what each part does."""
     names = ", ".join(d.indicator for d in p.definitions)
+    by = "".join(f", {b}" for b in p.breakdowns)
     return (f"-- Pass over source '{p.source}': counts {names}\n"
-            f"-- by small area ({p.area}) and month ({p.date}), in one scan of the\n"
+            f"-- by small area ({p.area}) and month ({p.date}){by}, in one scan of the\n"
             f"-- current Parquet parts of the store (each only for the periods it is current).\n"
             f"-- Roll-up to wards, localities and the borough, periods, intervals,\n"
             f"-- comparisons and disclosure control follow in Arrow (engine/results.py).\n"

@@ -19,7 +19,7 @@ import pyarrow as pa
 from common_outcomes.indicators.definitions import Definition, Measure
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
-from common_outcomes.stats.disclosure import Rule, publishable
+from common_outcomes.stats.disclosure import Rule, primary, secondary_families
 from common_outcomes.stats.intervals import crude_rate, wilson
 
 COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
@@ -101,9 +101,11 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
         info = about[d.indicator]
         num = np.asarray(counts.column(f"{d.indicator}__numerator").to_numpy(), dtype=float)
         den = np.asarray(counts.column(f"{d.indicator}__denominator").to_numpy(), dtype=float)
+        groups = _breakdowns(counts, d)
         for ptype in d.period_types or (info.period_type,):
             if ptype is PeriodType.ROLLING_12_MONTHS:
-                rows.extend(_rolling(lsoa, months, num, den, d, info, areas, first, last))
+                rows.extend(_rolling(lsoa, months, num, den, groups, d, info, areas, first,
+                                     last))
                 continue
             period_of = {m: period_containing(m, ptype) for m in set(months)}
             if coverage is not None and coverage.period_type is ptype:
@@ -114,7 +116,9 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
             labels = np.array([period_of[m].label if complete[m] else "" for m in months],
                               dtype=str)
             spans = {p.label: p for p in period_of.values()}
-            block = _roll_up(lsoa, labels, num, den, spans, d, info, areas, ptype)
+            block = [row for group in groups
+                     for row in _roll_up(lsoa, labels, group, num, den, spans, d, info, areas,
+                                         ptype)]
             block = _statistics(block, d, info, areas)
             if ptype in YEARLY and d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
                 _add_trends(block, d, info)
@@ -122,9 +126,20 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
     return _to_table(rows)
 
 
+def _breakdowns(counts: pa.Table, d: Definition) -> list[npt.NDArray[np.str_]]:
+    """For each way of breaking the indicator down, every row's label: "all" first, then
+    "<column>: <value>" for each declared breakdown."""
+    n = counts.num_rows
+    groups = [np.full(n, "all", dtype=object).astype(str)]
+    for name in d.breakdowns:
+        values = np.asarray(counts.column(f"breakdown__{name}").to_pylist(), dtype=str)
+        groups.append(np.char.add(f"{name}: ", values))
+    return groups
+
+
 def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np.float64],
-             den: npt.NDArray[np.float64], d: Definition, info: About, areas: Areas,
-             first: date, last: date) -> list[dict[str, object]]:
+             den: npt.NDArray[np.float64], groups: list[npt.NDArray[np.str_]], d: Definition,
+             info: About, areas: Areas, first: date, last: date) -> list[dict[str, object]]:
     """Rolling 12-month periods: each month counts in the twelve periods ending with it and
     the eleven months after; only periods whose twelve months the data covers are kept."""
     # Each month counts in the rolling years ending with it and in the eleven months after.
@@ -139,12 +154,15 @@ def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np
     labels = np.array([label_of[m] for m in distinct], dtype=str)[
         np.searchsorted(distinct, shifted)]
     spans = {p.label: p for p in period_of.values()}
-    block = _roll_up(counts_lsoa, labels, np.tile(num, 12), np.tile(den, 12), spans, d, info,
-                     areas, PeriodType.ROLLING_12_MONTHS)
+    block = [row for group in groups
+             for row in _roll_up(counts_lsoa, labels, np.tile(group, 12), np.tile(num, 12),
+                                 np.tile(den, 12), spans, d, info, areas,
+                                 PeriodType.ROLLING_12_MONTHS)]
     return _statistics(block, d, info, areas)
 
 
 def _roll_up(lsoa: npt.NDArray[np.str_], labels: npt.NDArray[np.str_],
+             breakdown: npt.NDArray[np.str_],
              num: npt.NDArray[np.float64], den: npt.NDArray[np.float64],
              spans: Mapping[str, Period], d: Definition, info: About, areas: Areas,
              ptype: PeriodType) -> list[dict[str, object]]:
@@ -154,17 +172,18 @@ def _roll_up(lsoa: npt.NDArray[np.str_], labels: npt.NDArray[np.str_],
     for level in AREA_LEVELS:
         codes = _level_codes(areas, lsoa, level)
         keep = (codes != "") & (labels != "")
-        keys = np.char.add(np.char.add(codes[keep], "\x1f"), labels[keep])
+        keys = np.char.add(np.char.add(np.char.add(np.char.add(
+            codes[keep], "\x1f"), labels[keep]), "\x1f"), breakdown[keep])
         unique, (n, dn) = _sum_by(keys, num[keep], den[keep])
         for key, x, y in zip(unique.tolist(), n.tolist(), dn.tolist(), strict=True):
-            code, label = key.split("\x1f")
+            code, label, group = key.split("\x1f")
             span = spans[label]
             block.append({
                 "indicator_id": d.indicator, "indicator_name": info.name, "area_code": code,
                 "area_name": areas.names.get(code, code), "area_type": level,
                 "parent_code": areas.parent(level, code), "period": label,
                 "period_type": ptype.value, "period_start": span.start,
-                "period_end": span.end, "breakdown": "all", "numerator": x, "denominator": y,
+                "period_end": span.end, "breakdown": group, "numerator": x, "denominator": y,
             })
     return block
 
@@ -203,9 +222,9 @@ def _statistics(block: list[dict[str, object]], d: Definition, info: About,
 def _add_trends(block: list[dict[str, object]], d: Definition, info: About) -> None:
     """Fingertips' recent trend for each row: the area's five most recent yearly points up to
     and including the row's period (published values only: a suppressed point is missing)."""
-    series: dict[str, list[dict[str, object]]] = {}
+    series: dict[tuple[str, str], list[dict[str, object]]] = {}
     for r in block:
-        series.setdefault(str(r["area_code"]), []).append(r)
+        series.setdefault((str(r["area_code"]), str(r["breakdown"])), []).append(r)
     rows, windows = [], []
     for points in series.values():
         points.sort(key=lambda r: r["period_start"])  # type: ignore[arg-type, return-value]
@@ -231,23 +250,37 @@ def _add_trends(block: list[dict[str, object]], d: Definition, info: About) -> N
 
 
 def _compare_and_protect(rows: list[dict[str, object]], info: About, areas: Areas) -> None:
-    la = next((r for r in rows if r["area_type"] == "la"), None)
-    benchmark = float(la["value"]) if la is not None else np.nan  # type: ignore[arg-type]
+    """One period of one indicator: each area compared with the borough (same breakdown), then
+    disclosure control over every family the numbers add up in: a locality and its wards, the
+    borough and its localities, and each area's total and its breakdown values."""
+    index = {(str(r["area_code"]), str(r["breakdown"])): i for i, r in enumerate(rows)}
+    value = np.array([np.nan if r["value"] is None else r["value"] for r in rows], dtype=float)
+    benchmark = np.array([value[index[(areas.la_code, str(r["breakdown"]))]]
+                          if (areas.la_code, str(r["breakdown"])) in index else np.nan
+                          for r in rows])
     lower = np.array([r["lower_95"] for r in rows], dtype=float)
     upper = np.array([r["upper_95"] for r in rows], dtype=float)
-    value = np.array([r["value"] for r in rows], dtype=float)
-    labels = compare_to_benchmark(lower, upper, np.full(len(rows), benchmark), info.polarity,
-                                  value)
-    index = {str(r["area_code"]): i for i, r in enumerate(rows)}
-    parent = np.array([index.get(str(r["parent_code"]), -1) for r in rows], dtype=np.int64)
+    labels = compare_to_benchmark(lower, upper, benchmark, info.polarity, value)
+    families: dict[tuple[object, ...], tuple[int, list[int]]] = {}
+    for i, r in enumerate(rows):
+        code, group = str(r["area_code"]), str(r["breakdown"])
+        parent = index.get((str(r["parent_code"]), group))
+        if parent is not None:
+            families.setdefault(("area", parent), (parent, []))[1].append(i)
+        if group != "all" and (code, "all") in index:
+            dimension = group.split(": ")[0]
+            total = index[(code, "all")]
+            families.setdefault(("breakdown", total, dimension), (total, []))[1].append(i)
     counts = np.array([r["numerator"] for r in rows], dtype=float)
-    shown = publishable(counts, parent, info.rule)
+    hidden = secondary_families(counts, [(p, np.array(c, dtype=np.int64))
+                                         for p, c in families.values()],
+                                primary(counts, info.rule))
     for i, r in enumerate(rows):
         is_la = r["area_type"] == "la"
         r["benchmark_code"] = None if is_la else areas.la_code
         r["compared_to_benchmark"] = None if is_la else str(labels[i])
-        r["suppressed"] = not bool(shown[i])
-        if not shown[i]:
+        r["suppressed"] = bool(hidden[i])
+        if hidden[i]:
             for key in ("numerator", "value", "lower_95", "upper_95", "lower_998",
                         "upper_998", "compared_to_benchmark"):
                 r[key] = None

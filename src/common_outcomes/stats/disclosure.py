@@ -41,10 +41,17 @@ def secondary(counts: npt.ArrayLike, parent: npt.ArrayLike, hidden: BoolArray) -
     child (or, with no published child left, the parent) is hidden too; repeat to a fixed point,
     since hiding a cell can expose its own family above or below.
     """
-    c = np.asarray(counts, dtype=np.float64)
     up = np.asarray(parent, dtype=np.int64)
-    out = hidden.copy()
     families = [(int(p), np.flatnonzero(up == p)) for p in np.unique(up[up >= 0])]
+    return secondary_families(counts, families, hidden)
+
+
+def secondary_families(counts: npt.ArrayLike, families: list[tuple[int, IntArray]],
+                       hidden: BoolArray) -> BoolArray:
+    """As `secondary`, for families given directly: a cell may be a child in several (a
+    ward's count for girls adds up both to the ward's total and to the locality's girls)."""
+    c = np.asarray(counts, dtype=np.float64)
+    out = hidden.copy()
     changed = True
     while changed:
         changed = False

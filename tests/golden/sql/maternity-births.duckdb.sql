@@ -1,11 +1,12 @@
 -- Pass over source 'maternity': counts low-birth-weight-term, premature-births, smoking-at-delivery
--- by small area (residence_area_code) and month (baby_dob_month), in one scan of the
+-- by small area (residence_area_code) and month (baby_dob_month), baby_sex, in one scan of the
 -- current Parquet parts of the store (each only for the periods it is current).
 -- Roll-up to wards, localities and the borough, periods, intervals,
 -- comparisons and disclosure control follow in Arrow (engine/results.py).
 SELECT
   residence_area_code AS area_code,
   DATE_TRUNC('MONTH', baby_dob_month) AS month,
+  COALESCE(CAST(baby_sex AS TEXT), 'unknown') AS breakdown__baby_sex,
   SUM(
     CASE
       WHEN (
@@ -76,4 +77,5 @@ WHERE
   NOT baby_dob_month IS NULL AND NOT residence_area_code IS NULL
 GROUP BY
   area_code,
-  month;
+  month,
+  breakdown__baby_sex;
