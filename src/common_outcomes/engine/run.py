@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from common_outcomes.data.declarations import SourceDeclaration
 from common_outcomes.data.store import open_store
 from common_outcomes.engine import plan
-from common_outcomes.engine.backends import duckdb as engine
+from common_outcomes.engine.backends import Backend, open_backend
 from common_outcomes.engine.results import About, Areas, Coverage, build_results
 from common_outcomes.framework.models import Framework
 from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
@@ -39,11 +39,11 @@ Progress = Callable[[str, int, int], None]
 PASSES = Path(".outcomes") / "results" / "passes"
 
 
-def _fingerprint(sql: str, definitions: object, about: object, areas: object,
-                 coverage: object) -> str:
+def _fingerprint(*inputs: object) -> str:
     """What a pass's results depend on: its SQL (which names the store's current parts, so new
-    data changes it), its definitions, the indicators' metadata, the areas and the coverage."""
-    text = "\n".join(repr(x) for x in (sql, definitions, about, areas, coverage))
+    data changes it), its definitions, the indicators' metadata, the areas, the coverage and
+    the engine (so that a run on another engine really runs there)."""
+    text = "\n".join(repr(x) for x in inputs)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -87,7 +87,8 @@ def passes_of(folder: Path, workspace: Workspace) -> tuple[list[plan.Pass], list
 def run(folder: Path, workspace: Workspace, framework: Framework,
         sources: dict[str, SourceDeclaration],
         finish: Callable[[pa.Table], pa.Table] = lambda t: t,
-        progress: Progress | None = None) -> RunResult:
+        progress: Progress | None = None, engine: str = "duckdb",
+        settings: dict[str, str] | None = None) -> RunResult:
     """Compute, let `finish` add what the layers above know (tracking), then write.
 
     A pass whose inputs have not changed since the last run (same data versions, definitions,
@@ -97,33 +98,20 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
     areas = areas_of(workspace)
     result = RunResult(folder / RESULTS, without_data=without)
     cache = folder / PASSES
-    tables = []
-    used: set[Path] = set()
-    for i, p in enumerate(passes):
-        if progress:
-            progress(p.source, i, len(passes))
-        sql = plan.pass_query(p).sql(dialect=engine.DIALECT)
-        rule = sources[p.source].period
-        coverage = Coverage(rule.type if rule else None,
-                            frozenset(x for part in p.parts for x in part.periods))
-        # Sorted, because a frozenset's order changes from process to process.
-        stable = (coverage.period_type, sorted(coverage.periods))
-        mine = {d.indicator: about[d.indicator] for d in p.definitions}
-        cached = cache / f"{_fingerprint(sql, p.definitions, mine, areas, stable)}.parquet"
-        used.add(cached)
-        if cached.is_file():
-            tables.append(pq.read_table(cached))
-            result.passes_reused += 1
-            continue
-        table = build_results(engine.run(sql), p.definitions, about, areas, coverage)
-        _write(cached, table)
-        tables.append(table)
-        result.passes_computed += 1
-    if progress:
-        progress("done", len(passes), len(passes))
-    for stale in cache.glob("*.parquet") if cache.is_dir() else []:
-        if stale not in used:
-            stale.unlink()  # results of inputs that no longer exist
+    # Opened only when a pass must be computed: starting Spark costs seconds.
+    opened: list[Backend] = []
+
+    def backend() -> Backend:
+        if not opened:
+            opened.append(open_backend(engine, settings))
+        return opened[0]
+
+    try:
+        tables = _compute(passes, backend, engine, about, areas, sources, cache, result,
+                          progress)
+    finally:
+        for b in opened:
+            b.close()
     table = pa.concat_tables(tables) if tables else build_results(
         pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
         [], about, areas)
@@ -132,6 +120,42 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
     result.rows = table.num_rows
     result.indicators = sorted({d.indicator for p in passes for d in p.definitions})
     return result
+
+
+def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: str,
+             about: dict[str, About],
+             areas: Areas, sources: dict[str, SourceDeclaration], cache: Path,
+             result: RunResult, progress: Progress | None) -> list[pa.Table]:
+    tables = []
+    used: set[Path] = set()
+    for i, p in enumerate(passes):
+        if progress:
+            progress(p.source, i, len(passes))
+        query = plan.pass_query(p)
+        sql = query.sql(dialect="duckdb")
+        rule = sources[p.source].period
+        coverage = Coverage(rule.type if rule else None,
+                            frozenset(x for part in p.parts for x in part.periods))
+        # Sorted, because a frozenset's order changes from process to process.
+        stable = (coverage.period_type, sorted(coverage.periods))
+        mine = {d.indicator: about[d.indicator] for d in p.definitions}
+        key = _fingerprint(sql, p.definitions, mine, areas, stable, engine)
+        cached = cache / f"{key}.parquet"
+        used.add(cached)
+        if cached.is_file():
+            tables.append(pq.read_table(cached))
+            result.passes_reused += 1
+            continue
+        table = build_results(backend().run(query), p.definitions, about, areas, coverage)
+        _write(cached, table)
+        tables.append(table)
+        result.passes_computed += 1
+    if progress:
+        progress("done", len(passes), len(passes))
+    for stale in cache.glob("*.parquet") if cache.is_dir() else []:
+        if stale not in used:
+            stale.unlink()  # results of inputs that no longer exist
+    return tables
 
 
 def _write(path: Path, table: pa.Table) -> None:
