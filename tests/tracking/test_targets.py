@@ -6,7 +6,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from common_outcomes.engine.results import _to_table
+from common_outcomes.engine.results import to_table
 from common_outcomes.strategy.models import Baseline, Target
 from common_outcomes.tracking.targets import apply_tracking
 
@@ -17,7 +17,7 @@ def series(values: list[tuple[str, int, float, float, float]]) -> pa.Table:
              "period_start": date(year, 4, 1), "period_end": date(year + 1, 3, 31),
              "value": v, "lower_95": lo, "upper_95": up}
             for label, year, v, lo, up in values]
-    return _to_table(rows)
+    return to_table(rows)
 
 
 TARGET = Target(indicator="early-booking", area="E09000030", period="2024/25", value=70,

@@ -1,20 +1,22 @@
-"""Stage two: from counts by small area and month to the results table.
+"""Stage two: from counts by small area and month to the results table, on whole columns.
 
-Counts roll up along the area hierarchy (LSOA -> ward -> locality -> borough) and into every
-period type (each a union of months), then values and intervals are computed on whole columns,
-comparisons made with the borough, and disclosure control applied to every area family of
-each indicator and period before anything leaves this module.
+Counts roll up along the area hierarchy (small area -> ward -> locality -> borough -> region ->
+England, whichever levels the workspace has) and into every period type (each a union of
+months), as integer group-bys with numpy. Values and intervals are computed on whole columns,
+each area compared with its benchmark, and disclosure control applied to every family of
+cells that add up, before anything leaves this module. No Python loop runs per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from common_outcomes.indicators.definitions import Definition, Measure
 from common_outcomes.periods import Period, PeriodType, period_containing
@@ -27,26 +29,36 @@ COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_typ
            "numerator", "denominator", "value", "lower_95", "upper_95", "lower_998",
            "upper_998", "method", "value_note", "suppressed", "benchmark_code",
            "compared_to_benchmark", "recent_trend", "baseline", "target", "target_status")
-AREA_LEVELS = ("la", "locality", "ward")
+FLOATS = ("numerator", "denominator", "value", "lower_95", "upper_95", "lower_998",
+          "upper_998", "baseline", "target")
+LEVELS = ("ward", "locality", "la", "region", "england")
+# Localities and wards are compared with their borough; boroughs and regions with England.
+BENCHMARK_LEVEL = {"ward": "la", "locality": "la", "la": "england", "region": "england"}
 YEARLY = (PeriodType.FINANCIAL_YEAR, PeriodType.ACADEMIC_YEAR, PeriodType.CALENDAR_YEAR)
 TREND_POINTS = 5
+SUPPRESSED_NOTE = "suppressed: a small number, or one that would reveal one"
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Strs = npt.NDArray[np.str_]
 
 
 @dataclass(frozen=True)
 class Areas:
-    """The hierarchy: each small area's ward, locality and borough, and every area's name."""
+    """Each small area's code at every level above it ('' or absent where it has none), and
+    every area's name. A borough's workspace has ward, locality and la; a London or England
+    one adds region and england."""
 
-    lsoa_ward: Mapping[str, str]
-    ward_locality: Mapping[str, str]
-    la_code: str
-    names: Mapping[str, str]
+    within: Mapping[str, Mapping[str, str]]
+    names: Mapping[str, str] = field(default_factory=dict)
 
-    def parent(self, level: str, code: str) -> str | None:
-        if level == "ward":
-            return self.ward_locality.get(code)
-        if level == "locality":
-            return self.la_code
-        return None
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return tuple(level for level in LEVELS if level in self.within)
+
+    def codes(self, level: str, small: Sequence[str]) -> Strs:
+        mapping = self.within.get(level, {})
+        return np.array([mapping.get(a, "") for a in small], dtype=object).astype(str)
 
 
 @dataclass(frozen=True)
@@ -59,24 +71,6 @@ class About:
     rule: Rule
 
 
-def _level_codes(areas: Areas, lsoa: npt.NDArray[np.str_], level: str) -> npt.NDArray[np.str_]:
-    wards = np.array([areas.lsoa_ward.get(a, "") for a in lsoa.tolist()], dtype=object)
-    if level == "ward":
-        return wards.astype(str)
-    if level == "locality":
-        return np.array([areas.ward_locality.get(w, "") for w in wards.tolist()], dtype=str)
-    return np.where(wards != "", areas.la_code, "").astype(str)
-
-
-def _sum_by(keys: npt.NDArray[np.str_], *values: npt.NDArray[np.float64]) -> tuple[
-    npt.NDArray[np.str_], list[npt.NDArray[np.float64]]
-]:
-    unique, inverse = np.unique(keys, return_inverse=True)
-    sums = [np.bincount(inverse, weights=v, minlength=len(unique)).astype(np.float64)
-            for v in values]
-    return unique, sums
-
-
 @dataclass(frozen=True)
 class Coverage:
     """What the store holds of a source: its period type and the periods loaded."""
@@ -85,223 +79,363 @@ class Coverage:
     periods: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Cells:
+    """Counts at the finest grain: small area (index into `small`), month (numpy months
+    since 1970), one label array per grouping ("all" first, then each breakdown), and the
+    numerator and denominator of one indicator."""
+
+    small: Sequence[str]
+    area: Ints
+    month: npt.NDArray[np.int64]
+    groups: Sequence[Strs]
+    numerator: Floats
+    denominator: Floats
+
+
+@dataclass
+class Block:
+    """Result rows of one indicator and period type, as columns."""
+
+    area_code: Strs
+    area_type: Strs
+    parent_code: Strs
+    benchmark_code: Strs
+    period: Strs
+    breakdown: Strs
+    numerator: Floats
+    denominator: Floats
+
+    def __len__(self) -> int:
+        return len(self.area_code)
+
+
 def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Mapping[str, About],
                   areas: Areas, coverage: Coverage | None = None) -> pa.Table:
-    lsoa = np.asarray(counts.column("area_code").to_pylist(), dtype=str)
-    # DATE_TRUNC gives a timestamp in some engines and a date in others.
-    months = [m.date() if isinstance(m, datetime) else m
-              for m in counts.column("month").to_pylist()]
-    rows: list[dict[str, object]] = []
-    if not months:
-        return _to_table(rows)
-    # Only periods the data covers from start to end: a part-year is not that year.
-    first = min(months)
-    last = period_containing(max(months), PeriodType.MONTH).end
+    """The results rows of every definition counted in one pass (`counts` is the pass's
+    output: area_code, month, breakdown__<name>..., <indicator>__numerator/__denominator)."""
+    if counts.num_rows == 0:
+        return _empty()
+    small, area = np.unique(np.asarray(counts.column("area_code").to_numpy(zero_copy_only=False),
+                                       dtype=str), return_inverse=True)
+    month_col = counts.column("month")
+    if pa.types.is_timestamp(month_col.type):  # DATE_TRUNC gives a timestamp in some engines
+        month_col = pc.cast(month_col, pa.date32())
+    months = np.asarray(month_col.to_numpy(zero_copy_only=False)).astype("datetime64[M]")
+    month = months.astype(np.int64)
+    tables = []
     for d in definitions:
-        info = about[d.indicator]
-        num = np.asarray(counts.column(f"{d.indicator}__numerator").to_numpy(), dtype=float)
-        den = np.asarray(counts.column(f"{d.indicator}__denominator").to_numpy(), dtype=float)
-        groups = _breakdowns(counts, d)
-        for ptype in d.period_types or (info.period_type,):
-            if ptype is PeriodType.ROLLING_12_MONTHS:
-                rows.extend(_rolling(lsoa, months, num, den, groups, d, info, areas, first,
-                                     last))
-                continue
-            period_of = {m: period_containing(m, ptype) for m in set(months)}
-            if coverage is not None and coverage.period_type is ptype:
-                # The source is loaded by this very period type: a loaded period is whole.
-                complete = {m: p.label in coverage.periods for m, p in period_of.items()}
-            else:
-                complete = {m: p.start >= first and p.end <= last for m, p in period_of.items()}
-            labels = np.array([period_of[m].label if complete[m] else "" for m in months],
-                              dtype=str)
-            spans = {p.label: p for p in period_of.values()}
-            block = [row for group in groups
-                     for row in _roll_up(lsoa, labels, group, num, den, spans, d, info, areas,
-                                         ptype)]
-            block = _statistics(block, d, info, areas)
-            if ptype in YEARLY and d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
-                _add_trends(block, d, info)
-            rows.extend(block)
-    return _to_table(rows)
+        cells = Cells(small.tolist(), area.astype(np.int64), month, _groups(counts, d),
+                      _floats(counts, f"{d.indicator}__numerator"),
+                      _floats(counts, f"{d.indicator}__denominator"))
+        for ptype in d.period_types or (about[d.indicator].period_type,):
+            block, spans = roll_up(cells, areas, ptype, coverage)
+            tables.append(_finish(block, spans, d, about[d.indicator], ptype, areas))
+    return pa.concat_tables(tables) if tables else _empty()
 
 
-def _breakdowns(counts: pa.Table, d: Definition) -> list[npt.NDArray[np.str_]]:
+def _floats(counts: pa.Table, name: str) -> Floats:
+    return np.asarray(counts.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _groups(counts: pa.Table, d: Definition) -> list[Strs]:
     """For each way of breaking the indicator down, every row's label: "all" first, then
     "<column>: <value>" for each declared breakdown."""
-    n = counts.num_rows
-    groups = [np.full(n, "all", dtype=object).astype(str)]
+    groups = [np.full(counts.num_rows, "all").astype(str)]
     for name in d.breakdowns:
         values = np.asarray(counts.column(f"breakdown__{name}").to_pylist(), dtype=str)
         groups.append(np.char.add(f"{name}: ", values))
     return groups
 
 
-def _rolling(lsoa: npt.NDArray[np.str_], months: list[date], num: npt.NDArray[np.float64],
-             den: npt.NDArray[np.float64], groups: list[npt.NDArray[np.str_]], d: Definition,
-             info: About, areas: Areas, first: date, last: date) -> list[dict[str, object]]:
-    """Rolling 12-month periods: each month counts in the twelve periods ending with it and
-    the eleven months after; only periods whose twelve months the data covers are kept."""
-    # Each month counts in the rolling years ending with it and in the eleven months after.
-    base = np.array(months, dtype="datetime64[M]")
-    shifted = np.concatenate([base + np.timedelta64(k, "M") for k in range(12)])
-    counts_lsoa = np.tile(lsoa, 12)
-    distinct = np.unique(shifted)
-    period_of = {m: period_containing(m.astype("datetime64[D]").item(),
-                                      PeriodType.ROLLING_12_MONTHS) for m in distinct}
-    label_of = {m: (p.label if p.start >= first and p.end <= last else "")
-                for m, p in period_of.items()}
-    labels = np.array([label_of[m] for m in distinct], dtype=str)[
-        np.searchsorted(distinct, shifted)]
-    spans = {p.label: p for p in period_of.values()}
-    block = [row for group in groups
-             for row in _roll_up(counts_lsoa, labels, np.tile(group, 12), np.tile(num, 12),
-                                 np.tile(den, 12), spans, d, info, areas,
-                                 PeriodType.ROLLING_12_MONTHS)]
-    return _statistics(block, d, info, areas)
-
-
-def _roll_up(lsoa: npt.NDArray[np.str_], labels: npt.NDArray[np.str_],
-             breakdown: npt.NDArray[np.str_],
-             num: npt.NDArray[np.float64], den: npt.NDArray[np.float64],
-             spans: Mapping[str, Period], d: Definition, info: About, areas: Areas,
-             ptype: PeriodType) -> list[dict[str, object]]:
-    """Counts by small area and period label summed to every area level (rows whose label is
-    empty belong to no complete period and are left out)."""
-    block: list[dict[str, object]] = []
-    for level in AREA_LEVELS:
-        codes = _level_codes(areas, lsoa, level)
-        keep = (codes != "") & (labels != "")
-        keys = np.char.add(np.char.add(np.char.add(np.char.add(
-            codes[keep], "\x1f"), labels[keep]), "\x1f"), breakdown[keep])
-        unique, (n, dn) = _sum_by(keys, num[keep], den[keep])
-        for key, x, y in zip(unique.tolist(), n.tolist(), dn.tolist(), strict=True):
-            code, label, group = key.split("\x1f")
-            span = spans[label]
-            block.append({
-                "indicator_id": d.indicator, "indicator_name": info.name, "area_code": code,
-                "area_name": areas.names.get(code, code), "area_type": level,
-                "parent_code": areas.parent(level, code), "period": label,
-                "period_type": ptype.value, "period_start": span.start,
-                "period_end": span.end, "breakdown": group, "numerator": x, "denominator": y,
-            })
-    return block
-
-
-def _statistics(block: list[dict[str, object]], d: Definition, info: About,
-                areas: Areas) -> list[dict[str, object]]:
-    """Values, intervals, comparison with the borough and disclosure control, per period."""
-    if not block:
-        return block
-    x = np.array([r["numerator"] for r in block], dtype=float)
-    n = np.array([r["denominator"] for r in block], dtype=float)
-    if d.measure is Measure.PROPORTION:
-        value = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan) * d.multiplier
-        lo95, up95 = (v * d.multiplier for v in wilson(x, n, 0.95))
-        lo998, up998 = (v * d.multiplier for v in wilson(x, n, 0.998))
-        method = "Wilson score"
-    elif d.measure is Measure.CRUDE_RATE:
-        value, lo95, up95 = crude_rate(x, n, d.multiplier, 0.95)
-        _, lo998, up998 = crude_rate(x, n, d.multiplier, 0.998)
-        method = "Byar's (exact Poisson below 10)"
+def _periods(month: npt.NDArray[np.int64], ptype: PeriodType, coverage: Coverage | None
+             ) -> tuple[Ints, list[Period], npt.NDArray[np.int64]]:
+    """Each row's period (index into the list, -1 when its period is not whole in the data)
+    and, for rolling years, which rows are repeated: each month counts in the twelve rolling
+    years ending with it and the eleven months after."""
+    first, last_month = int(month.min()), int(month.max())
+    last = period_containing(_day(last_month), PeriodType.MONTH).end
+    if ptype is PeriodType.ROLLING_12_MONTHS:
+        repeat = np.repeat(np.arange(12, dtype=np.int64), len(month))
+        shifted = np.tile(month, 12) + repeat
     else:
-        value, lo95, up95, lo998, up998 = (x, *(np.full(len(x), np.nan),) * 4)
-        method = "count"
-    for i, r in enumerate(block):
-        r.update(value=value[i], lower_95=lo95[i], upper_95=up95[i], lower_998=lo998[i],
-                 upper_998=up998[i], method=method,
-                 value_note="no records in the denominator" if n[i] == 0 else None)
-    by_period: dict[str, list[int]] = {}
-    for i, r in enumerate(block):
-        by_period.setdefault(str(r["period"]), []).append(i)
-    for indices in by_period.values():
-        _compare_and_protect([block[i] for i in indices], info, areas)
-    return block
+        repeat = np.zeros(len(month), dtype=np.int64)
+        shifted = month
+    distinct, inverse = np.unique(shifted, return_inverse=True)
+    of_month = [period_containing(_day(int(m)), ptype) for m in distinct]
+    if coverage is not None and coverage.period_type is ptype:
+        # The source is loaded by this very period type: a loaded period is whole.
+        whole = [p.label in coverage.periods for p in of_month]
+    else:
+        whole = [p.start >= _day(first) and p.end <= last for p in of_month]
+    spans = sorted({p for p, ok in zip(of_month, whole, strict=True) if ok})
+    position = {p: i for i, p in enumerate(spans)}
+    index = np.array([position[p] if ok else -1 for p, ok in zip(of_month, whole, strict=True)],
+                     dtype=np.int64)
+    return index[inverse.ravel()], spans, repeat
 
 
-def _add_trends(block: list[dict[str, object]], d: Definition, info: About) -> None:
+def _day(month: int) -> date:
+    return np.datetime64(month, "M").astype("datetime64[D]").astype(date)  # type: ignore[no-any-return]
+
+
+def roll_up(cells: Cells, areas: Areas, ptype: PeriodType,
+            coverage: Coverage | None = None) -> tuple[Block, list[Period]]:
+    """Counts summed to every area level, period of the type and grouping: one integer
+    group-by per level and grouping (rows in no whole period are left out)."""
+    period, spans, repeat = _periods(cells.month, ptype, coverage)
+    rows = np.arange(len(cells.month), dtype=np.int64)
+    if len(repeat) > len(rows):
+        rows = np.tile(rows, len(repeat) // len(rows))
+    parts: list[Block] = []
+    for level in areas.levels:
+        level_codes, level_index = np.unique(areas.codes(level, cells.small), return_inverse=True)
+        parent_codes = _parents(areas, level, cells.small)
+        bench_codes = _benchmarks(areas, level, cells.small)
+        code_of_row = level_index[cells.area[rows]]
+        valid = (level_codes[code_of_row] != "") & (period >= 0)
+        for labels in cells.groups:
+            label_codes, label_index = np.unique(labels, return_inverse=True)
+            key = ((code_of_row * len(spans) + period) * len(label_codes)
+                   + label_index[rows])[valid]
+            unique, inverse = np.unique(key, return_inverse=True)
+            num = _sum(inverse, cells.numerator[rows][valid], len(unique))
+            den = _sum(inverse, cells.denominator[rows][valid], len(unique))
+            code = unique // (len(spans) * len(label_codes))
+            # Any small area of the cell gives its parent and benchmark: areas nest.
+            first_small = np.zeros(len(unique), dtype=np.int64)
+            first_small[inverse[::-1]] = cells.area[rows][valid][::-1]
+            parts.append(Block(
+                area_code=level_codes[code], area_type=np.full(len(unique), level),
+                parent_code=parent_codes[first_small], benchmark_code=bench_codes[first_small],
+                period=np.asarray((unique // len(label_codes)) % len(spans), dtype=str),
+                breakdown=label_codes[unique % len(label_codes)], numerator=num,
+                denominator=den))
+    block = _concat(parts)
+    # Period positions -> labels, once for the whole block.
+    labels = np.array([p.label for p in spans] or [""], dtype=str)
+    block.period = labels[block.period.astype(np.int64)] if len(block) else block.period
+    return block, spans
+
+
+def _sum(group: Ints, values: Floats, groups: int) -> Floats:
+    return np.asarray(np.bincount(group, weights=values, minlength=groups), dtype=np.float64)
+
+
+def _parents(areas: Areas, level: str, small: Sequence[str]) -> Strs:
+    """Each small area's parent at `level`: the next level up it belongs to."""
+    out = np.full(len(small), "", dtype=object).astype(str)
+    for up in reversed(areas.levels[areas.levels.index(level) + 1:]):
+        codes = areas.codes(up, small)
+        out = np.where(codes != "", codes, out)
+    return out
+
+
+def _benchmarks(areas: Areas, level: str, small: Sequence[str]) -> Strs:
+    target = BENCHMARK_LEVEL.get(level)
+    if target is None or target not in areas.within:
+        return np.full(len(small), "").astype(str)
+    return areas.codes(target, small)
+
+
+def _concat(parts: Sequence[Block]) -> Block:
+    def text(name: str) -> Strs:
+        arrays = [getattr(p, name) for p in parts]
+        return np.concatenate(arrays).astype(str) if arrays else np.array([], dtype=str)
+
+    def number(name: str) -> Floats:
+        arrays = [getattr(p, name) for p in parts]
+        return np.concatenate(arrays).astype(np.float64) if arrays else np.array([])
+
+    return Block(area_code=text("area_code"), area_type=text("area_type"),
+                 parent_code=text("parent_code"), benchmark_code=text("benchmark_code"),
+                 period=text("period"), breakdown=text("breakdown"),
+                 numerator=number("numerator"), denominator=number("denominator"))
+
+
+def _finish(block: Block, spans: Sequence[Period], d: Definition, info: About,
+            ptype: PeriodType, areas: Areas) -> pa.Table:
+    """Statistics, comparison, disclosure control and trends on one block; then a table."""
+    if not len(block):
+        return _empty()
+    stats = statistics(block.numerator, block.denominator, d.measure, d.multiplier)
+    keys = _keys(block.area_code, block.period, block.breakdown)
+    order = np.argsort(keys, kind="stable")
+    value = stats["value"]
+    bench_at = _lookup(keys, order, _keys(block.benchmark_code, block.period, block.breakdown))
+    benchmark = np.where(bench_at >= 0, value[np.maximum(bench_at, 0)], np.nan)
+    compared = compare_to_benchmark(stats["lower_95"], stats["upper_95"], benchmark,
+                                    info.polarity, value).astype(object)
+    compared[block.benchmark_code == ""] = None
+    hidden = _protect(block, keys, order, info.rule)
+    for name in ("value", "lower_95", "upper_95", "lower_998", "upper_998"):
+        stats[name] = np.where(hidden, np.nan, stats[name])
+    compared[hidden] = None
+    notes = _notes(block, d, hidden)
+    by_label = {p.label: p for p in spans}
+    starts = _map(block.period, lambda x: by_label[x].start).astype("datetime64[D]")
+    ends = _map(block.period, lambda x: by_label[x].end).astype("datetime64[D]")
+    trend = np.full(len(block), None, dtype=object)
+    if ptype in YEARLY and d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
+        trend = _trends(block, starts, stats, d, info, hidden)
+    n = len(block)
+    columns: dict[str, pa.Array] = {
+        "indicator_id": pa.array(np.full(n, d.indicator)),
+        "indicator_name": pa.array(np.full(n, info.name)),
+        "area_code": pa.array(block.area_code),
+        "area_name": pa.array(_map(block.area_code, lambda c: areas.names.get(c, c)),
+                              pa.string()),
+        "area_type": pa.array(block.area_type),
+        "parent_code": _text(block.parent_code),
+        "period": pa.array(block.period), "period_type": pa.array(np.full(n, ptype.value)),
+        "period_start": pa.array(starts, pa.date32()), "period_end": pa.array(ends, pa.date32()),
+        "breakdown": pa.array(block.breakdown),
+        "numerator": _float(np.where(hidden, np.nan, block.numerator)),
+        "denominator": _float(block.denominator),
+        **{name: _float(stats[name]) for name in ("value", "lower_95", "upper_95",
+                                                  "lower_998", "upper_998")},
+        "method": pa.array(np.full(n, _method(d.measure))),
+        "value_note": pa.array(notes, pa.string()),
+        "suppressed": pa.array(hidden, pa.bool_()),
+        "benchmark_code": _text(block.benchmark_code),
+        "compared_to_benchmark": pa.array(compared, pa.string()),
+        "recent_trend": pa.array(trend, pa.string()),
+    }
+    for name in ("baseline", "target"):
+        columns[name] = pa.nulls(n, pa.float64())
+    columns["target_status"] = pa.nulls(n, pa.string())
+    return pa.table({name: columns[name] for name in COLUMNS})
+
+
+def statistics(x: Floats, n: Floats, measure: Measure, multiplier: float) -> dict[str, Floats]:
+    """Value and 95% and 99.8% limits for each row, by the measure's method."""
+    if measure is Measure.PROPORTION:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where((n > 0) & (x <= n), x / n, np.nan) * multiplier
+        lo95, up95 = (v * multiplier for v in wilson(x, n, 0.95))
+        lo998, up998 = (v * multiplier for v in wilson(x, n, 0.998))
+    elif measure is Measure.CRUDE_RATE:
+        value, lo95, up95 = crude_rate(x, n, multiplier, 0.95)
+        _, lo998, up998 = crude_rate(x, n, multiplier, 0.998)
+    else:
+        value, lo95, up95, lo998, up998 = (x.copy(), *(np.full(len(x), np.nan),) * 4)
+    bad = ~np.isfinite(value)
+    return {"value": value, **{name: np.where(bad, np.nan, limit) for name, limit in (
+        ("lower_95", lo95), ("upper_95", up95), ("lower_998", lo998), ("upper_998", up998))}}
+
+
+def _method(measure: Measure) -> str:
+    return {Measure.PROPORTION: "Wilson score",
+            Measure.CRUDE_RATE: "Byar's (exact Poisson below 10)"}.get(measure, "count")
+
+
+def _notes(block: Block, d: Definition, hidden: npt.NDArray[np.bool_]
+           ) -> npt.NDArray[np.object_]:
+    notes = np.full(len(block), None, dtype=object)
+    if d.measure is not Measure.COUNT:
+        notes[block.denominator == 0] = "no records in the denominator"
+    if d.measure is Measure.PROPORTION:
+        notes[block.numerator > block.denominator] = (
+            "numerator larger than the denominator: not calculated")
+    notes[hidden] = SUPPRESSED_NOTE
+    return notes
+
+
+def _map(values: Strs, function: Callable[[str], object]) -> npt.NDArray[np.object_]:
+    """`function` of each value, called once per distinct value."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return np.array([function(v) for v in distinct.tolist()], dtype=object)[inverse]
+
+
+def _keys(*columns: Strs) -> Strs:
+    out = columns[0]
+    for more in columns[1:]:
+        out = np.char.add(np.char.add(out, "\x1f"), more)
+    return out
+
+
+def _lookup(keys: Strs, order: Ints, wanted: Strs) -> Ints:
+    """Row index of each wanted key in `keys` (sorted by `order`), -1 where absent."""
+    sorted_keys = keys[order]
+    at = np.searchsorted(sorted_keys, wanted)
+    at = np.minimum(at, len(keys) - 1)
+    found = sorted_keys[at] == wanted
+    return np.where(found, order[at], -1)
+
+
+def _protect(block: Block, keys: Strs, order: Ints, rule: Rule) -> npt.NDArray[np.bool_]:
+    """Primary suppression, then secondary over every family whose cells add up: a parent area
+    and its children, and an area's total and its values of one breakdown dimension (each
+    within a period and grouping)."""
+    parent = _lookup(keys, order, _keys(block.parent_code, block.period, block.breakdown))
+    dimension = np.char.partition(block.breakdown, ": ")[:, 0]
+    total = np.where(block.breakdown == "all", -1,
+                     _lookup(keys, order, _keys(block.area_code, block.period,
+                                                np.full(len(block), "all").astype(str))))
+    families: list[tuple[int, Ints]] = []
+    for head, member, kind in ((parent, np.arange(len(block)), ""),
+                               (total, np.arange(len(block)), "dimension")):
+        keep = head >= 0
+        family = (np.char.add(head[keep].astype(str), np.char.add("\x1f", dimension[keep]))
+                  if kind else head[keep].astype(str))
+        names, inverse = np.unique(family, return_inverse=True)
+        sort = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[sort], np.arange(len(names) + 1))
+        heads = head[keep][sort][bounds[:-1]] if len(names) else np.array([], dtype=np.int64)
+        for i, h in enumerate(heads.tolist()):
+            families.append((h, member[keep][sort][bounds[i]:bounds[i + 1]]))
+    return secondary_families(block.numerator, families, primary(block.numerator, rule))
+
+
+def _trends(block: Block, starts: npt.NDArray[np.datetime64], stats: Mapping[str, Floats],
+            d: Definition, info: About, hidden: npt.NDArray[np.bool_]
+            ) -> npt.NDArray[np.object_]:
     """Fingertips' recent trend for each row: the area's five most recent yearly points up to
     and including the row's period (published values only: a suppressed point is missing)."""
-    series: dict[tuple[str, str], list[dict[str, object]]] = {}
-    for r in block:
-        series.setdefault((str(r["area_code"]), str(r["breakdown"])), []).append(r)
-    rows, windows = [], []
-    for points in series.values():
-        points.sort(key=lambda r: r["period_start"])  # type: ignore[arg-type, return-value]
-        for k, r in enumerate(points):
-            rows.append(r)
-            windows.append(points[max(0, k + 1 - TREND_POINTS): k + 1])
-    if not rows:
-        return
+    series = _keys(block.area_code, block.breakdown)
+    order = np.lexsort((starts, series))
+    same = np.concatenate([[False], series[order][1:] == series[order][:-1]])
+    # Position of each row within its series (rows sorted), to look back k points.
+    run_start = np.maximum.accumulate(np.where(~same, np.arange(len(order)), 0))
+    position = np.arange(len(order)) - run_start
 
-    def matrix(key: str) -> npt.NDArray[np.float64]:
-        out = np.full((len(rows), TREND_POINTS), np.nan)
-        for i, window in enumerate(windows):
-            values = [np.nan if w[key] is None else float(w[key]) for w in window]  # type: ignore[arg-type]
-            out[i, TREND_POINTS - len(values):] = values
+    def matrix(values: Floats) -> Floats:
+        out = np.full((len(order), TREND_POINTS), np.nan)
+        shown = np.where(hidden, np.nan, values)[order]
+        for k in range(TREND_POINTS):
+            back = TREND_POINTS - 1 - k
+            ok = position >= back
+            out[ok, k] = shown[np.arange(len(order))[ok] - back]
         return out
 
     labels = recent_trend(
-        matrix("value"), matrix("numerator"), matrix("denominator"),
+        matrix(stats["value"]), matrix(block.numerator), matrix(block.denominator),
         "proportion" if d.measure is Measure.PROPORTION else "rate", d.multiplier,
-        info.polarity, lower95=matrix("lower_95"), upper95=matrix("upper_95"))
-    for r, label in zip(rows, labels.tolist(), strict=True):
-        r["recent_trend"] = label
+        info.polarity, lower95=matrix(stats["lower_95"]), upper95=matrix(stats["upper_95"]))
+    out = np.empty(len(order), dtype=object)
+    out[order] = labels
+    return out
 
 
-def _compare_and_protect(rows: list[dict[str, object]], info: About, areas: Areas) -> None:
-    """One period of one indicator: each area compared with the borough (same breakdown), then
-    disclosure control over every family the numbers add up in: a locality and its wards, the
-    borough and its localities, and each area's total and its breakdown values."""
-    index = {(str(r["area_code"]), str(r["breakdown"])): i for i, r in enumerate(rows)}
-    value = np.array([np.nan if r["value"] is None else r["value"] for r in rows], dtype=float)
-    benchmark = np.array([value[index[(areas.la_code, str(r["breakdown"]))]]
-                          if (areas.la_code, str(r["breakdown"])) in index else np.nan
-                          for r in rows])
-    lower = np.array([r["lower_95"] for r in rows], dtype=float)
-    upper = np.array([r["upper_95"] for r in rows], dtype=float)
-    labels = compare_to_benchmark(lower, upper, benchmark, info.polarity, value)
-    families: dict[tuple[object, ...], tuple[int, list[int]]] = {}
-    for i, r in enumerate(rows):
-        code, group = str(r["area_code"]), str(r["breakdown"])
-        parent = index.get((str(r["parent_code"]), group))
-        if parent is not None:
-            families.setdefault(("area", parent), (parent, []))[1].append(i)
-        if group != "all" and (code, "all") in index:
-            dimension = group.split(": ")[0]
-            total = index[(code, "all")]
-            families.setdefault(("breakdown", total, dimension), (total, []))[1].append(i)
-    counts = np.array([r["numerator"] for r in rows], dtype=float)
-    hidden = secondary_families(counts, [(p, np.array(c, dtype=np.int64))
-                                         for p, c in families.values()],
-                                primary(counts, info.rule))
-    for i, r in enumerate(rows):
-        is_la = r["area_type"] == "la"
-        r["benchmark_code"] = None if is_la else areas.la_code
-        r["compared_to_benchmark"] = None if is_la else str(labels[i])
-        r["suppressed"] = bool(hidden[i])
-        if hidden[i]:
-            for key in ("numerator", "value", "lower_95", "upper_95", "lower_998",
-                        "upper_998", "compared_to_benchmark"):
-                r[key] = None
-            r["value_note"] = "suppressed: a small number, or one that would reveal one"
+def _text(values: Strs) -> pa.Array:
+    out = values.astype(object)
+    out[values == ""] = None
+    return pa.array(out, pa.string())
 
 
-def _to_table(rows: list[dict[str, object]]) -> pa.Table:
-    def col(name: str) -> list[object]:
-        return [_clean(r.get(name)) for r in rows]
+def _float(values: Floats) -> pa.Array:
+    return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null
 
-    types = {"numerator": pa.float64(), "denominator": pa.float64(), "value": pa.float64(),
-             "lower_95": pa.float64(), "upper_95": pa.float64(), "lower_998": pa.float64(),
-             "upper_998": pa.float64(), "baseline": pa.float64(), "target": pa.float64(),
-             "period_start": pa.date32(), "period_end": pa.date32(), "suppressed": pa.bool_()}
-    return pa.table({name: pa.array(col(name), types.get(name, pa.string()))
+
+def _empty() -> pa.Table:
+    types = {name: pa.float64() for name in FLOATS} | {
+        "period_start": pa.date32(), "period_end": pa.date32(), "suppressed": pa.bool_()}
+    return pa.table({name: pa.array([], types.get(name, pa.string())) for name in COLUMNS})
+
+
+def to_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
+    """A results table from row dicts (for tests and small tables built by hand)."""
+    types = {name: pa.float64() for name in FLOATS} | {
+        "period_start": pa.date32(), "period_end": pa.date32(), "suppressed": pa.bool_()}
+    return pa.table({name: pa.array([r.get(name) for r in rows], types.get(name, pa.string()))
                      for name in COLUMNS})
-
-
-def _clean(value: object) -> object:
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, np.floating):
-        return None if np.isnan(value) else float(value)
-    return value

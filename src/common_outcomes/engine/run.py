@@ -58,7 +58,10 @@ def areas_of(workspace: Workspace) -> Areas:
     names = {w.code: w.name for w in geo.wards} | {geo.la.code: geo.la.name} | {
         loc.id: loc.name for loc in workspace.localities}
     ward_locality = {w: loc.id for loc in workspace.localities for w in loc.wards}
-    return Areas({a.code: a.ward for a in geo.lsoas}, ward_locality, geo.la.code, names)
+    within = {"ward": {a.code: a.ward for a in geo.lsoas},
+              "locality": {a.code: ward_locality.get(a.ward, "") for a in geo.lsoas},
+              "la": {a.code: geo.la.code for a in geo.lsoas}}
+    return Areas(within, names)
 
 
 def about_of(workspace: Workspace, framework: Framework,
