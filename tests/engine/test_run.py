@@ -50,7 +50,8 @@ def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table
     assert set(table.column("indicator_id").to_pylist()) == {
         "low-birth-weight-term", "premature-births", "early-booking", "smoking-at-delivery",
         "breastfeeding-6-8-weeks", "asq-communication", "funded-early-education-2",
-        "good-level-of-development", "child-development-2-years", "neet-or-not-known-16-17"}
+        "good-level-of-development", "child-development-2-years", "neet-or-not-known-16-17",
+        "family-hub-reach"}
 
 
 def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:
@@ -187,3 +188,48 @@ def test_a_hidden_breakdown_cannot_be_recovered_from_the_total(
     with_breakdowns = [v for v in families.values() if len(v) == 3]  # all, F and M
     assert with_breakdowns
     assert all(sum(v) != 1 for v in with_breakdowns)
+
+
+def _store_sql(ws: Path, source: str, select: str) -> list[tuple[object, ...]]:
+    """A hand-written DuckDB query over a source's current rows in the store."""
+    import duckdb
+
+    files = [str(p.path) for p in open_store(ws).current_files(source)]
+    with duckdb.connect() as con:
+        con.read_parquet(files).create_view("src")
+        return con.execute(select).fetchall()
+
+
+def test_people_are_counted_once_per_period_over_another_sources_population(
+        results: tuple[Path, pa.Table]) -> None:
+    """Family Hub reach: distinct children under 5 (wherever and however often they came) over
+    the mid-year population under 5 of the financial year (the June inside it), and for a
+    quarter the latest mid-year on or before its end."""
+    ws, table = results
+    reach = [r for r in table.to_pylist() if r["indicator_id"] == "family-hub-reach"
+             and r["breakdown"] == "all"]
+    la = {r["period"]: r for r in reach if r["area_type"] == "la"}
+    children = "attendee_role = 'child' and date_diff('month', dob_month, session_date) < 60"
+    population = dict(_store_sql(ws, "population", "select mid_year, sum(population) from src "
+                                                   "where age < 5 group by 1"))
+    checked = 0
+    for period, row in la.items():
+        if row["period_type"] != "financial_year":
+            continue
+        start = int(period[:4])
+        [(people,)] = _store_sql(ws, "family-hub-contacts", (
+            "select count(distinct hub_person_id_pseudonym) from src where postcode_lsoa is "
+            f"not null and {children} and session_date between '{start}-04-01' and "
+            f"'{start + 1}-03-31'"))
+        assert row["numerator"] == people
+        assert row["denominator"] == population[start]
+        q3 = la[f"{period} Q3"]  # October to December: the June before it
+        assert q3["denominator"] == population[start]
+        checked += 1
+    assert checked >= 2
+    # A child who moved counts in one ward only: the wards add up to the borough.
+    wards = [r for r in reach if r["area_type"] == "ward" and r["period"] in la]
+    for period, row in la.items():
+        assert sum(r["denominator"] for r in wards if r["period"] == period) == row["denominator"]
+        if not any(r["suppressed"] for r in wards if r["period"] == period):
+            assert sum(r["numerator"] for r in wards if r["period"] == period) == row["numerator"]

@@ -1,8 +1,10 @@
 """From indicator definitions to one query per pass over a source.
 
-Definitions on the same source that place records by the same date and area column share a
-pass: one scan counts every numerator and denominator at once (SUM of CASE WHEN ...), grouped
-by small area and month. The SQL is a sqlglot tree; each engine renders it in its dialect.
+Definitions on the same source that place records by the same date and area column (and count
+the same people, if they count people) share a pass: one scan counts every numerator and
+denominator at once (SUM of CASE WHEN ...), grouped by small area and month. A denominator
+from another source (a population) is summed in a pass of its own over that source. The SQL is
+a sqlglot tree; each engine renders it in its dialect.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from common_outcomes.indicators.definitions import Definition
+from common_outcomes.indicators.definitions import Definition, OtherDenominator
 from common_outcomes.indicators.expressions import parse
 
 
@@ -27,23 +29,48 @@ class Part:
 
 @dataclass(frozen=True)
 class Pass:
+    """One scan of a source. With `person`, counts are per person (0 or 1 flags), so that
+    stage two can count each person once per period; `denominators` are the passes over other
+    sources that its definitions divide by."""
+
     source: str
     date: str
     area: str
     breakdowns: tuple[str, ...]
     definitions: tuple[Definition, ...]
     parts: tuple[Part, ...]
+    person: str | None = None
+    denominators: tuple[DenominatorPass, ...] = ()
+
+
+@dataclass(frozen=True)
+class DenominatorPass:
+    """A scan of another source summing one definition's denominator (e.g. a population)."""
+
+    indicator: str
+    denominator: OtherDenominator
+    breakdowns: tuple[str, ...]
+    parts: tuple[Part, ...]
 
 
 def plan_passes(definitions: Sequence[Definition], parts: dict[str, list[Part]]) -> list[Pass]:
-    groups: dict[tuple[str, str, str], list[Definition]] = {}
+    groups: dict[tuple[str, str, str, str], list[Definition]] = {}
     for d in definitions:
-        groups.setdefault((d.source, d.date, d.area), []).append(d)
+        groups.setdefault((d.source, d.date, d.area, d.person or ""), []).append(d)
     # One scan serves every definition: grouped by every breakdown any of them asks for;
     # a definition without one simply sums over them.
     return [Pass(source, date, area, tuple(sorted({b for d in defs for b in d.breakdowns})),
-                 tuple(defs), tuple(parts.get(source, [])))
-            for (source, date, area), defs in sorted(groups.items())]
+                 tuple(defs), tuple(parts.get(source, [])), person or None,
+                 tuple(DenominatorPass(d.indicator, d.denominator, d.breakdowns,
+                                       tuple(parts.get(d.denominator.source, [])))
+                       for d in defs if isinstance(d.denominator, OtherDenominator)))
+            for (source, date, area, person), defs in sorted(groups.items())]
+
+
+def sources_of(d: Definition) -> tuple[str, ...]:
+    """The sources a definition reads."""
+    other = d.denominator.source if isinstance(d.denominator, OtherDenominator) else None
+    return (d.source,) if other is None else (d.source, other)
 
 
 def breakdown_column(name: str) -> str:
@@ -58,9 +85,13 @@ def denominator_column(indicator: str) -> str:
     return f"{indicator}__denominator"
 
 
-def _count_where(condition: exp.Expr) -> exp.Expr:
-    return exp.func("SUM", exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))],
-                                     default=exp.Literal.number(0)))
+def _count_where(condition: exp.Expr, value: exp.Expr | None = None,
+                 flag: bool = False) -> exp.Expr:
+    """SUM of `value` (default 1) where the condition holds; MAX for a person's 0/1 flag."""
+    then = value if value is not None else exp.Literal.number(1)
+    return exp.func("MAX" if flag else "SUM",
+                    exp.Case(ifs=[exp.If(this=condition, true=then)],
+                             default=exp.Literal.number(0)))
 
 
 def _scan(parts: Sequence[Part], root: Path | None = None) -> exp.Expr:
@@ -81,35 +112,74 @@ def _scan(parts: Sequence[Part], root: Path | None = None) -> exp.Expr:
     return exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("rows")))
 
 
-def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
-    """Counts of every definition in the pass by small area and month."""
-    month = exp.func("DATE_TRUNC", exp.Literal.string("month"), exp.column(p.date))
-    columns: list[exp.Expr] = [exp.column(p.area).as_("area_code"), month.as_("month")]
+def _grouped(date: str, area: str, breakdowns: Sequence[str], person: str | None = None
+             ) -> tuple[list[exp.Expr], list[exp.Expr]]:
+    """The grouping columns (small area, month, person, breakdowns) and their names."""
+    month = exp.func("DATE_TRUNC", exp.Literal.string("month"), exp.column(date))
+    columns: list[exp.Expr] = [exp.column(area).as_("area_code"), month.as_("month")]
+    extra = ("person",) if person else ()
+    columns += [exp.column(person).as_("person")] if person else []
     # Breakdowns as text, a missing value as 'unknown': one more grouping column each.
-    for name in p.breakdowns:
+    for name in breakdowns:
         columns.append(exp.func("COALESCE", exp.cast(exp.column(name), "text"),
                                 exp.Literal.string("unknown")).as_(breakdown_column(name)))
+    names = ["area_code", "month", *extra, *(breakdown_column(b) for b in breakdowns)]
+    return columns, [exp.column(n) for n in names]
+
+
+def _present(*columns: str) -> exp.Expr:
+    return exp.and_(*(exp.column(c).is_(exp.null()).not_() for c in columns))
+
+
+def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
+    """Counts of every definition in the pass by small area and month (and person)."""
+    columns, group = _grouped(p.date, p.area, p.breakdowns, p.person)
+    flag = p.person is not None
     for d in p.definitions:
-        if not isinstance(d.denominator, str):
-            raise NotImplementedError("denominators from another source are not run yet")
-        den = exp.Paren(this=parse(d.denominator))
         num = exp.Paren(this=parse(d.numerator))
-        columns.append(_count_where(exp.and_(den, num)).as_(numerator_column(d.indicator)))
-        columns.append(_count_where(den).as_(denominator_column(d.indicator)))
-    return (exp.select(*columns).from_(_scan(p.parts, root))
-            .where(exp.and_(exp.column(p.date).is_(exp.null()).not_(),
-                            exp.column(p.area).is_(exp.null()).not_()))
-            .group_by(exp.column("area_code"), exp.column("month"),
-                      *(exp.column(breakdown_column(b)) for b in p.breakdowns)))
+        if isinstance(d.denominator, OtherDenominator):
+            # The denominator is summed from its own source; this pass counts the numerator.
+            columns.append(_count_where(num, flag=flag).as_(numerator_column(d.indicator)))
+            continue
+        den = exp.Paren(this=parse(d.denominator))
+        columns.append(_count_where(exp.and_(den, num), flag=flag)
+                       .as_(numerator_column(d.indicator)))
+        columns.append(_count_where(den, flag=flag).as_(denominator_column(d.indicator)))
+    present = _present(p.date, p.area, *((p.person,) if p.person else ()))
+    return exp.select(*columns).from_(_scan(p.parts, root)).where(present).group_by(*group)
+
+
+def denominator_query(dp: DenominatorPass, root: Path | None = None) -> exp.Select:
+    """A denominator from another source: the sum of `value` (or a count) where `filter`
+    holds, by small area and month (the month of the snapshot, for a population)."""
+    d = dp.denominator
+    columns, group = _grouped(d.date, d.area, dp.breakdowns)
+    value = exp.Paren(this=parse(d.value)) if d.value else None
+    columns.append(_count_where(exp.Paren(this=parse(d.filter)), value)
+                   .as_(denominator_column(dp.indicator)))
+    return (exp.select(*columns).from_(_scan(dp.parts, root)).where(_present(d.date, d.area))
+            .group_by(*group))
 
 
 def explain(p: Pass, dialect: str, root: Path | None = None) -> str:
     """The SQL of a pass, with a comment saying what each part does."""
     names = ", ".join(d.indicator for d in p.definitions)
     by = "".join(f", {b}" for b in p.breakdowns)
-    return (f"-- Pass over source '{p.source}': counts {names}\n"
+    person = (f"-- Each person ({p.person}) is flagged once per small area and month; stage two\n"
+              f"-- counts each person once per period.\n") if p.person else ""
+    text = (f"-- Pass over source '{p.source}': counts {names}\n"
             f"-- by small area ({p.area}) and month ({p.date}){by}, in one scan of the\n"
             f"-- current Parquet parts of the store (each only for the periods it is current).\n"
-            f"-- Roll-up to wards, localities and the borough, periods, intervals,\n"
-            f"-- comparisons and disclosure control follow in Arrow (engine/results.py).\n"
+            + person +
+            "-- Roll-up to wards, localities and the borough, periods, intervals,\n"
+            "-- comparisons and disclosure control follow in Arrow (engine/results.py).\n"
             + pass_query(p, root).sql(dialect=dialect, pretty=True) + ";\n")
+    for dp in p.denominators:
+        d = dp.denominator
+        how = ("each period takes the latest snapshot on or before its end"
+               if d.snapshot else "summed over each period")
+        text += (f"\n-- Denominator of {dp.indicator} from source '{d.source}': "
+                 f"{d.value or 'a count'} where {d.filter},\n-- by small area ({d.area}) and "
+                 f"month ({d.date}); {how}.\n"
+                 + denominator_query(dp, root).sql(dialect=dialect, pretty=True) + ";\n")
+    return text

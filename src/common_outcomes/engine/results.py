@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from common_outcomes.indicators.definitions import Definition, Measure
+from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import Rule, primary, secondary_families
@@ -83,14 +83,15 @@ class Coverage:
 class Cells:
     """Counts at the finest grain: small area (index into `small`), month (numpy months
     since 1970), one label array per grouping ("all" first, then each breakdown), and the
-    numerator and denominator of one indicator."""
+    numerator and denominator of one indicator; with `person` (integer codes), 0/1 flags."""
 
     small: Sequence[str]
     area: Ints
-    month: npt.NDArray[np.int64]
+    month: Ints
     groups: Sequence[Strs]
     numerator: Floats
     denominator: Floats
+    person: Ints | None = None
 
 
 @dataclass
@@ -109,29 +110,52 @@ class Block:
     def __len__(self) -> int:
         return len(self.area_code)
 
+    def take(self, index: Ints) -> Block:
+        return Block(*(getattr(self, f)[index] for f in (
+            "area_code", "area_type", "parent_code", "benchmark_code", "period", "breakdown",
+            "numerator", "denominator")))
+
 
 def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Mapping[str, About],
-                  areas: Areas, coverage: Coverage | None = None) -> pa.Table:
+                  areas: Areas, coverage: Coverage | None = None,
+                  denominators: Mapping[str, pa.Table] | None = None) -> pa.Table:
     """The results rows of every definition counted in one pass (`counts` is the pass's
-    output: area_code, month, breakdown__<name>..., <indicator>__numerator/__denominator)."""
+    output: area_code, month, [person,] breakdown__<name>..., <indicator>__numerator and
+    __denominator); `denominators` holds, by indicator, the counts of a denominator from
+    another source (area_code, month, breakdowns, <indicator>__denominator)."""
     if counts.num_rows == 0:
         return _empty()
+    tables = []
+    for d in definitions:
+        cells = _cells(counts, d, f"{d.indicator}__numerator")
+        other = (denominators or {}).get(d.indicator)
+        for ptype in d.period_types or (about[d.indicator].period_type,):
+            block, spans = roll_up(cells, areas, ptype, coverage)
+            if other is not None:
+                block = _divide(block, spans, _cells(other, d, None), areas, ptype,
+                                isinstance(d.denominator, OtherDenominator)
+                                and d.denominator.snapshot)
+            tables.append(_finish(block, spans, d, about[d.indicator], ptype, areas))
+    return pa.concat_tables(tables) if tables else _empty()
+
+
+def _cells(counts: pa.Table, d: Definition, numerator: str | None) -> Cells:
+    """A pass's (or a denominator's) counts as arrays for one definition."""
     small, area = np.unique(np.asarray(counts.column("area_code").to_numpy(zero_copy_only=False),
                                        dtype=str), return_inverse=True)
     month_col = counts.column("month")
     if pa.types.is_timestamp(month_col.type):  # DATE_TRUNC gives a timestamp in some engines
         month_col = pc.cast(month_col, pa.date32())
     months = np.asarray(month_col.to_numpy(zero_copy_only=False)).astype("datetime64[M]")
-    month = months.astype(np.int64)
-    tables = []
-    for d in definitions:
-        cells = Cells(small.tolist(), area.astype(np.int64), month, _groups(counts, d),
-                      _floats(counts, f"{d.indicator}__numerator"),
-                      _floats(counts, f"{d.indicator}__denominator"))
-        for ptype in d.period_types or (about[d.indicator].period_type,):
-            block, spans = roll_up(cells, areas, ptype, coverage)
-            tables.append(_finish(block, spans, d, about[d.indicator], ptype, areas))
-    return pa.concat_tables(tables) if tables else _empty()
+    zeros = np.zeros(counts.num_rows)
+    den = f"{d.indicator}__denominator"
+    person = None
+    if "person" in counts.column_names:
+        person = np.asarray(pc.dictionary_encode(counts.column("person")).combine_chunks()
+                            .indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return Cells(small.tolist(), area.astype(np.int64), months.astype(np.int64),
+                 _groups(counts, d), _floats(counts, numerator) if numerator else zeros,
+                 _floats(counts, den) if den in counts.column_names else zeros, person)
 
 
 def _floats(counts: pa.Table, name: str) -> Floats:
@@ -148,19 +172,18 @@ def _groups(counts: pa.Table, d: Definition) -> list[Strs]:
     return groups
 
 
-def _periods(month: npt.NDArray[np.int64], ptype: PeriodType, coverage: Coverage | None
-             ) -> tuple[Ints, list[Period], npt.NDArray[np.int64]]:
-    """Each row's period (index into the list, -1 when its period is not whole in the data)
-    and, for rolling years, which rows are repeated: each month counts in the twelve rolling
-    years ending with it and the eleven months after."""
+def _periods(month: Ints, ptype: PeriodType, coverage: Coverage | None
+             ) -> tuple[Ints, Ints, list[Period]]:
+    """Rows and their periods (index into the list, -1 when the period is not whole in the
+    data). For rolling years rows repeat: each month counts in the twelve rolling years
+    ending with it and the eleven months after."""
     first, last_month = int(month.min()), int(month.max())
     last = period_containing(_day(last_month), PeriodType.MONTH).end
+    rows = np.arange(len(month), dtype=np.int64)
+    shifted = month
     if ptype is PeriodType.ROLLING_12_MONTHS:
-        repeat = np.repeat(np.arange(12, dtype=np.int64), len(month))
-        shifted = np.tile(month, 12) + repeat
-    else:
-        repeat = np.zeros(len(month), dtype=np.int64)
-        shifted = month
+        shifted = np.tile(month, 12) + np.repeat(np.arange(12, dtype=np.int64), len(month))
+        rows = np.tile(rows, 12)
     distinct, inverse = np.unique(shifted, return_inverse=True)
     of_month = [period_containing(_day(int(m)), ptype) for m in distinct]
     if coverage is not None and coverage.period_type is ptype:
@@ -172,7 +195,7 @@ def _periods(month: npt.NDArray[np.int64], ptype: PeriodType, coverage: Coverage
     position = {p: i for i, p in enumerate(spans)}
     index = np.array([position[p] if ok else -1 for p, ok in zip(of_month, whole, strict=True)],
                      dtype=np.int64)
-    return index[inverse.ravel()], spans, repeat
+    return rows, index[inverse.ravel()], spans
 
 
 def _day(month: int) -> date:
@@ -181,26 +204,48 @@ def _day(month: int) -> date:
 
 def roll_up(cells: Cells, areas: Areas, ptype: PeriodType,
             coverage: Coverage | None = None) -> tuple[Block, list[Period]]:
-    """Counts summed to every area level, period of the type and grouping: one integer
-    group-by per level and grouping (rows in no whole period are left out)."""
-    period, spans, repeat = _periods(cells.month, ptype, coverage)
-    rows = np.arange(len(cells.month), dtype=np.int64)
-    if len(repeat) > len(rows):
-        rows = np.tile(rows, len(repeat) // len(rows))
+    """Counts summed to every area level, period of the type and grouping (rows in no whole
+    period are left out); with people, each person counts once per period."""
+    rows, period, spans = _periods(cells.month, ptype, coverage)
+    keep = period >= 0
+    rows, period = rows[keep], period[keep]
+    num, den = cells.numerator[rows], cells.denominator[rows]
+    if cells.person is not None:
+        rows, period, num, den = _once_per_person(cells, rows, period)
+    return _aggregate(cells, rows, period, num, den, spans, areas), spans
+
+
+def _once_per_person(cells: Cells, rows: Ints, period: Ints
+                     ) -> tuple[Ints, Ints, Floats, Floats]:
+    """One row per person and period: in the denominator (numerator) if any of their records
+    in the period is, placed in the area and groups of their first record in the
+    denominator (else in the numerator, else their first record)."""
+    assert cells.person is not None
+    person, den = cells.person[rows], cells.denominator[rows]
+    order = np.lexsort((cells.month[rows], -(2 * den + cells.numerator[rows]), period, person))
+    person, per = person[order], period[order]
+    first = np.flatnonzero(np.concatenate([[True], (person[1:] != person[:-1])
+                                           | (per[1:] != per[:-1])]))
+    num = np.maximum.reduceat(cells.numerator[rows][order], first) if len(first) else den[:0]
+    anyden = np.maximum.reduceat(den[order], first) if len(first) else den[:0]
+    return rows[order][first], per[first], num, anyden
+
+
+def _aggregate(cells: Cells, rows: Ints, period: Ints, num: Floats, den: Floats,
+               spans: Sequence[Period], areas: Areas) -> Block:
+    """One integer group-by per level and grouping: (area at the level, period, label)."""
     parts: list[Block] = []
     for level in areas.levels:
         level_codes, level_index = np.unique(areas.codes(level, cells.small), return_inverse=True)
         parent_codes = _parents(areas, level, cells.small)
         bench_codes = _benchmarks(areas, level, cells.small)
         code_of_row = level_index[cells.area[rows]]
-        valid = (level_codes[code_of_row] != "") & (period >= 0)
+        valid = level_codes[code_of_row] != ""
         for labels in cells.groups:
             label_codes, label_index = np.unique(labels, return_inverse=True)
             key = ((code_of_row * len(spans) + period) * len(label_codes)
                    + label_index[rows])[valid]
             unique, inverse = np.unique(key, return_inverse=True)
-            num = _sum(inverse, cells.numerator[rows][valid], len(unique))
-            den = _sum(inverse, cells.denominator[rows][valid], len(unique))
             code = unique // (len(spans) * len(label_codes))
             # Any small area of the cell gives its parent and benchmark: areas nest.
             first_small = np.zeros(len(unique), dtype=np.int64)
@@ -209,13 +254,65 @@ def roll_up(cells: Cells, areas: Areas, ptype: PeriodType,
                 area_code=level_codes[code], area_type=np.full(len(unique), level),
                 parent_code=parent_codes[first_small], benchmark_code=bench_codes[first_small],
                 period=np.asarray((unique // len(label_codes)) % len(spans), dtype=str),
-                breakdown=label_codes[unique % len(label_codes)], numerator=num,
-                denominator=den))
+                breakdown=label_codes[unique % len(label_codes)],
+                numerator=_sum(inverse, num[valid], len(unique)),
+                denominator=_sum(inverse, den[valid], len(unique))))
     block = _concat(parts)
     # Period positions -> labels, once for the whole block.
     labels = np.array([p.label for p in spans] or [""], dtype=str)
     block.period = labels[block.period.astype(np.int64)] if len(block) else block.period
-    return block, spans
+    return block
+
+
+def _divide(block: Block, spans: Sequence[Period], other: Cells, areas: Areas,
+            ptype: PeriodType, snapshot: bool) -> Block:
+    """Give the numerator's rows a denominator from another source, for the same periods: a
+    snapshot's latest value on or before each period's end (within the year before it), or
+    its sum over the period. Areas with a denominator and no events get a count of 0."""
+    if snapshot:
+        rows, period = _snapshots(other.month, spans)
+    else:
+        rows, period, theirs = _periods(other.month, ptype, None)
+        mine = {p.label: i for i, p in enumerate(spans)}
+        period = np.array([mine.get(p.label, -1) for p in theirs] + [-1], dtype=np.int64)[period]
+        keep = period >= 0
+        rows, period = rows[keep], period[keep]
+    den = _aggregate(other, rows, period, np.zeros(len(rows)), other.denominator[rows], spans,
+                     areas)
+    keys_num = _keys(block.area_code, block.period, block.breakdown)
+    keys_den = _keys(den.area_code, den.period, den.breakdown)
+    both = _concat([block, den])
+    _, first = np.unique(np.concatenate([keys_num, keys_den]), return_index=True)
+    out = both.take(np.sort(first))
+    keys = _keys(out.area_code, out.period, out.breakdown)
+    at_num = _lookup(keys_num, np.argsort(keys_num), keys)
+    at_den = _lookup(keys_den, np.argsort(keys_den), keys)
+    out.numerator = _take(block.numerator, at_num, 0.0)
+    out.denominator = _take(den.denominator, at_den, np.nan)
+    return out
+
+
+def _take(values: Floats, at: Ints, missing: float) -> Floats:
+    """values[at], with `missing` where `at` is -1."""
+    padded = np.append(values, missing)
+    return padded[np.where(at >= 0, at, len(values))]
+
+
+def _snapshots(month: Ints, spans: Sequence[Period]) -> tuple[Ints, Ints]:
+    """For each period, the rows of the latest snapshot month on or before its end month and
+    after the same month a year earlier."""
+    distinct = np.unique(month)
+    rows, period = [], []
+    for i, span in enumerate(spans):
+        end = np.datetime64(span.end, "M").astype(np.int64)
+        at = np.searchsorted(distinct, end, side="right") - 1
+        if at >= 0 and distinct[at] > end - 12:
+            chosen = np.flatnonzero(month == distinct[at])
+            rows.append(chosen)
+            period.append(np.full(len(chosen), i, dtype=np.int64))
+    if not rows:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(period)
 
 
 def _sum(group: Ints, values: Floats, groups: int) -> Floats:
@@ -334,6 +431,7 @@ def _notes(block: Block, d: Definition, hidden: npt.NDArray[np.bool_]
     notes = np.full(len(block), None, dtype=object)
     if d.measure is not Measure.COUNT:
         notes[block.denominator == 0] = "no records in the denominator"
+        notes[np.isnan(block.denominator)] = "no denominator for this area and period"
     if d.measure is Measure.PROPORTION:
         notes[block.numerator > block.denominator] = (
             "numerator larger than the denominator: not calculated")
@@ -356,6 +454,8 @@ def _keys(*columns: Strs) -> Strs:
 
 def _lookup(keys: Strs, order: Ints, wanted: Strs) -> Ints:
     """Row index of each wanted key in `keys` (sorted by `order`), -1 where absent."""
+    if not len(keys):
+        return np.full(len(wanted), -1, dtype=np.int64)
     sorted_keys = keys[order]
     at = np.searchsorted(sorted_keys, wanted)
     at = np.minimum(at, len(keys) - 1)

@@ -77,13 +77,15 @@ def about_of(workspace: Workspace, framework: Framework,
 
 
 def passes_of(folder: Path, workspace: Workspace) -> tuple[list[plan.Pass], list[str]]:
+    """The passes over the store's current data, and the indicators lacking data (in their
+    own source or in their denominator's)."""
     store = open_store(folder)
     definitions = definitions_of(workspace)
     parts: dict[str, list[plan.Part]] = {}
-    for source in {d.source for d in definitions}:
+    for source in {s for d in definitions for s in plan.sources_of(d)}:
         parts[source] = [plan.Part(p.path, p.periods) for p in store.current_files(source)]
-    without = sorted(d.indicator for d in definitions if not parts.get(d.source))
-    with_data = [d for d in definitions if parts.get(d.source)]
+    with_data = [d for d in definitions if all(parts[s] for s in plan.sources_of(d))]
+    without = sorted({d.indicator for d in definitions} - {d.indicator for d in with_data})
     return plan.plan_passes(with_data, parts), without
 
 
@@ -135,7 +137,8 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         if progress:
             progress(p.source, i, len(passes))
         query = plan.pass_query(p)
-        sql = query.sql(dialect="duckdb")
+        others = {dp.indicator: plan.denominator_query(dp) for dp in p.denominators}
+        sql = "\n".join(q.sql(dialect="duckdb") for q in (query, *others.values()))
         rule = sources[p.source].period
         coverage = Coverage(rule.type if rule else None,
                             frozenset(x for part in p.parts for x in part.periods))
@@ -149,7 +152,8 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
             tables.append(pq.read_table(cached))
             result.passes_reused += 1
             continue
-        table = build_results(backend().run(query), p.definitions, about, areas, coverage)
+        table = build_results(backend().run(query), p.definitions, about, areas, coverage,
+                              {name: backend().run(q) for name, q in others.items()})
         _write(cached, table)
         tables.append(table)
         result.passes_computed += 1

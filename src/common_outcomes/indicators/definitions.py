@@ -39,13 +39,19 @@ class Measure(StrEnum):
 
 
 class OtherDenominator(Model):
-    """A denominator from another source, e.g. the population: sum `value` where `filter`."""
+    """A denominator from another source, e.g. the population: sum `value` where `filter`.
+
+    A snapshot (the default, e.g. a mid-year estimate) is not added up over time: each period
+    takes the latest snapshot on or before its end, if there is one in the year before it."""
 
     source: Slug
     filter: str = Field("true", description="Which rows count, in the expression language")
     value: str | None = Field(None, description="A column to sum (default: count rows)")
-    date: str
-    area: str
+    date: str = Field(description="The date column that places a row in time")
+    area: str = Field(description="The column holding the row's small area (LSOA) code")
+    snapshot: bool = Field(True, description="A stock at a date (a population): the latest on "
+                                             "or before each period's end; false: summed over "
+                                             "the period like the numerator")
 
 
 class Definition(Model):

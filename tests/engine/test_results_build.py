@@ -1,0 +1,85 @@
+"""Stage two on hand-made counts: people once per period, denominators from another source."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from common_outcomes.engine.results import About, Areas, build_results
+from common_outcomes.indicators.definitions import Definition
+from common_outcomes.periods import PeriodType
+from common_outcomes.stats.disclosure import Rule
+
+AREAS = Areas({"ward": {"a1": "w1", "a2": "w2", "a3": "w2"},
+               "locality": {"a1": "L", "a2": "L", "a3": "L"},
+               "la": {"a1": "E09", "a2": "E09", "a3": "E09"}})
+ABOUT = {"x": About("X", "high_is_good", PeriodType.CALENDAR_YEAR, Rule(0, None))}
+
+
+def definition(**more: object) -> Definition:
+    return Definition.model_validate({"indicator": "x", "source": "s", "measure": "proportion",
+                                      "numerator": "true", "date": "d", "area": "a", "multiplier": 100,
+                                      "period_types": ["calendar_year"], **more})
+
+
+def counts(rows: list[tuple[str, date, str, int]], name: str) -> pa.Table:
+    area, month, person, value = zip(*rows, strict=True)
+    return pa.table({"area_code": list(area), "month": list(month), "person": list(person),
+                     name: pa.array(value, pa.int64())})
+
+
+def rows_of(table: pa.Table) -> dict[tuple[str, str], dict[str, object]]:
+    return {(r["area_code"], r["period"]): r for r in table.to_pylist()
+            if r["breakdown"] == "all"}
+
+
+POPULATION = pa.table({"area_code": ["a1", "a2", "a3", "a1", "a2", "a3"],
+                       "month": [date(2023, 6, 1)] * 3 + [date(2024, 6, 1)] * 3,
+                       "x__denominator": [100, 200, 50, 110, 210, 60]})
+
+
+def test_a_person_counts_once_per_period_in_the_area_of_their_first_record() -> None:
+    table = counts([("a1", date(2024, 1, 1), "p1", 1), ("a2", date(2024, 2, 1), "p1", 1),
+                    ("a2", date(2024, 12, 1), "p2", 1), ("a2", date(2024, 3, 1), "p3", 0)],
+                   "x__numerator")
+    d = definition(person="p", denominator={"source": "pop", "date": "d", "area": "a"})
+    out = rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": POPULATION}))
+    assert out[("E09", "2024")]["numerator"] == 2  # p1 twice, p2 once; p3 not in it
+    assert out[("w1", "2024")]["numerator"] == 1 and out[("w2", "2024")]["numerator"] == 1
+    # The 2024 mid-year population, not the sum of both years.
+    assert out[("E09", "2024")]["denominator"] == 380
+    assert out[("E09", "2024")]["value"] == pytest.approx(100 * 2 / 380, rel=1e-12)
+
+
+def test_an_area_with_a_denominator_and_no_events_counts_zero() -> None:
+    table = counts([("a1", date(2024, 1, 1), "p1", 1), ("a1", date(2024, 12, 1), "p2", 1)],
+                   "x__numerator")
+    d = definition(person="p", denominator={"source": "pop", "date": "d", "area": "a"})
+    out = rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": POPULATION}))
+    assert out[("w2", "2024")]["numerator"] == 0
+    assert out[("w2", "2024")]["denominator"] == 270
+
+
+def test_a_period_without_a_snapshot_in_the_year_before_its_end_has_no_denominator() -> None:
+    table = counts([("a1", date(2022, 1, 1), "p1", 1), ("a1", date(2022, 12, 1), "p2", 1)],
+                   "x__numerator")
+    d = definition(person="p", denominator={"source": "pop", "date": "d", "area": "a"})
+    out = rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": POPULATION}))
+    row = out[("E09", "2022")]
+    assert row["denominator"] is None and row["value"] is None
+    assert row["value_note"] == "no denominator for this area and period"
+
+
+def test_a_flow_denominator_is_summed_over_the_period() -> None:
+    table = counts([("a1", date(2024, 1, 1), "p1", 3), ("a1", date(2024, 12, 1), "p2", 2)],
+                   "x__numerator").drop_columns(["person"])
+    flows = pa.table({"area_code": ["a1", "a1", "a2"],
+                      "month": [date(2024, 1, 1), date(2024, 7, 1), date(2025, 1, 1)],
+                      "x__denominator": [40, 60, 1000]})
+    d = definition(measure="crude_rate", multiplier=1000,
+                   denominator={"source": "pop", "date": "d", "area": "a", "snapshot": False})
+    out = rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": flows}))
+    assert (out[("E09", "2024")]["numerator"], out[("E09", "2024")]["denominator"]) == (5, 100)
+    assert ("E09", "2025") not in out  # the numerator's data do not cover 2025
