@@ -222,7 +222,9 @@ def _once_per_person(cells: Cells, rows: Ints, period: Ints
     denominator (else in the numerator, else their first record)."""
     assert cells.person is not None
     person, den = cells.person[rows], cells.denominator[rows]
-    order = np.lexsort((cells.month[rows], -(2 * den + cells.numerator[rows]), period, person))
+    # Ties (same month) go to the first small area by code, not to the engine's row order.
+    order = np.lexsort((cells.area[rows], cells.month[rows], -(2 * den + cells.numerator[rows]),
+                        period, person))
     person, per = person[order], period[order]
     first = np.flatnonzero(np.concatenate([[True], (person[1:] != person[:-1])
                                            | (per[1:] != per[:-1])]))
