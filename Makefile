@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 EXAMPLE := examples/tower-hamlets
 BUILD  := build
 DEMO_KEY := $(BUILD)/demo-pseudonymisation.key
+PUBLISHED ?= ../shared/data/published
 
 .PHONY: install demo test lint typecheck layers unit goldens schema clean
 
@@ -25,6 +26,9 @@ demo: $(STAMP)
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.html
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.json --format json
 	$(BIN)/outcomes synth $(EXAMPLE) --scale borough --years 5 --seed 1 --force
+	@# Published comparators (DfE, Fingertips) beside the synthetic returns; sources/ maps them.
+	mkdir -p $(EXAMPLE)/incoming/comparators
+	cp $(PUBLISHED)/*.csv $(EXAMPLE)/incoming/comparators/
 	@# A demo key outside the workspace (never in git); a real one comes from your secrets store.
 	@test -f $(DEMO_KEY) || $(BIN)/python -c 'import secrets,sys; open(sys.argv[1],"w").write(secrets.token_hex(32))' $(DEMO_KEY)
 	$(BIN)/outcomes load $(EXAMPLE) --all --key-file $(DEMO_KEY)

@@ -289,6 +289,41 @@ def explain(
     sys.stdout.write(explain_indicator(Project.load(workspace), rest[0], dialect))
 
 
+@app.command()
+def changes(
+    args: list[str] = typer.Argument(..., metavar="[DIR] INDICATOR",
+                                     help="The workspace (default: here) and an indicator id."),
+    area: str | None = typer.Option(None, "--area", help="Only this area code."),
+    period_type: str | None = typer.Option(None, "--period-type",
+                                           help="Only this period type, e.g. financial_year."),
+) -> None:
+    """Change since the previous period and since the baseline, from the last run's results."""
+    from rich.table import Table
+
+    from common_outcomes.project import Project, indicator_changes
+
+    workspace, rest = _workspace_and_rest(args)
+    if len(rest) != 1:
+        raise UserError("Name one indicator.")
+    rows = indicator_changes(Project.load(workspace), rest[0], area, period_type)
+    table = Table(title=f"{rest[0]}: change since the previous period and since the baseline")
+    for col in ("area", "period", "value", "since the previous period", "since the baseline"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for c in rows:
+        table.add_row(escape(c.area_name), c.period, _number(c.value),
+                      _change(c.change_since_previous, c.previous_comparison),
+                      _change(c.change_since_baseline, c.baseline_comparison))
+    out.print(table)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _change(change: float | None, comparison: str) -> str:
+    return "-" if change is None else f"{change:+,.1f} ({comparison.lower()})"
+
+
 def _workspace_and_rest(args: list[str] | None) -> tuple[Path, list[str]]:
     """`[DIR] ...`: the first argument is the workspace when it holds a workspace.yaml."""
     rest = list(args or [])

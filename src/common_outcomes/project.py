@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from common_outcomes.data.checks import check_definitions, check_sources
+from common_outcomes.data.checks import check_comparators, check_definitions, check_sources
 from common_outcomes.data.declarations import SOURCE_KINDS, SourceDeclaration
 from common_outcomes.documents import DocumentModel
 from common_outcomes.errors import Issues, Severity
 from common_outcomes.framework.load import LoadedFramework, available_frameworks, load_framework
-from common_outcomes.framework.models import FRAMEWORK_KINDS
+from common_outcomes.framework.models import FRAMEWORK_KINDS, Indicator
 from common_outcomes.indicators.definitions import DEFINITION_KINDS
 from common_outcomes.strategy.load import FRAMEWORKS
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from common_outcomes.engine.run import RunResult
     from common_outcomes.synth.run import Progress, SynthResult
     from common_outcomes.synth.spec import SynthSpec
+    from common_outcomes.tracking.changes import Change
 
 from common_outcomes.strategy import (
     KINDS,
@@ -68,6 +69,8 @@ class Project:
                 ids = {i.id for i in framework.framework.indicators} | {
                     i.id for i in workspace.indicators}
                 check_definitions(workspace, _resolved_sources(workspace), ids, issues)
+                check_comparators(workspace, _resolved_sources(workspace),
+                                  _indicators(workspace, framework), issues)
         return cls(folder, workspace, framework, issues)
 
     @property
@@ -207,16 +210,52 @@ def run_indicators(project: Project, progress: RunProgress | None = None) -> Run
     if not project.ok or project.workspace is None or project.framework is None:
         raise UserError("The workspace has errors; run 'outcomes check' and fix them before "
                         "running indicators.", project.issues.sorted())
+    from common_outcomes.tracking.comparators import add_comparators
     from common_outcomes.tracking.targets import apply_tracking
 
     workspace, framework = project.workspace, project.framework.framework
     polarity = {i.id: i.polarity.value for i in (*framework.indicators, *workspace.indicators)}
+    indicators = _indicators(workspace, project.framework)
+    sources = project.sources
 
     def track(table: pa.Table) -> pa.Table:
+        # Comparators first, so that a published borough figure gets baselines and targets.
+        table = add_comparators(table, project.folder, sources, indicators,
+                                workspace.settings.borough.code)
         return apply_tracking(table, [b for b, _ in workspace.baselines],
                               [t for t, _ in workspace.targets], polarity)
 
     return run(project.folder, workspace, framework, project.sources, track, progress)
+
+
+def indicator_changes(project: Project, indicator: str, area: str | None = None,
+                      period_type: str | None = None) -> list[Change]:
+    """`outcomes changes`: each period's change since the previous period and since the
+    baseline, from the last run's results."""
+    import pyarrow.parquet as pq
+
+    from common_outcomes.engine.run import RESULTS
+    from common_outcomes.errors import UserError
+    from common_outcomes.tracking.changes import changes
+
+    if project.workspace is None or project.framework is None:
+        raise UserError("The workspace cannot be read; run 'outcomes check'.")
+    found = _indicators(project.workspace, project.framework).get(indicator)
+    if found is None:
+        raise UserError(f"Unknown indicator '{indicator}'; 'outcomes framework' lists them.")
+    path = project.folder / RESULTS
+    if not path.is_file():
+        raise UserError(f"There are no results in {path}; run 'outcomes run' first.")
+    rows = changes(pq.read_table(path), indicator, found.polarity.value, area, period_type)
+    if not rows:
+        raise UserError(f"The results have no rows for '{indicator}'"
+                        + (f" in area {area}" if area else "") + ".")
+    return rows
+
+
+def _indicators(workspace: Workspace, framework: LoadedFramework) -> dict[str, Indicator]:
+    """Every framework and local indicator, by id."""
+    return {i.id: i for i in (*framework.framework.indicators, *workspace.indicators)}
 
 
 def explain_indicator(project: Project, indicator: str, dialect: str = "duckdb") -> str:

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from common_outcomes.data.builtin import templates
-from common_outcomes.data.declarations import SourceDeclaration
+from common_outcomes.data.declarations import Comparator, PeriodFormat, SourceDeclaration
 from common_outcomes.documents import Document
 from common_outcomes.errors import Issues, Location
+from common_outcomes.framework.models import Indicator, Unit
 from common_outcomes.indicators.definitions import DefinitionsDocument
 from common_outcomes.indicators.expressions import ExpressionError, check_columns, parse
+from common_outcomes.periods import PeriodType
 from common_outcomes.strategy import Workspace
+
+# A value computed from count and denominator needs the indicator's multiplier.
+MULTIPLIERS = {Unit.PERCENT: 100.0, Unit.RATE_PER_1000: 1e3, Unit.RATE_PER_10000: 1e4,
+               Unit.RATE_PER_100000: 1e5}
+# The period types each published period format can write.
+FORMAT_TYPES = {
+    PeriodFormat.YEAR: {PeriodType.CALENDAR_YEAR},
+    PeriodFormat.YEAR_PAIR: {PeriodType.FINANCIAL_YEAR, PeriodType.ACADEMIC_YEAR},
+    PeriodFormat.YEAR_ENDING: {PeriodType.FINANCIAL_YEAR, PeriodType.ACADEMIC_YEAR},
+}
 
 
 def check_sources(workspace: Workspace, issues: Issues) -> None:
@@ -88,10 +100,73 @@ def _check_expression(text: str, columns: Mapping[str, str], where: Location,
 def _check_column(name: str, role: str, columns: Mapping[str, str], where: Location,
                   issues: Issues, types: set[str] | None = None) -> None:
     if name not in columns:
-        close = difflib.get_close_matches(name, list(columns), n=1)
         issues.error("definition.bad-column", f"The {role} column '{name}' is not a column of "
-                     "the source in the store.", where,
-                     f"did you mean '{close[0]}'?" if close else None)
+                     "the source in the store.", where, _nearest(name, columns))
     elif types and columns[name] not in types:
         issues.error("definition.bad-column", f"The {role} column '{name}' is a "
                      f"{columns[name]} column, not {' or '.join(sorted(types))}.", where)
+
+
+def check_comparators(workspace: Workspace, sources: Mapping[str, SourceDeclaration],
+                      indicators: Mapping[str, Indicator], issues: Issues) -> None:
+    """Comparator mappings of published sources against the indicators and the columns."""
+    for doc in workspace.extras:
+        decl = doc.model
+        if not isinstance(decl, SourceDeclaration):
+            continue
+        resolved = sources.get(decl.id, decl)
+        for i, mapping in enumerate(decl.comparators):
+            def at(*sub: str | int, _i: int = i, _doc: Document = doc) -> Location:
+                return _doc.source.locate(("comparators", _i, *sub))
+
+            _check_mapping(mapping, resolved, sources, indicators.get(mapping.indicator), at,
+                           issues)
+
+
+def _check_mapping(mapping: Comparator, decl: SourceDeclaration,
+                   sources: Mapping[str, SourceDeclaration], indicator: Indicator | None,
+                   at: Callable[..., Location], issues: Issues) -> None:
+    columns = decl.analytic_columns()
+    for where, name in mapping.named_columns():
+        _comparator_column(name, decl.id, columns, at(*where), issues)
+    other = mapping.denominator
+    if other is not None and not isinstance(other, str):
+        found = sources.get(other.source)
+        if found is None:
+            issues.error("ref.unknown-source", f"The comparator denominator names unknown "
+                         f"source '{other.source}'.", at("denominator", "source"),
+                         f"sources: {', '.join(sorted(sources)) or 'none declared'}")
+        else:
+            # The other source is matched on the same area and period columns.
+            theirs = found.analytic_columns()
+            for name in (other.column, *mapping.areas, mapping.period.column):
+                _comparator_column(name, found.id, theirs, at("denominator"), issues)
+    if indicator is None:
+        issues.error("ref.unknown-indicator", f"Comparator for unknown indicator "
+                     f"'{mapping.indicator}'.", at("indicator"),
+                     "use a framework or local indicator id")
+        return
+    if mapping.value is None and indicator.unit not in MULTIPLIERS:
+        issues.error("comparator.bad-unit", f"'{indicator.id}' is a {indicator.unit.value} "
+                     "indicator, so its value cannot be computed from count and denominator.",
+                     at("count"), "map the published 'value' column")
+    ptype = mapping.period.type or indicator.period_type
+    allowed = FORMAT_TYPES.get(mapping.period.format)
+    if allowed is not None and ptype not in allowed:
+        fits = sorted(f.value for f, types in FORMAT_TYPES.items() if ptype in types)
+        issues.error("comparator.bad-period", f"The period format "
+                     f"'{mapping.period.format.value}' cannot write a "
+                     f"{ptype.value.replace('_', ' ')}, the period type of '{indicator.id}'.",
+                     at("period", "format"), f"use one of: {', '.join([*fits, 'label'])}")
+
+
+def _comparator_column(name: str, source: str, columns: Mapping[str, str], where: Location,
+                       issues: Issues) -> None:
+    if name not in columns:
+        issues.error("comparator.bad-column", f"The comparator names column '{name}', which "
+                     f"source '{source}' does not declare.", where, _nearest(name, columns))
+
+
+def _nearest(name: str, columns: Mapping[str, str]) -> str | None:
+    close = difflib.get_close_matches(name, list(columns), n=1)
+    return f"did you mean '{close[0]}'?" if close else None

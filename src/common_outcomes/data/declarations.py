@@ -85,6 +85,92 @@ class Disclosure(Model):
     round_to: int | None = Field(None, ge=1)
 
 
+class PeriodFormat(StrEnum):
+    """How a published file writes its periods."""
+
+    LABEL = "label"  # as the field writes them: Fingertips "2023/24", "2024", "2024/25 Q1"
+    YEAR_PAIR = "year_pair"  # DfE academic or financial years: 202324 -> "2023/24"
+    YEAR_ENDING = "year_ending"  # DfE reporting years: 2024 (the year to 31 March) -> "2023/24"
+    YEAR = "year"  # calendar years: 2024 -> "2024"
+
+
+class ComparatorPeriod(Model):
+    column: str
+    format: PeriodFormat = PeriodFormat.LABEL
+    type: PeriodType | None = Field(
+        None, description="The period type of the values (default: the indicator's)")
+
+
+class ComparatorDenominator(Model):
+    """A denominator published in another source with the same area and period columns, such
+    as DfE's child population beside its counts of children in need."""
+
+    source: Slug
+    column: str
+    offset: int = Field(0, ge=-10, le=10, description=(
+        "Years from the row's period to the denominator's: -1 takes the population of the "
+        "year before, as DfE does for rates at 31 March"))
+
+
+class Comparator(Model):
+    """How a published file's rows become comparator values of one indicator: which columns
+    hold what. The value is the published one, or else count / denominator x the indicator's
+    multiplier; limits are the published ones, or else computed from count and denominator."""
+
+    indicator: Slug
+    area: str | tuple[str, ...] = Field(
+        description="The column holding the area's ONS code, or several tried in order (the "
+                    "first that is not empty), as DfE files spread codes over new_la_code, "
+                    "region_code and country_code")
+    period: ComparatorPeriod
+    value: str | None = None
+    lower_95: str | None = None
+    upper_95: str | None = None
+    lower_998: str | None = None
+    upper_998: str | None = None
+    count: str | None = None
+    denominator: str | ComparatorDenominator | None = None
+    note: str | None = Field(None, description="A column with the published value note")
+    where: dict[str, str | tuple[str, ...]] = Field(
+        default_factory=dict, description="Only rows with these values (a list allows any of "
+                                          "them; '' matches an empty cell)")
+    exclude: dict[str, str | tuple[str, ...]] = Field(
+        default_factory=dict, description="Leave out rows with these values")
+    scale: float = Field(1.0, gt=0, description="Multiplies the published value and limits "
+                                                "when the file's unit differs from the "
+                                                "indicator's (e.g. 100 for a 0-1 proportion)")
+
+    @model_validator(mode="after")
+    def _has_a_value(self) -> Comparator:
+        if self.value is None and (self.count is None or self.denominator is None):
+            raise ValueError("a comparator needs a 'value' column, or 'count' and "
+                             "'denominator' to compute it from")
+        if (self.lower_95 is None) != (self.upper_95 is None) or (
+                self.lower_998 is None) != (self.upper_998 is None):
+            raise ValueError("give both limits of an interval, or neither")
+        return self
+
+    @property
+    def areas(self) -> tuple[str, ...]:
+        return (self.area,) if isinstance(self.area, str) else self.area
+
+    def named_columns(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every column the mapping names, with where in the mapping it is named."""
+        out: list[tuple[tuple[str | int, ...], str]] = (
+            [(("area",), self.area)] if isinstance(self.area, str)
+            else [(("area", k), c) for k, c in enumerate(self.area)])
+        out.append((("period", "column"), self.period.column))
+        for name in ("value", "lower_95", "upper_95", "lower_998", "upper_998", "count", "note"):
+            column = getattr(self, name)
+            if column is not None:
+                out.append(((name,), column))
+        if isinstance(self.denominator, str):
+            out.append((("denominator",), self.denominator))
+        out.extend((("where", c), c) for c in self.where)
+        out.extend((("exclude", c), c) for c in self.exclude)
+        return out
+
+
 class SourceTemplate(DocumentModel):
     """A built-in source shape shipped with the product (kind: source-template), such as the
     Standard Safeguarding Dataset's tables; a workspace adopts one with `builtin:`."""
@@ -121,6 +207,9 @@ class SourceDeclaration(DocumentModel):
     key: tuple[str, ...] = Field((), description="Columns that identify a row uniquely")
     disclosure: Disclosure = Disclosure()
     columns: tuple[Column, ...] = ()
+    comparators: tuple[Comparator, ...] = Field(
+        (), description="For published figures (a Fingertips export, a DfE tidy CSV): how "
+                        "rows become comparator values of framework or local indicators")
 
     @field_validator("files")
     @classmethod

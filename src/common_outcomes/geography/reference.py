@@ -3,6 +3,9 @@
 # 2025 ward lookup (london_lsoa21_to_ward.csv) is a derived best-fit lookup by LSOA centroid
 # inside ward polygon; it is not an official ONS lookup. LA numbers and the set of children's
 # services authorities come from the DfE statistics in shared/data/published (OGL v3).
+# New_Statistical_Neighbour_Groupings_April_2021.csv is DfE's statistical neighbour groupings
+# (April 2021), copied unchanged from shared/data/published (dfe-analytical-services/
+# CSC_outcomes_and_enablers @ 2f5d11a, OGL v3).
 """Reference geography shipped with the product: London LSOAs, English MSOAs and the
 children's services authorities, so synthetic boroughs live in real places without ../shared.
 
@@ -17,6 +20,8 @@ the readers below only read what was shipped.
   still publishes the old codes. `lad_code` stays the current ONS code.
 - las.csv: every upper-tier LA that appears in the DfE files, including authorities that
   no longer exist (Northamptonshire, Cumbria, ...), with DfE's three-digit LA number.
+- New_Statistical_Neighbour_Groupings_April_2021.csv: DfE's ten statistical neighbours of
+  each authority by old LA number, as published (`statistical_neighbours` reads it).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ DATA_DIR = Path(__file__).parent / "data"
 LONDON_LSOAS = "london_lsoa21.csv"
 ENGLAND_MSOAS = "england_msoa21.csv"
 LAS = "las.csv"
+NEIGHBOURS = "New_Statistical_Neighbour_Groupings_April_2021.csv"
+NEIGHBOUR_COUNT = 10
 
 LSOA_COLUMNS = ("lsoa_code", "lsoa_name", "ward_code", "ward_name", "la_code", "la_name")
 MSOA_COLUMNS = ("msoa_code", "msoa_name", "lad_code", "utla_code", "utla_name",
@@ -215,3 +222,39 @@ def local_authorities() -> list[LaRow]:
     """Every children's services authority in the DfE statistics, past and present."""
     return [LaRow(r["la_code"], r["la_name"], int(r["old_la_code"]), r["region_code"],
                   r["region_name"]) for r in _shipped(LAS)]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    la: LaRow
+    closeness: str  # DfE's words: "Extremely Close", "Very Close", ..., "Not Close"
+
+
+@cache
+def _neighbour_numbers() -> dict[int, tuple[tuple[int, str], ...]]:
+    """Old LA number -> its neighbours' numbers and closeness, closest first. The file has a
+    header, the groupings, then an "Old SNs:" block for authorities since reorganised; a
+    number's first row wins."""
+    with (DATA_DIR / NEIGHBOURS).open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    out: dict[int, tuple[tuple[int, str], ...]] = {}
+    for row in rows[1:]:
+        if not row or not row[0].strip().isdigit():
+            continue  # blank separators and the "Old SNs:" heading
+        # LA num, LA Name, LA number, GOInd, GOReg, then SN1, SNP, ..., SN10, SNP.
+        pairs = row[5:5 + 2 * NEIGHBOUR_COUNT]
+        out.setdefault(int(row[0]), tuple((int(pairs[k]), pairs[k + 1].strip())
+                                          for k in range(0, len(pairs), 2)))
+    return out
+
+
+def statistical_neighbours(la_code: str) -> tuple[Neighbour, ...]:
+    """DfE's statistical neighbours of a children's services authority (April 2021 groupings),
+    closest first; none for an authority the groupings do not cover."""
+    by_code = {la.la_code: la for la in local_authorities()}
+    by_number = {la.old_la_code: la for la in by_code.values()}
+    la = by_code.get(la_code)
+    if la is None:
+        return ()
+    return tuple(Neighbour(by_number[number], closeness)
+                 for number, closeness in _neighbour_numbers().get(la.old_la_code, ()))
