@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from common_outcomes.engine.results import About, Areas, build_results
@@ -20,8 +21,9 @@ ABOUT = {"x": About("X", "high_is_good", PeriodType.CALENDAR_YEAR, Rule(0, None)
 
 def definition(**more: object) -> Definition:
     return Definition.model_validate({"indicator": "x", "source": "s", "measure": "proportion",
-                                      "numerator": "true", "date": "d", "area": "a", "multiplier": 100,
-                                      "period_types": ["calendar_year"], **more})
+                                      "numerator": "true", "date": "d", "area": "a",
+                                      "multiplier": 100, "period_types": ["calendar_year"],
+                                      **more})
 
 
 def counts(rows: list[tuple[str, date, str, int]], name: str) -> pa.Table:
@@ -62,14 +64,23 @@ def test_an_area_with_a_denominator_and_no_events_counts_zero() -> None:
     assert out[("w2", "2024")]["denominator"] == 270
 
 
-def test_a_period_without_a_snapshot_in_the_year_before_its_end_has_no_denominator() -> None:
+def test_a_period_without_a_snapshot_in_the_year_before_its_end_is_left_out() -> None:
     table = counts([("a1", date(2022, 1, 1), "p1", 1), ("a1", date(2022, 12, 1), "p2", 1)],
                    "x__numerator")
     d = definition(person="p", denominator={"source": "pop", "date": "d", "area": "a"})
-    out = rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": POPULATION}))
-    row = out[("E09", "2022")]
-    assert row["denominator"] is None and row["value"] is None
+    assert build_results(table, [d], ABOUT, AREAS, None, {"x": POPULATION}).num_rows == 0
+
+
+def test_an_area_without_a_denominator_gets_a_note_not_a_value() -> None:
+    table = counts([("a3", date(2024, 1, 1), "p1", 1), ("a1", date(2024, 12, 1), "p2", 1)],
+                   "x__numerator")
+    only_a1 = POPULATION.filter(pc.equal(POPULATION.column("area_code"), "a1"))
+    d = definition(person="p", denominator={"source": "pop", "date": "d", "area": "a"})
+    out = rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": only_a1}))
+    row = out[("w2", "2024")]
+    assert row["numerator"] == 1 and row["denominator"] is None and row["value"] is None
     assert row["value_note"] == "no denominator for this area and period"
+    assert out[("w1", "2024")]["denominator"] == 110
 
 
 def test_a_flow_denominator_is_summed_over_the_period() -> None:
@@ -83,3 +94,18 @@ def test_a_flow_denominator_is_summed_over_the_period() -> None:
     out = rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": flows}))
     assert (out[("E09", "2024")]["numerator"], out[("E09", "2024")]["denominator"]) == (5, 100)
     assert ("E09", "2025") not in out  # the numerator's data do not cover 2025
+
+
+def test_a_stock_is_counted_at_each_periods_end() -> None:
+    """Records open from one month to another, as +1 and -1: open at 31 December or not."""
+    rows = [("a1", date(2023, 1, 1), 1), ("a1", date(2024, 6, 1), -1),   # 2023 only
+            ("a2", date(2023, 3, 1), 1),                                 # both years
+            ("a2", date(2024, 2, 1), 1), ("a2", date(2024, 2, 1), -1),  # never at a year end
+            ("a1", date(2024, 12, 1), 1)]                                # 2024 only
+    table = pa.table({"area_code": [r[0] for r in rows], "month": [r[1] for r in rows],
+                      "x__numerator": [r[2] for r in rows], "x__denominator": [0] * len(rows)})
+    d = definition(measure="count", open_until="e")
+    out = rows_of(build_results(table, [d], ABOUT, AREAS))
+    assert out[("E09", "2023")]["numerator"] == 2
+    assert out[("E09", "2024")]["numerator"] == 2
+    assert (out[("w1", "2023")]["numerator"], out[("w2", "2024")]["numerator"]) == (1, 1)

@@ -51,7 +51,8 @@ def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table
         "low-birth-weight-term", "premature-births", "early-booking", "smoking-at-delivery",
         "breastfeeding-6-8-weeks", "asq-communication", "funded-early-education-2",
         "good-level-of-development", "child-development-2-years", "neet-or-not-known-16-17",
-        "family-hub-reach"}
+        "family-hub-reach", "asq-personal-social", "good-level-of-development-fsm",
+        "children-in-need-rate", "child-protection-rate", "children-looked-after-rate"}
 
 
 def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:
@@ -233,3 +234,37 @@ def test_people_are_counted_once_per_period_over_another_sources_population(
         assert sum(r["denominator"] for r in wards if r["period"] == period) == row["denominator"]
         if not any(r["suppressed"] for r in wards if r["period"] == period):
             assert sum(r["numerator"] for r in wards if r["period"] == period) == row["numerator"]
+
+
+def test_children_in_need_at_31_march_by_their_latest_address(
+        results: tuple[Path, pa.Table]) -> None:
+    """A stock: episodes open at 31 March (referral on or before, closed after or not at
+    all), each placed by the child's latest address, over the population aged 0 to 17."""
+    ws, table = results
+    rows = [r for r in table.to_pylist() if r["indicator_id"] == "children-in-need-rate"
+            and r["area_type"] == "la" and r["period_type"] == "financial_year"]
+    assert len(rows) >= 2
+    store = open_store(ws)
+    addresses = [str(p.path) for p in store.current_files("ssd-address")]
+    population = dict(_store_sql(ws, "population", "select mid_year, sum(population) from src "
+                                                   "where age < 18 group by 1"))
+    import duckdb
+
+    for row in rows:
+        end = f"{int(row['period'][:4]) + 1}-03-31"
+        episodes = [str(p.path) for p in store.current_files("ssd-cin-episodes")]
+        with duckdb.connect() as con:
+            con.read_parquet(episodes).create_view("cin")
+            con.read_parquet(addresses).create_view("addr")
+            (count,) = con.execute(
+                "with latest as (select addr_person_id_pseudonym as p, addr_address_postcode_lsoa"
+                " as lsoa, row_number() over (partition by addr_person_id_pseudonym order by "
+                "addr_address_start_date desc nulls last, addr_address_postcode_lsoa) as k from "
+                "addr where addr_address_postcode_lsoa is not null) select count(*) from cin "
+                "join latest on cine_person_id_pseudonym = p and k = 1 where "
+                f"cine_referral_date <= date '{end}' and (cine_close_date is null or "
+                f"date_trunc('month', cine_close_date) > date_trunc('month', date '{end}')) "
+                "and (cine_referral_nfa is null or cine_referral_nfa <> 'Y')").fetchone()
+        assert row["numerator"] == count
+        assert row["denominator"] == population[int(row["period"][:4])]
+        assert row["value"] == pytest.approx(10000 * count / row["denominator"], rel=1e-12)

@@ -10,7 +10,7 @@ from common_outcomes.data.declarations import Comparator, PeriodFormat, SourceDe
 from common_outcomes.documents import Document
 from common_outcomes.errors import Issues, Location
 from common_outcomes.framework.models import Indicator, Unit
-from common_outcomes.indicators.definitions import DefinitionsDocument
+from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
 from common_outcomes.indicators.expressions import ExpressionError, check_columns, parse
 from common_outcomes.periods import PeriodType
 from common_outcomes.strategy import Workspace
@@ -72,12 +72,68 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
             _check_expression(definition.numerator, columns, at("numerator"), issues)
             if isinstance(definition.denominator, str):
                 _check_expression(definition.denominator, columns, at("denominator"), issues)
+            else:
+                _check_other_denominator(definition, sources, at, issues)
             _check_column(definition.date, "date", columns, at("date"), issues, {"date"})
-            _check_column(definition.area, "area", columns, at("area"), issues, {"string"})
+            if definition.area_from is None:
+                _check_column(definition.area, "area", columns, at("area"), issues, {"string"})
+            else:
+                _check_area_from(definition, columns, sources, at, issues)
+            if definition.open_until:
+                _check_column(definition.open_until, "open until", columns, at("open_until"),
+                              issues, {"date"})
+                if definition.person:
+                    issues.error("definition.stock-of-people", "A stock (open_until) counts "
+                                 "records open at each period's end and cannot also count "
+                                 "people once each.", at("person"), "remove person")
             if definition.person:
                 _check_column(definition.person, "person", columns, at("person"), issues)
             for k, name in enumerate(definition.breakdowns):
                 _check_column(name, "breakdown", columns, at("breakdowns", str(k)), issues)
+
+
+def _check_area_from(definition: Definition, columns: Mapping[str, str],
+                     sources: Mapping[str, SourceDeclaration], at: Callable[..., Location],
+                     issues: Issues) -> None:
+    """The area taken from another source by person: both keys and the area must be there."""
+    lookup = definition.area_from
+    assert lookup is not None
+    decl = sources.get(lookup.source)
+    if decl is None:
+        issues.error("ref.unknown-source", f"The area of '{definition.indicator}' comes from "
+                     f"unknown source '{lookup.source}'.", at("area_from", "source"),
+                     f"sources: {', '.join(sorted(sources)) or 'none declared'}")
+        return
+    theirs = decl.analytic_columns()
+    _check_column(lookup.key, "person key", columns, at("area_from", "key"), issues)
+    _check_column(lookup.person, "person", theirs, at("area_from", "person"), issues)
+    _check_column(definition.area, "area", theirs, at("area"), issues, {"string"})
+    if lookup.start:
+        _check_column(lookup.start, "start", theirs, at("area_from", "start"), issues, {"date"})
+
+
+def _check_other_denominator(definition: Definition, sources: Mapping[str, SourceDeclaration],
+                             at: Callable[..., Location], issues: Issues) -> None:
+    """A denominator from another source: its columns, and every breakdown, must be there."""
+    other = definition.denominator
+    assert not isinstance(other, str)
+    decl = sources.get(other.source)
+    if decl is None:
+        issues.error("ref.unknown-source", f"The denominator of '{definition.indicator}' names "
+                     f"unknown source '{other.source}'.", at("denominator", "source"),
+                     f"sources: {', '.join(sorted(sources)) or 'none declared'}")
+        return
+    columns = decl.analytic_columns()
+    _check_expression(other.filter, columns, at("denominator", "filter"), issues)
+    if other.value:
+        _check_expression(other.value, columns, at("denominator", "value"), issues)
+    _check_column(other.date, "date", columns, at("denominator", "date"), issues, {"date"})
+    _check_column(other.area, "area", columns, at("denominator", "area"), issues, {"string"})
+    for k, name in enumerate(definition.breakdowns):
+        if name not in columns:
+            issues.error("definition.bad-column", f"The breakdown '{name}' is not a column of "
+                         f"the denominator's source '{other.source}', so it cannot be divided "
+                         "by it.", at("breakdowns", str(k)))
 
 
 def _check_expression(text: str, columns: Mapping[str, str], where: Location,

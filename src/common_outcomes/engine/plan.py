@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from common_outcomes.indicators.definitions import Definition, OtherDenominator
+from common_outcomes.indicators.definitions import AreaFrom, Definition, OtherDenominator
 from common_outcomes.indicators.expressions import parse
 
 
@@ -41,6 +41,9 @@ class Pass:
     parts: tuple[Part, ...]
     person: str | None = None
     denominators: tuple[DenominatorPass, ...] = ()
+    area_from: AreaFrom | None = None
+    open_until: str | None = None
+    places: tuple[Part, ...] = ()  # the parts of area_from's source
 
 
 @dataclass(frozen=True)
@@ -54,23 +57,34 @@ class DenominatorPass:
 
 
 def plan_passes(definitions: Sequence[Definition], parts: dict[str, list[Part]]) -> list[Pass]:
-    groups: dict[tuple[str, str, str, str], list[Definition]] = {}
+    groups: dict[tuple[str, str, str, str, str, str], list[Definition]] = {}
     for d in definitions:
-        groups.setdefault((d.source, d.date, d.area, d.person or ""), []).append(d)
+        groups.setdefault((d.source, d.date, d.area, d.person or "", d.open_until or "",
+                           d.area_from.model_dump_json() if d.area_from else ""), []).append(d)
     # One scan serves every definition: grouped by every breakdown any of them asks for;
     # a definition without one simply sums over them.
-    return [Pass(source, date, area, tuple(sorted({b for d in defs for b in d.breakdowns})),
-                 tuple(defs), tuple(parts.get(source, [])), person or None,
-                 tuple(DenominatorPass(d.indicator, d.denominator, d.breakdowns,
-                                       tuple(parts.get(d.denominator.source, [])))
-                       for d in defs if isinstance(d.denominator, OtherDenominator)))
-            for (source, date, area, person), defs in sorted(groups.items())]
+    passes = []
+    for (source, date, area, person, _, _), defs in sorted(groups.items()):
+        first = defs[0]
+        passes.append(Pass(
+            source, date, area, tuple(sorted({b for d in defs for b in d.breakdowns})),
+            tuple(defs), tuple(parts.get(source, [])), person or None,
+            tuple(DenominatorPass(d.indicator, d.denominator, d.breakdowns,
+                                  tuple(parts.get(d.denominator.source, [])))
+                  for d in defs if isinstance(d.denominator, OtherDenominator)),
+            first.area_from, first.open_until,
+            tuple(parts.get(first.area_from.source, [])) if first.area_from else ()))
+    return passes
 
 
 def sources_of(d: Definition) -> tuple[str, ...]:
     """The sources a definition reads."""
-    other = d.denominator.source if isinstance(d.denominator, OtherDenominator) else None
-    return (d.source,) if other is None else (d.source, other)
+    out = [d.source]
+    if isinstance(d.denominator, OtherDenominator):
+        out.append(d.denominator.source)
+    if d.area_from:
+        out.append(d.area_from.source)
+    return tuple(out)
 
 
 def breakdown_column(name: str) -> str:
@@ -112,10 +126,13 @@ def _scan(parts: Sequence[Part], root: Path | None = None) -> exp.Expr:
     return exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("rows")))
 
 
-def _grouped(date: str, area: str, breakdowns: Sequence[str], person: str | None = None
+def _month(date: str) -> exp.Expr:
+    return exp.func("DATE_TRUNC", exp.Literal.string("month"), exp.column(date))
+
+
+def _grouped(month: exp.Expr, area: str, breakdowns: Sequence[str], person: str | None = None
              ) -> tuple[list[exp.Expr], list[exp.Expr]]:
     """The grouping columns (small area, month, person, breakdowns) and their names."""
-    month = exp.func("DATE_TRUNC", exp.Literal.string("month"), exp.column(date))
     columns: list[exp.Expr] = [exp.column(area).as_("area_code"), month.as_("month")]
     extra = ("person",) if person else ()
     columns += [exp.column(person).as_("person")] if person else []
@@ -131,29 +148,67 @@ def _present(*columns: str) -> exp.Expr:
     return exp.and_(*(exp.column(c).is_(exp.null()).not_() for c in columns))
 
 
+AREA, MONTH, DELTA = "area__", "month__", "delta__"
+
+
+def _rows(p: Pass, root: Path | None) -> exp.Expr:
+    """What a pass reads: the source's current rows; with `area_from`, each joined to its
+    person's latest small area; with `open_until`, each record twice, +1 in the month it
+    opens and -1 in the month it closes, so that a running sum is the stock at a month's end."""
+    rows = _scan(p.parts, root)
+    if p.area_from is not None:
+        a = p.area_from
+        order = [exp.Ordered(this=exp.column(a.start), desc=True, nulls_first=False)] if (
+            a.start) else []
+        rank = exp.Window(this=exp.func("ROW_NUMBER"), partition_by=[exp.column(a.person)],
+                          order=exp.Order(expressions=[*order, exp.Ordered(
+                              this=exp.column(p.area))]))
+        ranked = (exp.select(exp.column(a.person).as_("person__"),
+                             exp.column(p.area).as_(AREA), rank.as_("rank__"))
+                  .from_(_scan(p.places, root)).where(_present(a.person, p.area)))
+        places = (exp.select("person__", AREA).from_(ranked.subquery("ranked"))
+                  .where(exp.column("rank__").eq(1)).subquery("places"))
+        joined = (exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("rows")),
+                             exp.column(AREA, table="places"))
+                  .from_(rows).join(places, join_type="left", on=exp.column(
+                      a.key, table="rows").eq(exp.column("person__", table="places"))))
+        rows = joined.subquery("rows")
+    if p.open_until is not None:
+        opened = exp.select(exp.Star(), _month(p.date).as_(MONTH),
+                            exp.Literal.number(1).as_(DELTA)).from_(rows.copy())
+        closed = (exp.select(exp.Star(), _month(p.open_until).as_(MONTH),
+                             exp.Literal.number(-1).as_(DELTA)).from_(rows.copy())
+                  .where(_present(p.open_until)))
+        rows = exp.union(opened, closed, distinct=False).subquery("rows")
+    return rows
+
+
 def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
     """Counts of every definition in the pass by small area and month (and person)."""
-    columns, group = _grouped(p.date, p.area, p.breakdowns, p.person)
+    area = AREA if p.area_from else p.area
+    month = exp.column(MONTH) if p.open_until else _month(p.date)
+    columns, group = _grouped(month, area, p.breakdowns, p.person)
     flag = p.person is not None
+    value = exp.column(DELTA) if p.open_until else None
     for d in p.definitions:
         num = exp.Paren(this=parse(d.numerator))
         if isinstance(d.denominator, OtherDenominator):
             # The denominator is summed from its own source; this pass counts the numerator.
-            columns.append(_count_where(num, flag=flag).as_(numerator_column(d.indicator)))
+            columns.append(_count_where(num, value, flag).as_(numerator_column(d.indicator)))
             continue
         den = exp.Paren(this=parse(d.denominator))
-        columns.append(_count_where(exp.and_(den, num), flag=flag)
+        columns.append(_count_where(exp.and_(den, num), value, flag)
                        .as_(numerator_column(d.indicator)))
-        columns.append(_count_where(den, flag=flag).as_(denominator_column(d.indicator)))
-    present = _present(p.date, p.area, *((p.person,) if p.person else ()))
-    return exp.select(*columns).from_(_scan(p.parts, root)).where(present).group_by(*group)
+        columns.append(_count_where(den, value, flag).as_(denominator_column(d.indicator)))
+    present = _present(p.date, area, *((p.person,) if p.person else ()))
+    return exp.select(*columns).from_(_rows(p, root)).where(present).group_by(*group)
 
 
 def denominator_query(dp: DenominatorPass, root: Path | None = None) -> exp.Select:
     """A denominator from another source: the sum of `value` (or a count) where `filter`
     holds, by small area and month (the month of the snapshot, for a population)."""
     d = dp.denominator
-    columns, group = _grouped(d.date, d.area, dp.breakdowns)
+    columns, group = _grouped(_month(d.date), d.area, dp.breakdowns)
     value = exp.Paren(this=parse(d.value)) if d.value else None
     columns.append(_count_where(exp.Paren(this=parse(d.filter)), value)
                    .as_(denominator_column(dp.indicator)))
@@ -167,6 +222,13 @@ def explain(p: Pass, dialect: str, root: Path | None = None) -> str:
     by = "".join(f", {b}" for b in p.breakdowns)
     person = (f"-- Each person ({p.person}) is flagged once per small area and month; stage two\n"
               f"-- counts each person once per period.\n") if p.person else ""
+    if p.area_from:
+        person += (f"-- The small area is the person's latest in source '{p.area_from.source}' "
+                   f"(by {p.area_from.key}).\n")
+    if p.open_until:
+        person += (f"-- A stock: each record is +1 in the month it opens ({p.date}) and -1 in the "
+                   f"month it\n-- closes ({p.open_until}); stage two sums them up to each "
+                   "period's last month.\n")
     text = (f"-- Pass over source '{p.source}': counts {names}\n"
             f"-- by small area ({p.area}) and month ({p.date}){by}, in one scan of the\n"
             f"-- current Parquet parts of the store (each only for the periods it is current).\n"

@@ -130,7 +130,7 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
         cells = _cells(counts, d, f"{d.indicator}__numerator")
         other = (denominators or {}).get(d.indicator)
         for ptype in d.period_types or (about[d.indicator].period_type,):
-            block, spans = roll_up(cells, areas, ptype, coverage)
+            block, spans = roll_up(cells, areas, ptype, coverage, stock=d.open_until is not None)
             if other is not None:
                 block = _divide(block, spans, _cells(other, d, None), areas, ptype,
                                 isinstance(d.denominator, OtherDenominator)
@@ -202,17 +202,50 @@ def _day(month: int) -> date:
     return np.datetime64(month, "M").astype("datetime64[D]").astype(date)  # type: ignore[no-any-return]
 
 
-def roll_up(cells: Cells, areas: Areas, ptype: PeriodType,
-            coverage: Coverage | None = None) -> tuple[Block, list[Period]]:
+def roll_up(cells: Cells, areas: Areas, ptype: PeriodType, coverage: Coverage | None = None,
+            stock: bool = False) -> tuple[Block, list[Period]]:
     """Counts summed to every area level, period of the type and grouping (rows in no whole
-    period are left out); with people, each person counts once per period."""
+    period are left out); with people, each person counts once per period; a stock (counts
+    are +1/-1 as records open and close) is its running sum at each period's end."""
     rows, period, spans = _periods(cells.month, ptype, coverage)
+    if stock:
+        rows, period, num, den = _at_period_ends(cells, spans)
+        return _aggregate(cells, rows, period, num, den, spans, areas), spans
     keep = period >= 0
     rows, period = rows[keep], period[keep]
     num, den = cells.numerator[rows], cells.denominator[rows]
     if cells.person is not None:
         rows, period, num, den = _once_per_person(cells, rows, period)
     return _aggregate(cells, rows, period, num, den, spans, areas), spans
+
+
+def _at_period_ends(cells: Cells, spans: Sequence[Period]) -> tuple[Ints, Ints, Floats, Floats]:
+    """For each period, the running sum of the +1/-1 counts up to its last month, for every
+    small area and combination of groups (a representative row carries those)."""
+    combo = _keys(cells.area.astype(str), *cells.groups[1:])
+    _, series = np.unique(combo, return_inverse=True)
+    order = np.lexsort((cells.month, series))
+    in_series, months = series[order], cells.month[order]
+    first = np.searchsorted(in_series, in_series)  # each row's series' first sorted row
+
+    def running(values: Floats) -> Floats:
+        total = np.cumsum(values[order])
+        return np.asarray(total - np.concatenate([[0.0], total])[first], dtype=np.float64)
+
+    num, den = running(cells.numerator), running(cells.denominator)
+    count = int(in_series.max()) + 1 if len(in_series) else 0
+    span = int(months.max() - months.min()) + 2 if len(months) else 1
+    key = in_series * span + (months - (months.min() if len(months) else 0))
+    out: list[tuple[Ints, Ints]] = []
+    for i, period in enumerate(spans):
+        end = np.datetime64(period.end, "M").astype(np.int64) - (months.min() if len(months)
+                                                                 else 0)
+        at = np.searchsorted(key, np.arange(count) * span + min(end, span - 1), side="right") - 1
+        ok = (at >= 0) & (in_series[np.maximum(at, 0)] == np.arange(count))
+        out.append((at[ok], np.full(int(ok.sum()), i, dtype=np.int64)))
+    at = np.concatenate([a for a, _ in out]) if out else np.array([], dtype=np.int64)
+    period_of = np.concatenate([p for _, p in out]) if out else np.array([], dtype=np.int64)
+    return order[at], period_of, num[at], den[at]
 
 
 def _once_per_person(cells: Cells, rows: Ints, period: Ints
@@ -222,9 +255,10 @@ def _once_per_person(cells: Cells, rows: Ints, period: Ints
     denominator (else in the numerator, else their first record)."""
     assert cells.person is not None
     person, den = cells.person[rows], cells.denominator[rows]
-    # Ties (same month) go to the first small area by code, not to the engine's row order.
-    order = np.lexsort((cells.area[rows], cells.month[rows], -(2 * den + cells.numerator[rows]),
-                        period, person))
+    # Ties (same month) go to the first small area and groups by code, not to the engine's
+    # row order.
+    order = np.lexsort((*(g[rows] for g in reversed(cells.groups[1:])), cells.area[rows],
+                        cells.month[rows], -(2 * den + cells.numerator[rows]), period, person))
     person, per = person[order], period[order]
     first = np.flatnonzero(np.concatenate([[True], (person[1:] != person[:-1])
                                            | (per[1:] != per[:-1])]))
@@ -291,7 +325,8 @@ def _divide(block: Block, spans: Sequence[Period], other: Cells, areas: Areas,
     at_den = _lookup(keys_den, np.argsort(keys_den), keys)
     out.numerator = _take(block.numerator, at_num, 0.0)
     out.denominator = _take(den.denominator, at_den, np.nan)
-    return out
+    # A period the other source has nothing for at all is not a result (yet).
+    return out.take(np.flatnonzero(np.isin(out.period, np.unique(den.period))))
 
 
 def _take(values: Floats, at: Ints, missing: float) -> Floats:

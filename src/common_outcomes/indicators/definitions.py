@@ -54,6 +54,18 @@ class OtherDenominator(Model):
                                              "the period like the numerator")
 
 
+class AreaFrom(Model):
+    """The record's small area from another source, by person: e.g. a child's address in the
+    social care extract's address table. Each person's latest address counts (the latest
+    `start`, where given)."""
+
+    source: Slug
+    key: str = Field(description="The person's column in this definition's source")
+    person: str = Field(description="The person's column in the other source")
+    start: str | None = Field(None, description="The other source's start date column: the "
+                                                "latest address is used")
+
+
 class Definition(Model):
     indicator: Slug
     source: Slug
@@ -69,6 +81,13 @@ class Definition(Model):
     person: str | None = Field(None, description="Count distinct values of this column, "
                                                  "not rows")
     breakdowns: tuple[str, ...] = ()
+    area_from: AreaFrom | None = Field(None, description="Take `area` from another source, "
+                                                         "by person")
+    open_until: str | None = Field(None, description="A record is open from `date` until "
+                                                     "this date (empty: still open) and is "
+                                                     "counted at the end of each period it is "
+                                                     "open at, as a stock (e.g. children in "
+                                                     "need at 31 March)")
 
 
 class DefinitionsDocument(DocumentModel):
