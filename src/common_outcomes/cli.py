@@ -437,6 +437,24 @@ def quality(
     out.print(table)
 
 
+@app.command()
+def export(
+    workspace: Path = WORKSPACE,
+    output_format: str = typer.Option("csv", "--format", help="csv or xlsx."),
+    indicator: list[str] = typer.Option([], "--indicator", metavar="ID",
+                                        help="Only this indicator (repeatable); default all."),
+    out_file: Path | None = typer.Option(None, "--out", help="Where to write (default: "
+                                         ".outcomes/exports/indicator_values.FORMAT)."),
+) -> None:
+    """Write the results table as CSV or XLSX, refusing if any cell would disclose."""
+    from common_outcomes.project import Project, export_results
+
+    done = export_results(Project.load(workspace), output_format, tuple(indicator), out_file)
+    out.print(f"Wrote {done.rows:,} rows for {len(done.indicators)} indicators to "
+              f"{escape(str(done.path))} (checked for disclosure: no small number shown or "
+              "recoverable).")
+
+
 def _user() -> str:
     import getpass
 

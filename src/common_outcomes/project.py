@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from common_outcomes.data.load import LoadResult
     from common_outcomes.data.quality import QualityRow
     from common_outcomes.data.store import Store
+    from common_outcomes.engine.publish import Exported
     from common_outcomes.engine.run import Progress as RunProgress
     from common_outcomes.engine.run import RunResult
     from common_outcomes.synth.run import Progress, SynthResult
@@ -274,3 +275,40 @@ def explain_indicator(project: Project, indicator: str, dialect: str = "duckdb")
                   if indicator in without else "no definition computes it")
         raise UserError(f"Cannot explain '{indicator}': {reason}.")
     return plan.explain(found, dialect, project.folder / ".outcomes" / "store")
+
+
+def export_results(project: Project, fmt: str = "csv", indicators: tuple[str, ...] = (),
+                   out: Path | None = None) -> Exported:
+    """`outcomes export`: the results table (or some indicators of it) as CSV or XLSX, through
+    the disclosure guard; nothing is written if any cell would disclose a small number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from common_outcomes.engine.publish import EXPORTS, Exported, ExportFormat, write_results
+    from common_outcomes.engine.run import RESULTS, about_of
+    from common_outcomes.errors import UserError
+
+    if not project.ok or project.workspace is None or project.framework is None:
+        raise UserError("The workspace has errors; run 'outcomes check' and fix them before "
+                        "exporting.", project.issues.sorted())
+    try:
+        kind = ExportFormat(fmt)
+    except ValueError:
+        raise UserError(f"--format must be csv or xlsx, not '{fmt}'.") from None
+    source = project.folder / RESULTS
+    if not source.is_file():
+        raise UserError(f"There are no results in {source} yet; run 'outcomes run' first.")
+    table = pq.read_table(source)
+    held = set(table.column("indicator_id").to_pylist())
+    unknown = sorted(set(indicators) - held)
+    if unknown:
+        raise UserError(f"The results hold no indicator {', '.join(unknown)}; they hold: "
+                        f"{', '.join(sorted(held)) or 'none'}.")
+    if indicators:
+        table = table.filter(pc.is_in(table.column("indicator_id"),
+                                      value_set=pa.array(list(indicators), pa.string())))
+    about = about_of(project.workspace, project.framework.framework, project.sources)
+    path = out or project.folder / EXPORTS / f"indicator_values.{kind.value}"
+    rows = write_results(table, {k: a.rule for k, a in about.items()}, path, kind)
+    return Exported(path, rows, sorted(set(table.column("indicator_id").to_pylist())))

@@ -1,0 +1,236 @@
+"""The disclosure guard refuses every kind of leak, names the cell, and passes a safe table.
+
+Tables are built by hand with the results table's columns: a borough with two localities of
+two wards each, for one indicator, so that every planted leak is one edit away from safe.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from common_outcomes.engine.publish import (
+    DisclosureError,
+    ExportFormat,
+    find_leaks,
+    publishable,
+    write_results,
+)
+from common_outcomes.engine.results import COLUMNS
+from common_outcomes.periods import PeriodType, parse_period
+from common_outcomes.stats.disclosure import Rule
+from common_outcomes.stats.disclosure import publishable as shown_by_suppression
+
+RULES = {"births": Rule(suppress_below=5)}
+FY = ("2024/25", "financial_year", date(2024, 4, 1), date(2025, 3, 31))
+QUARTERS = [(p.label, "quarter", p.start, p.end)
+            for p in (parse_period(f"2024/25 Q{q}", PeriodType.QUARTER) for q in (1, 2, 3, 4))]
+FLOATS = {"numerator", "denominator", "value", "lower_95", "upper_95", "lower_998",
+          "upper_998", "baseline", "target"}
+
+
+def row(area: str, parent: str | None, numerator: float | None, *, hidden: bool = False,
+        period: tuple[str, str, date, date] = FY, breakdown: str = "all",
+        method: str = "Wilson score", indicator: str = "births") -> dict[str, object]:
+    label, ptype, start, end = period
+    value = None if numerator is None else numerator / 2
+    return {"indicator_id": indicator, "indicator_name": "Births", "area_code": area,
+            "area_name": area, "area_type": "ward" if parent and parent != "la" else "x",
+            "parent_code": parent, "period": label, "period_type": ptype,
+            "period_start": start, "period_end": end, "breakdown": breakdown,
+            "numerator": None if hidden else numerator, "denominator": 200.0,
+            "value": None if hidden else value, "lower_95": None if hidden else value,
+            "upper_95": None if hidden else value, "lower_998": None if hidden else value,
+            "upper_998": None if hidden else value, "method": method, "value_note": None,
+            "suppressed": hidden, "benchmark_code": None, "compared_to_benchmark": None,
+            "recent_trend": None, "baseline": None, "target": None, "target_status": None}
+
+
+def table(rows: list[dict[str, object]]) -> pa.Table:
+    types = {c: pa.float64() if c in FLOATS else pa.string() for c in COLUMNS} | {
+        "period_start": pa.date32(), "period_end": pa.date32(), "suppressed": pa.bool_()}
+    return pa.table({c: pa.array([r[c] for r in rows], types[c]) for c in COLUMNS})
+
+
+def safe() -> list[dict[str, object]]:
+    """la = north (w1 + w2) + south (w3 + w4); w1 and w2 both hidden (w1 is 3)."""
+    return [row("la", None, 100), row("north", "la", 40), row("south", "la", 60),
+            row("w1", "north", 3, hidden=True), row("w2", "north", 37, hidden=True),
+            row("w3", "south", 30), row("w4", "south", 30)]
+
+
+def refused(rows: list[dict[str, object]], rules: dict[str, Rule] = RULES) -> str:
+    with pytest.raises(DisclosureError) as caught:
+        publishable(table(rows), rules)
+    return str(caught.value) + "\n" + "\n".join(map(str, caught.value.issues))
+
+
+def test_a_safe_table_is_returned_unchanged() -> None:
+    t = table(safe())
+    assert publishable(t, RULES) is t
+
+
+def test_a_small_count_is_refused_with_its_cell_named() -> None:
+    rows = safe()
+    rows[5] = row("w3", "south", 4)
+    rows[6] = row("w4", "south", 56)
+    message = refused(rows)
+    assert "indicator births, area w3, period 2024/25 (financial_year), breakdown all" in message
+    assert "[disclosure.small-count]" in message and "(numerator 4)" in message
+    # The same count is safe once the threshold is below it, and 0 is never hidden.
+    assert publishable(table(rows), {"births": Rule(suppress_below=3)}) is not None
+    rows[5] = row("w3", "south", 0)
+    rows[6] = row("w4", "south", 60)
+    assert len(find_leaks(table(rows), RULES)) == 0
+
+
+def test_a_value_left_on_a_suppressed_row_is_refused() -> None:
+    rows = safe()
+    rows[4] = {**rows[4], "upper_998": 18.5}
+    message = refused(rows)
+    assert "[disclosure.shown-when-hidden] indicator births, area w2" in message
+
+
+def test_a_lone_hidden_child_is_recoverable_from_its_parent() -> None:
+    rows = safe()
+    rows[4] = row("w2", "north", 37)  # locality 40 minus ward 37 gives ward w1's 3
+    message = refused(rows)
+    assert "[disclosure.recoverable-area] indicator births, area w1, period 2024/25" in message
+
+
+def test_a_hidden_parent_is_recoverable_as_the_sum_of_its_children() -> None:
+    rows = [row("la", None, 12, hidden=True), row("north", "la", 6), row("south", "la", 6)]
+    assert "[disclosure.recoverable-area] indicator births, area la," in refused(rows)
+
+
+def test_a_lone_hidden_breakdown_value_is_recoverable_from_the_total() -> None:
+    rows = [*safe(), row("la", None, 60, breakdown="sex: F"),
+            row("la", None, 37, breakdown="sex: M"),
+            row("la", None, 3, breakdown="sex: unknown", hidden=True)]
+    message = refused(rows)
+    assert "[disclosure.recoverable-breakdown] indicator births, area la" in message
+    assert "breakdown sex: unknown" in message
+    # Another dimension is another family: hiding an age band does not protect sex: unknown.
+    rows.append(row("la", None, 4, breakdown="age: 40+", hidden=True))
+    rows.append(row("la", None, 96, breakdown="age: under 40", hidden=True))
+    assert "breakdown sex: unknown" in refused(rows)
+    rows[-4] = row("la", None, 37, breakdown="sex: M", hidden=True)
+    assert len(find_leaks(table(rows), RULES)) == 0
+
+
+def test_a_lone_hidden_quarter_is_recoverable_from_its_year() -> None:
+    # As found in the example's early booking: the year and three quarters shown.
+    quarters = [row("la", None, x, period=q) for x, q in zip((40, 30, 27), QUARTERS[:3],
+                                                              strict=True)]
+    rows = [*safe(), *quarters, row("la", None, 3, period=QUARTERS[3], hidden=True)]
+    message = refused(rows)
+    assert ("[disclosure.recoverable-period] indicator births, area la, period 2024/25 Q4 "
+            "(quarter)") in message
+    rows[-2] = row("la", None, 27, period=QUARTERS[2], hidden=True)
+    assert len(find_leaks(table(rows), RULES)) == 0
+
+
+def test_quarters_do_not_tile_an_academic_year() -> None:
+    academic = ("2024/25", "academic_year", date(2024, 9, 1), date(2025, 8, 31))
+    rows = [row("la", None, 100, period=academic),
+            *[row("la", None, 25, period=q) for q in QUARTERS[:3]],
+            row("la", None, 3, period=QUARTERS[3], hidden=True)]
+    assert len(find_leaks(table(rows), RULES)) == 0
+
+
+def test_quarters_tile_a_rolling_year_that_ends_with_one() -> None:
+    rolling = parse_period("12 months to Jun 2025", PeriodType.ROLLING_12_MONTHS)
+    q1 = parse_period("2025/26 Q1", PeriodType.QUARTER)
+    rows = [row("la", None, 100, period=(rolling.label, "rolling_12_months", rolling.start,
+                                         rolling.end)),
+            *[row("la", None, 30, period=q) for q in QUARTERS[1:]],
+            row("la", None, 10, period=(q1.label, "quarter", q1.start, q1.end), hidden=True)]
+    assert "[disclosure.recoverable-period] indicator births, area la, period 2025/26 Q1" \
+        in refused(rows)
+
+
+def test_a_cell_hidden_in_one_row_and_shown_in_another_is_refused() -> None:
+    rolling = ("12 months to Mar 2025", "rolling_12_months", FY[2], FY[3])
+    rows = [row("w9", None, 9), row("w9", None, 9, period=rolling, hidden=True)]
+    assert "[disclosure.shown-elsewhere] indicator births, area w9, period 12 months to Mar " \
+           "2025" in refused(rows)
+
+
+def test_published_comparators_may_show_small_counts_but_not_reveal_hidden_ones() -> None:
+    comparator = row("E12000007", None, 3, method="published (DfE)", indicator="dfe-only")
+    assert len(find_leaks(table([*safe(), comparator]), RULES)) == 0
+    # A published total over two computed areas, one of them hidden, gives it away.
+    rows = [row("E12000007", None, 50, method="published (Fingertips)"),
+            row("la", "E12000007", 45), row("lb", "E12000007", 5, hidden=True)]
+    assert "[disclosure.recoverable-area] indicator births, area lb" in refused(rows)
+
+
+def test_an_indicator_without_a_rule_cannot_be_checked() -> None:
+    assert "no rule for indicator births" in refused(safe(), {})
+
+
+def test_a_rounding_rule_is_kept() -> None:
+    rules = {"births": Rule(suppress_below=5, round_to=5)}
+    # 37 is hidden; 100, 40, 60 and 30 are multiples of 5.
+    assert len(find_leaks(table(safe()), rules)) == 0
+    rows = safe()
+    rows[0] = row("la", None, 101)
+    assert "[disclosure.not-rounded] indicator births, area la" in refused(rows, rules)
+
+
+def test_the_export_refuses_a_leaking_table_and_leaves_no_file(tmp_path: Path) -> None:
+    rows = safe()
+    rows[4] = row("w2", "north", 37)
+    for fmt in ExportFormat:
+        target = tmp_path / f"out.{fmt.value}"
+        with pytest.raises(DisclosureError, match="area w1"):
+            write_results(table(rows), RULES, target, fmt)
+        assert list(tmp_path.iterdir()) == []
+    assert write_results(table(safe()), RULES, tmp_path / "ok.csv", ExportFormat.csv) == 7
+    text = (tmp_path / "ok.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert text[0].startswith('"indicator_id","indicator_name","area_code"')
+    assert '"w3","w3","ward","south","2024/25","financial_year","2024-04-01","2025-03-31","all",' \
+           '"30","200"' in text[6]  # whole counts are written as integers
+
+
+@st.composite
+def hierarchies(draw: st.DrawFn) -> tuple[list[float], list[int]]:
+    """A borough, its localities and their wards, with ward counts that add up."""
+    wards = [draw(st.lists(st.integers(0, 30), min_size=1, max_size=5))
+             for _ in range(draw(st.integers(1, 4)))]
+    counts = [float(sum(map(sum, wards)))] + [float(sum(w)) for w in wards]
+    parent = [-1] + [0] * len(wards)
+    for i, ward_counts in enumerate(wards):
+        counts += map(float, ward_counts)
+        parent += [1 + i] * len(ward_counts)
+    return counts, parent
+
+
+@settings(max_examples=200, deadline=None)
+@given(hierarchies(), st.integers(1, 8))
+def test_the_guard_accepts_what_suppression_makes_and_refuses_one_cell_less(
+        case: tuple[list[float], list[int]], threshold: int) -> None:
+    counts, parent = case
+    shown = shown_by_suppression(counts, parent, Rule(threshold))
+    names = ["la", *[f"a{i}" for i in range(1, len(counts))]]
+
+    def rows(published: set[int]) -> list[dict[str, object]]:
+        return [row(names[i], names[p] if p >= 0 else None, counts[i],
+                    hidden=not (shown[i] or i in published)) for i, p in enumerate(parent)]
+
+    rules = {"births": Rule(threshold)}
+    assert len(find_leaks(table(rows(set())), rules)) == 0
+    # Showing one hidden cell leaks exactly when it is small, or when it was one of only two
+    # hidden cells of a family (a parent and its children).
+    for i in np.flatnonzero(~shown).tolist():
+        heads = {h for h in (parent[i], i) if h >= 0 and h in parent}
+        pairs = any(sum(not shown[k] for k in range(len(counts)) if k == h or parent[k] == h)
+                    == 2 for h in heads)
+        leaks = len(find_leaks(table(rows({i})), rules)) > 0
+        assert leaks == (1 <= counts[i] <= threshold or pairs), (counts, parent, i)
