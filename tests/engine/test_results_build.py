@@ -109,3 +109,18 @@ def test_a_stock_is_counted_at_each_periods_end() -> None:
     assert out[("E09", "2023")]["numerator"] == 2
     assert out[("E09", "2024")]["numerator"] == 2
     assert (out[("w1", "2023")]["numerator"], out[("w2", "2024")]["numerator"]) == (1, 1)
+
+
+def test_expressions_evaluate_on_totals_with_sql_semantics() -> None:
+    from common_outcomes.engine.evaluate import holds
+
+    totals = pa.table({"absent": [1.0, 10.0, None, 5.0], "possible": [100.0, 90.0, 50.0, 0.0],
+                       "school": [2112001.0, 2114001.0, -7.0, 3.0]})
+    assert holds("absent >= 0.1 * possible", totals).to_pylist() == [False, True, False, True]
+    assert holds("not absent is null and possible > 0", totals).to_pylist() == [
+        True, True, False, False]
+    assert holds("school % 10000 between 2000 and 3999", totals).to_pylist() == [
+        True, False, False, False]
+    assert holds("school % 10000 = -7 or absent in (1, 5)", totals).to_pylist() == [
+        True, False, True, True]
+    assert holds("possible / 4 = 25", totals).to_pylist() == [True, False, False, False]

@@ -52,7 +52,8 @@ def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table
         "breastfeeding-6-8-weeks", "asq-communication", "funded-early-education-2",
         "good-level-of-development", "child-development-2-years", "neet-or-not-known-16-17",
         "family-hub-reach", "asq-personal-social", "good-level-of-development-fsm",
-        "children-in-need-rate", "child-protection-rate", "children-looked-after-rate"}
+        "children-in-need-rate", "child-protection-rate", "children-looked-after-rate",
+        "persistent-absence-primary", "persistent-absence-secondary"}
 
 
 def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:
@@ -268,3 +269,22 @@ def test_children_in_need_at_31_march_by_their_latest_address(
         assert row["numerator"] == count
         assert row["denominator"] == population[int(row["period"][:4])]
         assert row["value"] == pytest.approx(10000 * count / row["denominator"], rel=1e-12)
+
+
+def test_persistent_absence_tests_each_pupils_totals_over_the_year(
+        results: tuple[Path, pa.Table]) -> None:
+    """Per-person totals: a pupil's sessions summed over the year's terms, then 10% or more
+    missed; primary schools by establishment number."""
+    ws, table = results
+    rows = [r for r in table.to_pylist() if r["indicator_id"] == "persistent-absence-primary"
+            and r["area_type"] == "la"]
+    assert rows
+    expected = {year: (pupils, persistent) for year, pupils, persistent in _store_sql(
+        ws, "school-attendance",
+        "select academic_year, count(*), sum(case when absent >= 0.1 * possible then 1 else 0 "
+        "end) from (select academic_year, upn_pseudonym, sum(authorised_absence_sessions + "
+        "unauthorised_absence_sessions) as absent, sum(possible_sessions) as possible from src "
+        "where school_laestab % 10000 between 2000 and 3999 and postcode_lsoa is not null "
+        "group by 1, 2) where possible > 0 group by 1")}
+    for row in rows:
+        assert (row["denominator"], row["numerator"]) == expected[row["period"]]

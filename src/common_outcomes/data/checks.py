@@ -69,9 +69,11 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
                              f"sources: {', '.join(sorted(sources)) or 'none declared'}")
                 continue
             columns = decl.analytic_columns()
-            _check_expression(definition.numerator, columns, at("numerator"), issues)
+            # With per-person totals, the numerator and denominator test those totals.
+            tested = _check_per_person(definition, columns, at, issues)
+            _check_expression(definition.numerator, tested, at("numerator"), issues)
             if isinstance(definition.denominator, str):
-                _check_expression(definition.denominator, columns, at("denominator"), issues)
+                _check_expression(definition.denominator, tested, at("denominator"), issues)
             else:
                 _check_other_denominator(definition, sources, at, issues)
             _check_column(definition.date, "date", columns, at("date"), issues, {"date"})
@@ -90,6 +92,24 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
                 _check_column(definition.person, "person", columns, at("person"), issues)
             for k, name in enumerate(definition.breakdowns):
                 _check_column(name, "breakdown", columns, at("breakdowns", str(k)), issues)
+
+
+def _check_per_person(definition: Definition, columns: Mapping[str, str],
+                      at: Callable[..., Location], issues: Issues) -> Mapping[str, str]:
+    """The columns the numerator and denominator may use: the source's, or a person's totals."""
+    if not definition.per_person:
+        return columns
+    if not definition.person:
+        issues.error("definition.totals-without-person", "Per-person totals need the column "
+                     "that identifies a person.", at("per_person"), "add person")
+    if not isinstance(definition.denominator, str):
+        issues.error("definition.totals-without-person", "Per-person totals are tested by a "
+                     "denominator on the same source, not one from another source.",
+                     at("denominator"))
+    _check_expression(definition.records, columns, at("records"), issues)
+    for name, text in definition.per_person.items():
+        _check_expression(text, columns, at("per_person", name), issues)
+    return {name: "number" for name in definition.per_person}
 
 
 def _check_area_from(definition: Definition, columns: Mapping[str, str],

@@ -99,6 +99,10 @@ def denominator_column(indicator: str) -> str:
     return f"{indicator}__denominator"
 
 
+def total_column(indicator: str, name: str) -> str:
+    return f"{indicator}__total__{name}"
+
+
 def _count_where(condition: exp.Expr, value: exp.Expr | None = None,
                  flag: bool = False) -> exp.Expr:
     """SUM of `value` (default 1) where the condition holds; MAX for a person's 0/1 flag."""
@@ -191,6 +195,13 @@ def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
     flag = p.person is not None
     value = exp.column(DELTA) if p.open_until else None
     for d in p.definitions:
+        if d.per_person:
+            # Each person's totals by small area and month; tested once summed over a period.
+            where = exp.Paren(this=parse(d.records))
+            columns += [_count_where(where, exp.Paren(this=parse(text)))
+                        .as_(total_column(d.indicator, name))
+                        for name, text in sorted(d.per_person.items())]
+            continue
         num = exp.Paren(this=parse(d.numerator))
         if isinstance(d.denominator, OtherDenominator):
             # The denominator is summed from its own source; this pass counts the numerator.

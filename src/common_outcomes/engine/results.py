@@ -18,6 +18,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from common_outcomes.engine.evaluate import holds
+from common_outcomes.engine.plan import total_column
 from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
@@ -92,6 +94,9 @@ class Cells:
     numerator: Floats
     denominator: Floats
     person: Ints | None = None
+    # Per-person totals and the test that turns a person's totals into 0/1 (num, den).
+    totals: Mapping[str, Floats] | None = None
+    judge: Callable[[Mapping[str, Floats]], tuple[Floats, Floats]] | None = None
 
 
 @dataclass
@@ -153,9 +158,26 @@ def _cells(counts: pa.Table, d: Definition, numerator: str | None) -> Cells:
     if "person" in counts.column_names:
         person = np.asarray(pc.dictionary_encode(counts.column("person")).combine_chunks()
                             .indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    totals = {name: _floats(counts, total_column(d.indicator, name))
+              for name in d.per_person} if d.per_person and numerator else None
     return Cells(small.tolist(), area.astype(np.int64), months.astype(np.int64),
-                 _groups(counts, d), _floats(counts, numerator) if numerator else zeros,
-                 _floats(counts, den) if den in counts.column_names else zeros, person)
+                 _groups(counts, d),
+                 _floats(counts, numerator) if numerator and totals is None else zeros,
+                 _floats(counts, den) if den in counts.column_names else zeros, person,
+                 totals, _judge(d) if totals is not None else None)
+
+
+def _judge(d: Definition) -> Callable[[Mapping[str, Floats]], tuple[Floats, Floats]]:
+    """A person is in the denominator if their totals pass its test, and in the numerator if
+    they pass both."""
+    def judge(totals: Mapping[str, Floats]) -> tuple[Floats, Floats]:
+        table = pa.table(dict(totals))
+        assert isinstance(d.denominator, str)
+        den = np.asarray(holds(d.denominator, table), dtype=np.float64)
+        num = np.asarray(holds(d.numerator, table), dtype=np.float64) * den
+        return num, den
+
+    return judge
 
 
 def _floats(counts: pa.Table, name: str) -> Floats:
@@ -262,8 +284,14 @@ def _once_per_person(cells: Cells, rows: Ints, period: Ints
     person, per = person[order], period[order]
     first = np.flatnonzero(np.concatenate([[True], (person[1:] != person[:-1])
                                            | (per[1:] != per[:-1])]))
-    num = np.maximum.reduceat(cells.numerator[rows][order], first) if len(first) else den[:0]
-    anyden = np.maximum.reduceat(den[order], first) if len(first) else den[:0]
+    if cells.totals is not None and cells.judge is not None:
+        # Each person's totals over the period, then the definition's tests on them.
+        totals = {name: np.add.reduceat(values[rows][order], first) if len(first) else den[:0]
+                  for name, values in cells.totals.items()}
+        num, anyden = cells.judge(totals)
+    else:
+        num = np.maximum.reduceat(cells.numerator[rows][order], first) if len(first) else den[:0]
+        anyden = np.maximum.reduceat(den[order], first) if len(first) else den[:0]
     return rows[order][first], per[first], num, anyden
 
 

@@ -81,6 +81,11 @@ class Definition(Model):
     person: str | None = Field(None, description="Count distinct values of this column, "
                                                  "not rows")
     breakdowns: tuple[str, ...] = ()
+    per_person: dict[str, str] | None = Field(
+        None, description="Totals each person builds up over the period (name: the value to "
+                          "add for each record); the numerator and denominator are then tests "
+                          "of a person's totals, e.g. absent >= 0.1 * possible")
+    records: str = Field("true", description="With per_person: which records add to the totals")
     area_from: AreaFrom | None = Field(None, description="Take `area` from another source, "
                                                          "by person")
     open_until: str | None = Field(None, description="A record is open from `date` until "

@@ -23,7 +23,7 @@ from sqlglot.errors import ParseError, TokenError
 _ALLOWED: tuple[type[exp.Expr], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
     exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
-    exp.In, exp.Between, exp.Is, exp.Add, exp.Sub, exp.Mul, exp.Div,
+    exp.In, exp.Between, exp.Is, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
     exp.DateDiff, exp.Year, exp.Month, exp.Var, exp.Tuple,
 )
 DATE_UNITS = frozenset({"day", "week", "month", "year"})

@@ -210,10 +210,12 @@ def attendance(ctx: LaContext, early_help: Episodes) -> tuple[dict[str, pa.Table
     area = pop.area_on(pop.child_family[child], when)
     age = np.concatenate([academic_age(pop.child_dob[f[0]], f[1]) for f in frames])
     school = np.where(age <= 10, schools.primary_of_area[area], schools.secondary_of_area[area])
-    noisy = noisy_person(rng, PersonFaults(missing_nhs_number=0.0, missing_postcode=0.0),
+    # The census records each pupil's home postcode, which places them by residence.
+    noisy = noisy_person(rng, PersonFaults(missing_nhs_number=0.0),
                          ident.child_first[child], ident.child_surname[child],
-                         pop.child_dob[child], np.full(n_rows, ""), np.full(n_rows, ""),
-                         ident.directory)
+                         pop.child_dob[child], ident.postcode_on(pop, pop.child_family[child],
+                                                                 when),
+                         np.full(n_rows, ""), ident.directory)
     upn = schools.upn[child]
     keys = np.char.add(np.char.add(upn, "/"), np.char.add(np.char.add(ay, "/"), terms))
     return {"school_attendance": table({
@@ -221,6 +223,7 @@ def attendance(ctx: LaContext, early_help: Episodes) -> tuple[dict[str, pa.Table
         "forename": noisy.first,
         "surname": noisy.surname,
         "dob": noisy.dob,
+        "postcode": noisy.postcode,
         "school_laestab": schools.laestab(school),
         "academic_year": ay,
         "term": terms,
