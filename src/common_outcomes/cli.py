@@ -252,11 +252,24 @@ def load(
 
 
 @app.command()
-def run(workspace: Path = WORKSPACE) -> None:
+def run(
+    workspace: Path = WORKSPACE,
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (one machine) or spark."),
+    master: str | None = typer.Option(None, "--master", help="Spark's master URL: local[*], "
+                                      "spark://host:7077, yarn, ... (default: Spark's own)."),
+    conf: list[str] = typer.Option([], "--conf", metavar="KEY=VALUE",
+                                   help="The engine's configuration, repeatable: DuckDB's "
+                                   "(threads=2) or Spark's (spark.executor.memory=4g)."),
+    data: str | None = typer.Option(None, "--data", metavar="PATH|URI",
+                                    help="Where Spark reads a copy of the workspace's "
+                                    ".outcomes/store (default: the store itself)."),
+) -> None:
     """Compute every defined indicator from the store into the results table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from common_outcomes.project import Project, run_indicators
+
+    settings = _engine_settings(engine, master, conf, data)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=err, transient=True) as bar:
@@ -265,13 +278,36 @@ def run(workspace: Path = WORKSPACE) -> None:
         def step(name: str, done: int, total: int) -> None:
             bar.update(task, description=f"Computing {name}", completed=done, total=total)
 
-        result = run_indicators(Project.load(workspace), step)
+        result = run_indicators(Project.load(workspace), step, engine, settings)
     out.print(f"Wrote {result.rows:,} rows for {len(result.indicators)} indicators to "
               f"{escape(str(result.path))} ({result.passes_computed} passes computed, "
               f"{result.passes_reused} unchanged since the last run).")
     if result.without_data:
         out.print(f"No data in the store yet for: {escape(', '.join(result.without_data))} "
                   "(run 'outcomes load').")
+
+
+def _engine_settings(engine: str, master: str | None, conf: list[str],
+                     data: str | None) -> dict[str, str]:
+    from common_outcomes.engine.backends import ENGINES
+    from common_outcomes.engine.backends.spark import DATA
+
+    if engine not in ENGINES:
+        raise UserError(f"Unknown engine '{engine}': use one of {', '.join(ENGINES)}.")
+    if engine != "spark" and (master or data):
+        raise UserError("--master and --data are Spark settings: add --engine spark.")
+    settings = {}
+    for item in conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--conf takes KEY=VALUE (as in spark.executor.memory=4g), "
+                            f"not '{item}'.")
+        settings[key.strip()] = value.strip()
+    if master:
+        settings["spark.master"] = master
+    if data:
+        settings[DATA] = data
+    return settings
 
 
 @app.command()

@@ -203,8 +203,10 @@ def data_quality(project: Project) -> list[QualityRow]:
     return quality(store_of(project), project.sources)
 
 
-def run_indicators(project: Project, progress: RunProgress | None = None) -> RunResult:
-    """`outcomes run`: every indicator definition over the store, to the results table."""
+def run_indicators(project: Project, progress: RunProgress | None = None,
+                   engine: str = "duckdb", settings: dict[str, str] | None = None) -> RunResult:
+    """`outcomes run`: every indicator definition over the store, to the results table, on
+    `engine` with its `settings` (DuckDB's or Spark's configuration)."""
     from common_outcomes.engine.run import run
     from common_outcomes.errors import UserError
 
@@ -226,7 +228,15 @@ def run_indicators(project: Project, progress: RunProgress | None = None) -> Run
         return apply_tracking(table, [b for b, _ in workspace.baselines],
                               [t for t, _ in workspace.targets], polarity)
 
-    return run(project.folder, workspace, framework, project.sources, track, progress)
+    if engine == "spark":
+        from common_outcomes.data.store import open_store
+        from common_outcomes.engine.backends.spark import STORE
+
+        # Spark may read a copy of the store elsewhere (--data): the parts' paths are rebased
+        # from the local store, whose catalog says which parts are current.
+        settings = {**(settings or {}), STORE: str(open_store(project.folder).root)}
+    return run(project.folder, workspace, framework, project.sources, track, progress,
+               engine=engine, settings=settings)
 
 
 def indicator_changes(project: Project, indicator: str, area: str | None = None,

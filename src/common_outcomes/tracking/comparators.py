@@ -125,9 +125,11 @@ def current_rows(store: Store, source: str, columns: Sequence[str]) -> pa.Table 
 
 def _text(table: pa.Table, column: str) -> npt.NDArray[np.str_]:
     """A column as stripped text, '' for empty cells (DfE files pad some with a space)."""
-    values = pc.cast(table.column(column), pa.string()) if table.column(
-        column).type != pa.string() else table.column(column)
-    return np.array([("" if v is None else v.strip()) for v in values.to_pylist()], dtype=str)
+    values = table.column(column)
+    if not pa.types.is_string(values.type):
+        values = pc.cast(values, pa.string())
+    values = pc.fill_null(pc.utf8_trim_whitespace(values), "")
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=str)
 
 
 def _floats(table: pa.Table, column: str | None) -> Floats:

@@ -38,7 +38,7 @@ def open_backend(name: str, settings: Mapping[str, str] | None = None) -> Backen
 
         return DuckDBBackend(settings or {})
     if name == "spark":
-        from common_outcomes.engine.backends import spark  # type: ignore[attr-defined]
+        from common_outcomes.engine.backends.spark import SparkBackend
 
-        return spark.SparkBackend(settings or {})  # type: ignore[no-any-return]
+        return SparkBackend(settings or {})
     raise UserError(f"Unknown engine '{name}': use one of {', '.join(ENGINES)}.")
