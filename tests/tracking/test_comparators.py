@@ -93,6 +93,20 @@ def test_england_and_london_rows_exist_with_their_parents(comparator_rows: list[
     assert london["benchmark_code"] == ENGLAND and england["benchmark_code"] is None
 
 
+def test_a_yearly_file_per_source_and_its_example_rows_left_out(comparator_rows: list[Row],
+                                                                shared: Path) -> None:
+    """Three NCCIS dashboards, one source each; the 2021 file's "Region demo" rows have no
+    area code and would otherwise read as England (exclude: {region_name: Region demo})."""
+    neet = {r["period"]: r["value"] for r in comparator_rows
+            if r["indicator_id"] == "neet-or-not-known-16-17" and r["area_code"] == ENGLAND}
+    files = {"2020/21": "UD_NEETNK_LA_dashboard_2021_vg_removed.csv",
+             "2021/22": "UD_NEETNK_LA_dashboard_2022_final.csv",
+             "2022/23": "UD_NEETNK_LA_dashboard_2023_final.csv"}
+    assert neet == {period: float(next(r for r in published(shared, name) if r[
+        "geographic_level"] == "National")["NEET_not_known_percent"])
+        for period, name in files.items()} == {"2020/21": 5.5, "2021/22": 4.7, "2022/23": 5.2}
+
+
 def test_the_statistical_neighbours_are_the_ten_in_the_dfe_file(comparator_rows: list[Row],
                                                                 shared: Path) -> None:
     with (shared / "data" / "published" /
