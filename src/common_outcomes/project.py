@@ -296,7 +296,7 @@ def export_results(project: Project, fmt: str = "csv", indicators: tuple[str, ..
     import pyarrow.parquet as pq
 
     from common_outcomes.engine.publish import EXPORTS, Exported, ExportFormat, write_results
-    from common_outcomes.engine.run import RESULTS, about_of
+    from common_outcomes.engine.run import RESULTS, about_of, definitions_of
     from common_outcomes.errors import UserError
 
     if not project.ok or project.workspace is None or project.framework is None:
@@ -320,5 +320,6 @@ def export_results(project: Project, fmt: str = "csv", indicators: tuple[str, ..
                                       value_set=pa.array(list(indicators), pa.string())))
     about = about_of(project.workspace, project.framework.framework, project.sources)
     path = out or project.folder / EXPORTS / f"indicator_values.{kind.value}"
-    rows = write_results(table, {k: a.rule for k, a in about.items()}, path, kind)
+    stocks = {d.indicator for d in definitions_of(project.workspace) if d.open_until}
+    rows = write_results(table, {k: a.rule for k, a in about.items()}, path, kind, stocks)
     return Exported(path, rows, sorted(set(table.column("indicator_id").to_pylist())))

@@ -155,6 +155,20 @@ def test_quarters_tile_a_rolling_year_that_ends_with_one() -> None:
         in refused(rows)
 
 
+def test_a_stock_is_one_count_at_each_period_end_not_a_sum() -> None:
+    # Children looked after at 31 March: the year's count is the fourth quarter's.
+    stocks = {"births"}
+    rows = [*safe(), *[row("la", None, 100 + q, period=p) for q, p in enumerate(QUARTERS[:3])],
+            row("la", None, 100, period=QUARTERS[3])]
+    rows[-2] = row("la", None, 102, period=QUARTERS[2], hidden=True)
+    assert len(find_leaks(table(rows), RULES, stocks)) == 0  # no sum to subtract from
+    assert "[disclosure.recoverable-period]" in refused(rows)  # were it a count of events
+    rows[-1] = row("la", None, 100, period=QUARTERS[3], hidden=True)
+    with pytest.raises(DisclosureError, match=r"area la, period 2024/25 Q4 \(quarter\), "
+                                              r"breakdown all, is hidden, but the same count"):
+        publishable(table(rows), RULES, stocks)
+
+
 def test_a_cell_hidden_in_one_row_and_shown_in_another_is_refused() -> None:
     rolling = ("12 months to Mar 2025", "rolling_12_months", FY[2], FY[3])
     rows = [row("w9", None, 9), row("w9", None, 9, period=rolling, hidden=True)]

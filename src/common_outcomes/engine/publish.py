@@ -23,7 +23,7 @@ are exempt from the small-count rule but still count as published members of the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -69,16 +69,22 @@ class Leaks:
         return len(np.unique(self.rows))
 
 
-def publishable(table: pa.Table, rules: Mapping[str, Rule]) -> pa.Table:
+def publishable(table: pa.Table, rules: Mapping[str, Rule],
+                stocks: Collection[str] = frozenset()) -> pa.Table:
     """`table` unchanged if publishing it discloses no small number; else DisclosureError
-    naming the first cells that would (indicator, area, period and breakdown)."""
-    leaks = find_leaks(table, rules)
+    naming the first cells that would (indicator, area, period and breakdown).
+
+    `stocks` are the indicators counted at each period's end (children looked after at 31
+    March): their periods do not add up, but periods that end on the same day are the same
+    count."""
+    leaks = find_leaks(table, rules, stocks)
     if len(leaks):
         raise _error(table, leaks)
     return table
 
 
-def find_leaks(table: pa.Table, rules: Mapping[str, Rule]) -> Leaks:
+def find_leaks(table: pa.Table, rules: Mapping[str, Rule],
+               stocks: Collection[str] = frozenset()) -> Leaks:
     missing = [c for c in (*CELL, *SHOWN_ON_HIDDEN) if c not in table.column_names]
     if missing:
         raise DisclosureError(f"Cannot check the table for disclosure: it has no "
@@ -88,7 +94,7 @@ def find_leaks(table: pa.Table, rules: Mapping[str, Rule]) -> Leaks:
     found += _small_counts(table, hidden, rules)
     found += [(np.flatnonzero(hidden & _shows_anything(table)), "disclosure.shown-when-hidden",
                "is suppressed but still shows its numerator, value or limits")]
-    cells = _cells(table)
+    cells = _cells(table, stocks)
     found += _lone_hidden(hidden, _area_families(cells), "disclosure.recoverable-area",
                           "is the only hidden cell of its parent area and that area's parts, "
                           "so it can be worked out from the others")
@@ -99,8 +105,8 @@ def find_leaks(table: pa.Table, rules: Mapping[str, Rule]) -> Leaks:
                           "is the only hidden cell among a period and the shorter periods that "
                           "make it up, so it can be worked out from the others")
     found += [(_shown_elsewhere(cells, hidden), "disclosure.shown-elsewhere",
-               "is hidden, but the same cell (same area, breakdown and dates) is shown in "
-               "another row")]
+               "is hidden, but the same count (same area, breakdown and dates, or the same "
+               "end for a stock) is shown in another row")]
     rows = np.concatenate([r for r, _, _ in found]).astype(np.int64)
     kind = np.repeat(np.arange(len(found)), [len(r) for r, _, _ in found])
     order = np.argsort(rows, kind="stable")
@@ -161,11 +167,12 @@ class Cells:
     parent: Ints  # coded as areas are
     start: Ints  # days since 1970
     end: Ints
+    stock: Bools  # counted at the period's end
     types: list[str]  # period type by code
     breakdowns: list[str]  # breakdown by code
 
 
-def _cells(table: pa.Table) -> Cells:
+def _cells(table: pa.Table, stocks: Collection[str]) -> Cells:
     n = table.num_rows
     # Parents are coded as areas are, so that a child's parent code finds the parent's row.
     areas, _ = _codes(pa.chunked_array([
@@ -175,8 +182,10 @@ def _cells(table: pa.Table) -> Cells:
     breakdown, breakdowns = _codes(pc.fill_null(table.column("breakdown"), "all"))
     return Cells(_codes(table.column("indicator_id"))[0], period_type,
                  _codes(table.column("period"))[0], breakdown, areas[:n], areas[n:],
-                 _days(table.column("period_start")), _days(table.column("period_end")), types,
-                 breakdowns)
+                 _days(table.column("period_start")), _days(table.column("period_end")),
+                 pc.is_in(table.column("indicator_id"), value_set=pa.array(
+                     sorted(stocks), pa.string())).to_numpy(zero_copy_only=False),
+                 types, breakdowns)
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[Ints, list[str]]:
@@ -257,7 +266,8 @@ def _breakdown_families(cells: Cells) -> Edges:
 
 def _period_families(cells: Cells) -> Edges:
     """A period and the shorter periods of one type that tile it, for the same indicator,
-    area and breakdown. Which periods tile which is decided once per distinct period."""
+    area and breakdown (counts of events or people, not stocks). Which periods tile which is
+    decided once per distinct period."""
     span = _keys(cells.period_type, cells.period)
     _, first = np.unique(span, return_index=True)
     distinct = [(int(cells.period_type[i]), int(cells.period[i]), int(cells.start[i]),
@@ -273,7 +283,8 @@ def _period_families(cells: Cells) -> Edges:
     by_child, parents = by_child[order], parents[order]
     # One edge per row and parent period of the row's period.
     lo = np.searchsorted(by_child, span, side="left")
-    many = np.searchsorted(by_child, span, side="right") - lo
+    # A stock's periods do not add up (the year's count at 31 March is the fourth quarter's).
+    many = np.where(cells.stock, 0, np.searchsorted(by_child, span, side="right") - lo)
     rows = np.repeat(np.arange(len(span)), many)
     step = np.arange(len(rows)) - np.repeat(np.cumsum(many) - many, many)
     pick = np.repeat(lo, many) + step
@@ -327,7 +338,8 @@ def _shown_elsewhere(cells: Cells, hidden: Bools) -> Ints:
     shows: a rolling year ending in March is the financial year."""
     if not len(hidden):
         return np.empty(0, np.int64)
-    same = _keys(cells.indicator, cells.area, cells.breakdown, cells.start, cells.end)
+    start = np.where(cells.stock, 0, cells.start)  # a stock is the count on its last day
+    same = _keys(cells.indicator, cells.area, cells.breakdown, start, cells.end)
     hidden_count = np.bincount(same, weights=hidden)
     size = np.bincount(same)
     mixed = (hidden_count > 0) & (hidden_count < size)
@@ -363,11 +375,11 @@ class Exported:
     indicators: list[str]
 
 
-def write_results(table: pa.Table, rules: Mapping[str, Rule], path: Path,
-                  fmt: ExportFormat) -> int:
+def write_results(table: pa.Table, rules: Mapping[str, Rule], path: Path, fmt: ExportFormat,
+                  stocks: Collection[str] = frozenset()) -> int:
     """Write the results table as CSV or XLSX through the guard; returns the rows written.
     A table that would leak raises DisclosureError before any file is made."""
-    checked = _whole_counts(publishable(table, rules))
+    checked = _whole_counts(publishable(table, rules, stocks))
     if fmt is ExportFormat.xlsx and checked.num_rows >= XLSX_MAX_ROWS:
         raise UserError(f"{checked.num_rows:,} rows are more than one Excel sheet holds; "
                         "export as csv, or choose indicators with --indicator.")
