@@ -185,6 +185,23 @@ def test_published_comparators_may_show_small_counts_but_not_reveal_hidden_ones(
     assert "[disclosure.recoverable-area] indicator births, area lb" in refused(rows)
 
 
+def test_indicators_are_checked_in_batches_and_leaks_keep_their_rows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    leaky = safe()
+    leaky[4] = row("w2", "north", 37)  # w1 recoverable
+    other = [{**r, "indicator_id": "deaths"} for r in safe()]
+    # A small count, which also leaves w2 the only hidden ward of its locality.
+    other[3] = {**row("w1", "north", 3), "indicator_id": "deaths"}
+    rows = [r for pair in zip(other, leaky, strict=True) for r in pair]  # interleaved
+    rules = RULES | {"deaths": Rule(5)}
+    whole = find_leaks(table(rows), rules)
+    monkeypatch.setattr("common_outcomes.engine.publish.BATCH_ROWS", 1)
+    batched = find_leaks(table(rows), rules)
+    assert batched.rows.tolist() == whole.rows.tolist() == [6, 7, 8]
+    assert [batched.kinds[k][0] for k in batched.kind.tolist()] == [
+        "disclosure.small-count", "disclosure.recoverable-area", "disclosure.recoverable-area"]
+
+
 def test_an_indicator_without_a_rule_cannot_be_checked() -> None:
     assert "no rule for indicator births" in refused(safe(), {})
 

@@ -94,23 +94,54 @@ def find_leaks(table: pa.Table, rules: Mapping[str, Rule],
     found += _small_counts(table, hidden, rules)
     found += [(np.flatnonzero(hidden & _shows_anything(table)), "disclosure.shown-when-hidden",
                "is suppressed but still shows its numerator, value or limits")]
-    cells = _cells(table, stocks)
-    found += _lone_hidden(hidden, _area_families(cells), "disclosure.recoverable-area",
-                          "is the only hidden cell of its parent area and that area's parts, "
-                          "so it can be worked out from the others")
-    found += _lone_hidden(hidden, _breakdown_families(cells), "disclosure.recoverable-breakdown",
-                          "is the only hidden cell among its area's total and the other values "
-                          "of its breakdown, so it can be worked out from the others")
-    found += _lone_hidden(hidden, _period_families(cells), "disclosure.recoverable-period",
-                          "is the only hidden cell among a period and the shorter periods that "
-                          "make it up, so it can be worked out from the others")
-    found += [(_shown_elsewhere(cells, hidden), "disclosure.shown-elsewhere",
-               "is hidden, but the same count (same area, breakdown and dates, or the same "
-               "end for a stock) is shown in another row")]
+    # Families never cross indicators: checking a batch of indicators at a time bounds the
+    # memory (about 400 bytes a row while a batch is checked).
+    by_kind: dict[tuple[str, str], list[Ints]] = {kind: [] for kind in FAMILY_LEAKS}
+    for batch in _batches(table.column("indicator_id")):
+        part = table.select(list(CELL)).take(pa.array(batch))
+        for family, leaking in zip(FAMILY_LEAKS, _family_leaks(_cells(part, stocks),
+                                                               hidden[batch]), strict=True):
+            by_kind[family].append(batch[leaking])
+    found += [(np.concatenate(r) if r else np.empty(0, np.int64), *family)
+              for family, r in by_kind.items()]
     rows = np.concatenate([r for r, _, _ in found]).astype(np.int64)
     kind = np.repeat(np.arange(len(found)), [len(r) for r, _, _ in found])
     order = np.argsort(rows, kind="stable")
     return Leaks(rows[order], kind[order], [(code, why) for _, code, why in found])
+
+
+FAMILY_LEAKS = (
+    ("disclosure.recoverable-area", "is the only hidden cell of its parent area and that "
+     "area's parts, so it can be worked out from the others"),
+    ("disclosure.recoverable-breakdown", "is the only hidden cell among its area's total and "
+     "the other values of its breakdown, so it can be worked out from the others"),
+    ("disclosure.recoverable-period", "is the only hidden cell among a period and the shorter "
+     "periods that make it up, so it can be worked out from the others"),
+    ("disclosure.shown-elsewhere", "is hidden, but the same count (same area, breakdown and "
+     "dates, or the same end for a stock) is shown in another row"),
+)
+BATCH_ROWS = 250_000
+
+
+def _batches(indicator: pa.ChunkedArray) -> Iterator[Ints]:
+    """Row numbers of whole indicators, about BATCH_ROWS at a time (one large indicator is a
+    batch of its own)."""
+    codes = _codes(indicator)[0]
+    order = np.argsort(codes, kind="stable")
+    starts = [*np.flatnonzero(np.diff(codes[order], prepend=-2)).tolist(), len(codes)]
+    first = 0
+    for end in starts[1:]:
+        if end - first >= BATCH_ROWS or end == len(codes):
+            yield np.sort(order[first:end])
+            first = end
+
+
+def _family_leaks(cells: Cells, hidden: Bools) -> list[Ints]:
+    """The hidden cells that a family gives away, in the order of FAMILY_LEAKS."""
+    return [_lone_hidden(hidden, _area_families(cells)),
+            _lone_hidden(hidden, _breakdown_families(cells)),
+            _lone_hidden(hidden, _period_families(cells)),
+            _shown_elsewhere(cells, hidden)]
 
 
 def _floats(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
@@ -317,20 +348,19 @@ def _tiling(distinct: list[tuple[int, int, int, int]],
     return out
 
 
-def _lone_hidden(hidden: Bools, edges: Edges, code: str,
-                 why: str) -> list[tuple[Ints, str, str]]:
+def _lone_hidden(hidden: Bools, edges: Edges) -> Ints:
     """The hidden member of every family (a parent and its children of one kind) in which it
     is the only hidden one."""
     parent, child, which = edges
     if not len(child):
-        return []
+        return np.empty(0, np.int64)
     at = _keys(parent, which)
     heads = np.zeros(at.max() + 1, np.int64)
     heads[at] = parent
     count = np.bincount(at, weights=hidden[child]) + hidden[heads]
     lone = count == 1
     leaking = np.concatenate([heads[lone & hidden[heads]], child[lone[at] & hidden[child]]])
-    return [(np.unique(leaking), code, why)]
+    return np.unique(leaking)
 
 
 def _shown_elsewhere(cells: Cells, hidden: Bools) -> Ints:
