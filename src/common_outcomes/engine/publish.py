@@ -1,9 +1,10 @@
 """The one choke point before results leave the system: nothing small, nothing recoverable.
 
-`publishable(table, rules)` is called by every output path (the results table, exports, and
-later the API, pages and reports) just before it writes. It does not trust the suppression
-code in `engine/results.py`: it re-derives from the table's own rows, with a different and
-simpler algorithm (group-bys and joins over whole columns, never a loop per row), that
+`publishable(table, rules, stocks)` is called by every output path (the results table,
+exports, and later the API, pages and reports) just before it writes. It does not trust the
+suppression code in `engine/results.py`: it re-derives from the table's own rows, with a
+different and simpler algorithm (integer keys sorted and searched over whole columns, never a
+loop per row), that
 
 - every published numerator is 0 or above its source's threshold (and a multiple of the
   rule's rounding base, when it has one);
@@ -15,7 +16,8 @@ simpler algorithm (group-bys and joins over whole columns, never a loop per row)
   copies of one cell (same area, breakdown, start and end: a rolling year ending in March is
   the financial year). A family with exactly one hidden member gives it away, as the parent
   minus the published children or the sum of the published children; copies of a cell must
-  be all hidden or all shown.
+  be all hidden or all shown. A stock (counted on each period's last day) does not add up
+  over periods; its rows that end on the same day are copies instead.
 
 Rows whose method starts with "published" are comparators that others have published: they
 are exempt from the small-count rule but still count as published members of their families.
