@@ -62,18 +62,22 @@ class SparkBackend:
             raise UserError(f"Spark could not run the compiled SQL: {_reason(exc)}") from None
         except (PySparkException, Py4JError) as exc:
             raise UserError(f"Spark could not run the compiled SQL: {_reason(exc)}") from None
-        return _whole_counts(table)
+        return _as_stage_two_reads(table)
 
     def close(self) -> None:
         if self._owned:
             self._spark.stop()
 
 
-def _whole_counts(table: pa.Table) -> pa.Table:
-    """Counts as 64-bit integers whatever Spark typed them (MAX of a 0/1 flag is an int)."""
-    schema = pa.schema([f.with_type(pa.int64()) if pa.types.is_integer(f.type) else f
-                        for f in table.schema])
-    return table.cast(schema)
+def _as_stage_two_reads(table: pa.Table) -> pa.Table:
+    """Counts as 64-bit integers whatever Spark typed them (MAX of a 0/1 flag is an int), and
+    sums of decimals as floats; months are already dates (Spark's TRUNC gives a DATE)."""
+    def kind(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_integer(t):
+            return pa.int64()
+        return pa.float64() if pa.types.is_decimal(t) else t
+
+    return table.cast(pa.schema([f.with_type(kind(f.type)) for f in table.schema]))
 
 
 def relocated(query: exp.Expr, store: Path, data: str) -> exp.Expr:
