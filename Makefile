@@ -3,14 +3,17 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+ASSETS := src/common_outcomes/web/govuk-frontend
+GOVUK  := node_modules/govuk-frontend/dist/govuk
 EXAMPLE := examples/tower-hamlets
 BUILD  := build
 DEMO_KEY := $(BUILD)/demo-pseudonymisation.key
 PUBLISHED ?= ../shared/data/published
 
-.PHONY: install demo test lint typecheck layers unit goldens schema clean
+.PHONY: install demo test lint typecheck layers unit goldens schema clean chromium
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP) chromium
 
 # Reinstall whenever the project's declared dependencies change.
 $(STAMP): pyproject.toml
@@ -21,7 +24,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The pinned front-end packages (package-lock.json): GOV.UK Frontend, whose built CSS, JS,
+# fonts and images the web app serves itself (copied, never committed), and axe-core for the
+# accessibility tests.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	rm -rf $(ASSETS) && mkdir -p $(ASSETS)
+	cp -R $(GOVUK)/assets/. $(ASSETS)/
+	cp $(GOVUK)/govuk-frontend.min.css $(GOVUK)/govuk-frontend.min.js $(ASSETS)/
+	touch $(NODE_STAMP)
+
+# The browser the web tests drive: Debian's Chromium (Playwright downloads none).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+demo: $(STAMP) $(NODE_STAMP)
 	@mkdir -p $(BUILD)
 	$(BIN)/outcomes check $(EXAMPLE)
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.html
@@ -47,7 +64,7 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/pytest
 
 # Regenerate golden files (compiled outputs the tests compare against); review the diff.

@@ -537,6 +537,64 @@ def _borough_code(workspace: Path) -> str:
     return doc.model.borough.code
 
 
+@app.command()
+def serve(
+    workspaces: list[Path] = typer.Argument(None, metavar="[DIR]...",
+                                            help="The workspace folders (default: this one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(8000, "--port", help="The port to listen on."),
+) -> None:
+    """Serve the web app; its state is in DATABASE_URL, else SQLite in .outcomes/."""
+    import uvicorn
+
+    from common_outcomes.web.app import create_app
+
+    application = create_app(workspaces or [Path(".")])
+    err.print(f"Serving {', '.join(application.state.site.workspaces)} on "
+              f"http://{host}:{port}/ (Ctrl+C stops it).")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+users = typer.Typer(help="The web app's local accounts and their roles.", no_args_is_help=True)
+app.add_typer(users, name="users")
+ROLE = typer.Option("viewer", "--role", help="viewer, contributor, analyst or admin.")
+
+
+@users.command("add")
+def users_add(
+    workspace: Path = WORKSPACE,
+    email: str = typer.Option(..., "--email", help="The user's email address (their sign-in)."),
+    name: str = typer.Option("", "--name", help="Their name as pages show it."),
+    role: str = ROLE,
+    password: str = typer.Option(..., envvar="OUTCOMES_PASSWORD", prompt=True, hide_input=True,
+                                 confirmation_prompt=True,
+                                 help="Asked for when not in OUTCOMES_PASSWORD."),
+) -> None:
+    """Add a local account with a role in the workspace (Argon2-hashed password; audited)."""
+    import getpass
+
+    from common_outcomes.project import Project, add_user
+
+    ws = add_user(Project.load(workspace), email, name, password, role,
+                  f"cli:{getpass.getuser()}")
+    out.print(f"Added {escape(email)} as {escape(role)} in {escape(ws)}.")
+
+
+@users.command("grant")
+def users_grant(
+    workspace: Path = WORKSPACE,
+    email: str = typer.Option(..., "--email", help="The account's email address."),
+    role: str = ROLE,
+) -> None:
+    """Give an existing account a role in the workspace (replacing any it had; audited)."""
+    import getpass
+
+    from common_outcomes.project import Project, grant_role
+
+    ws = grant_role(Project.load(workspace), email, role, f"cli:{getpass.getuser()}")
+    out.print(f"{escape(email)} is now {escape(role)} in {escape(ws)}.")
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"common-outcomes {__version__}")

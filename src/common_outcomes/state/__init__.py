@@ -1,0 +1,11 @@
+"""The web app's own state: accounts and roles, sessions, narratives, actions and the audit log.
+
+SQLAlchemy 2 over SQLite by default and PostgreSQL when DATABASE_URL says so; the schema is
+Alembic's (`migrations/`), brought to the newest revision whenever the state is opened.
+"""
+
+from common_outcomes.state.accounts import Account, Role, SignInRefused
+from common_outcomes.state.database import database_url
+from common_outcomes.state.store import State
+
+__all__ = ["Account", "Role", "SignInRefused", "State", "database_url"]

@@ -1,0 +1,253 @@
+"""`State`: the one object the app's state is read and changed through. Every change is
+written with its audit event in the same transaction, so neither can exist without the other."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as Db
+from sqlalchemy.orm import sessionmaker
+
+from common_outcomes.errors import UserError
+from common_outcomes.state.accounts import (
+    HASHER,
+    Account,
+    Role,
+    SignInRefused,
+    hash_password,
+    normal_email,
+    password_matches,
+)
+from common_outcomes.state.database import migrate, open_engine
+from common_outcomes.state.models import (
+    AuditEvent,
+    Membership,
+    Narrative,
+    Session,
+    Setting,
+    SignInAttempt,
+    User,
+)
+
+SESSION_LIFETIME = timedelta(hours=8)
+# Sign-in is refused for a while after this many failures for one email or from one client.
+ATTEMPT_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_CLIENT = 20
+SUBJECT_KINDS = ("indicator", "priority")
+MAX_NARRATIVE = 20_000
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    actor: str
+    workspace: str | None
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NarrativeVersion:
+    period: str
+    version: int
+    text: str
+    author: str
+    created_at: datetime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class State:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._db = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> State:
+        engine = open_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Db]:
+        with self._db.begin() as db:
+            yield db
+
+    def _audit(self, db: Db, actor: str, action: str, target: str,
+               workspace: str | None = None, **detail: Any) -> None:
+        db.add(AuditEvent(at=now(), actor=actor, workspace=workspace, action=action,
+                          target=target, detail=json.dumps(detail, sort_keys=True, default=str)))
+
+    # Accounts -------------------------------------------------------------------------------
+
+    def add_user(self, email: str, name: str, password: str, workspace: str, role: Role,
+                 actor: str) -> None:
+        """A new local account with a role in one workspace."""
+        email = normal_email(email)
+        hashed = hash_password(password)
+        with self._transaction() as db:
+            if db.scalar(select(User.id).where(User.email == email)) is not None:
+                raise UserError(f"There is already an account for {email}; grant it a role "
+                                "instead of adding it again.")
+            user = User(email=email, name=name.strip() or email, password_hash=hashed,
+                        provider="local", active=True, created_at=now())
+            db.add(user)
+            db.flush()
+            db.add(Membership(user_id=user.id, workspace=workspace, role=role.value))
+            self._audit(db, actor, "user.add", email, workspace, role=role.value)
+
+    def grant(self, email: str, workspace: str, role: Role, actor: str) -> None:
+        """Give an existing account a role in a workspace (replacing any it had there)."""
+        email = normal_email(email)
+        with self._transaction() as db:
+            user_id = db.scalar(select(User.id).where(User.email == email))
+            if user_id is None:
+                raise UserError(f"There is no account for {email}; add it first.")
+            found = db.scalar(select(Membership).where(Membership.user_id == user_id,
+                                                       Membership.workspace == workspace))
+            if found is None:
+                db.add(Membership(user_id=user_id, workspace=workspace, role=role.value))
+            else:
+                found.role = role.value
+            self._audit(db, actor, "user.grant", email, workspace, role=role.value)
+
+    def sign_in(self, email: str, password: str, client: str) -> str:
+        """A new session's token for the cookie, or SignInRefused. Failures and successes are
+        both recorded: the failures drive the rate limit, and both are in the audit log."""
+        email = email.strip().lower()
+        with self._transaction() as db:
+            refusal = self._check_attempt(db, email, password, client)
+            if refusal is None:
+                token = secrets.token_urlsafe(32)
+                user_id = db.scalar(select(User.id).where(User.email == email))
+                db.add(Session(id=_token_id(token), user_id=user_id, created_at=now(),
+                               expires_at=now() + SESSION_LIFETIME))
+                db.execute(delete(Session).where(Session.expires_at < now()))
+                self._audit(db, email, "sign-in", email, client=client)
+        # Raised after the commit: a failure must count towards the limit.
+        if refusal is not None:
+            raise SignInRefused(refusal)
+        return token
+
+    def _check_attempt(self, db: Db, email: str, password: str, client: str) -> str | None:
+        since = now() - ATTEMPT_WINDOW
+        failures = select(func.count()).select_from(SignInAttempt).where(
+            SignInAttempt.at >= since, SignInAttempt.succeeded.is_(False))
+        by_email = db.scalar(failures.where(SignInAttempt.email == email)) or 0
+        by_client = db.scalar(failures.where(SignInAttempt.client == client)) or 0
+        if by_email >= MAX_FAILURES_PER_EMAIL or by_client >= MAX_FAILURES_PER_CLIENT:
+            self._audit(db, email, "sign-in.throttled", email, client=client)
+            return ("There have been too many attempts to sign in; wait 15 minutes and "
+                    "try again.")
+        user = db.scalar(select(User).where(User.email == email, User.active.is_(True)))
+        ok = password_matches(user.password_hash if user else None, password)
+        db.add(SignInAttempt(at=now(), email=email, client=client, succeeded=ok))
+        if not ok or user is None:
+            self._audit(db, email, "sign-in.failed", email, client=client)
+            return "Enter a correct email address and password."
+        if user.password_hash and HASHER.check_needs_rehash(user.password_hash):
+            user.password_hash = HASHER.hash(password)
+        return None
+
+    def account(self, token: str | None) -> Account | None:
+        """The account a session cookie belongs to, if the session is live."""
+        if not token:
+            return None
+        with self._transaction() as db:
+            row = db.execute(
+                select(User).join(Session, Session.user_id == User.id).where(
+                    Session.id == _token_id(token), Session.expires_at > now(),
+                    User.active.is_(True))).scalar_one_or_none()
+            if row is None:
+                return None
+            roles = {m.workspace: Role(m.role) for m in db.scalars(
+                select(Membership).where(Membership.user_id == row.id))}
+            return Account(id=row.id, email=row.email, name=row.name, roles=roles)
+
+    def sign_out(self, token: str, account: Account) -> None:
+        with self._transaction() as db:
+            db.execute(delete(Session).where(Session.id == _token_id(token)))
+            self._audit(db, account.email, "sign-out", account.email)
+
+    # Audit ----------------------------------------------------------------------------------
+
+    def events(self, workspace: str | None = None, limit: int = 100) -> list[Event]:
+        """The newest events first; only a workspace's own when one is named."""
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        if workspace is not None:
+            query = query.where(AuditEvent.workspace == workspace)
+        with self._transaction() as db:
+            return [Event(e.at, e.actor, e.workspace, e.action, e.target, json.loads(e.detail))
+                    for e in db.scalars(query)]
+
+    # Narratives -----------------------------------------------------------------------------
+
+    def save_narrative(self, account: Account, workspace: str, subject_kind: str, subject: str,
+                       period: str, text: str) -> int:
+        """A new version of the story behind the curve; returns its number."""
+        if not account.may(workspace, Role.CONTRIBUTOR):
+            raise PermissionError(f"{account.email} may not write in {workspace}")
+        if subject_kind not in SUBJECT_KINDS:
+            raise ValueError(f"unknown subject kind {subject_kind}")
+        text = text.strip()
+        if not text:
+            raise UserError("Enter the story behind the curve.")
+        if len(text) > MAX_NARRATIVE:
+            raise UserError(f"The story must be {MAX_NARRATIVE:,} characters or fewer.")
+        with self._transaction() as db:
+            same = (Narrative.workspace == workspace, Narrative.subject_kind == subject_kind,
+                    Narrative.subject == subject, Narrative.period == period)
+            version = (db.scalar(select(func.max(Narrative.version)).where(*same)) or 0) + 1
+            db.add(Narrative(workspace=workspace, subject_kind=subject_kind, subject=subject,
+                             period=period, version=version, text=text, author_id=account.id,
+                             created_at=now()))
+            self._audit(db, account.email, "narrative.save",
+                        f"{subject_kind}/{subject}/{period}", workspace, version=version)
+            return version
+
+    def narratives(self, workspace: str, subject_kind: str, subject: str) -> list[NarrativeVersion]:
+        """Every version for a subject, newest first."""
+        query = (select(Narrative, User.email).join(User, User.id == Narrative.author_id)
+                 .where(Narrative.workspace == workspace, Narrative.subject_kind == subject_kind,
+                        Narrative.subject == subject)
+                 .order_by(Narrative.created_at.desc(), Narrative.version.desc()))
+        with self._transaction() as db:
+            return [NarrativeVersion(n.period, n.version, n.text, email, n.created_at)
+                    for n, email in db.execute(query)]
+
+    # Settings -------------------------------------------------------------------------------
+
+    def secret(self, name: str) -> bytes:
+        """A random instance-wide key, made on first use and shared by every worker."""
+        with self._transaction() as db:
+            found = db.get(Setting, name)
+            if found is not None:
+                return bytes.fromhex(found.value)
+        value = secrets.token_bytes(32)
+        try:
+            with self._transaction() as db:
+                db.add(Setting(key=name, value=value.hex()))
+            return value
+        except IntegrityError:
+            # Another worker made it first: theirs is the key.
+            return self.secret(name)

@@ -1,0 +1,153 @@
+"""The FastAPI app: HTTP only. Pages and the JSON API read through `Project` (project.py) and
+change nothing but the app's state (`common_outcomes.state`), which audits every change.
+
+Every route needs a signed-in user unless it is in PUBLIC; a workspace's routes also need a
+role in that workspace (a user without one gets 404, as if it did not exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from common_outcomes.errors import UserError
+from common_outcomes.state import Account, Role
+from common_outcomes.web.security import HEADERS, SESSION_COOKIE, csrf_token
+from common_outcomes.web.site import GOVUK_ASSETS, OWN_ASSETS, Served, Site
+
+API = "/api/v1"
+# The only routes that answer without sign-in: signing in, the assets, a liveness probe and
+# the API's description (which holds no data). A test fails when a route is added without
+# sign-in and without being named here.
+PUBLIC = frozenset({"/sign-in", "/health", f"{API}/openapi.json", "/assets", "/static"})
+
+
+class SignInNeeded(Exception):
+    pass
+
+
+def create_app(folders: Sequence[Path], database: str | None = None) -> FastAPI:
+    """The app serving these workspaces, its state in `database` (else DATABASE_URL, else
+    SQLite in the first workspace's .outcomes folder)."""
+    from common_outcomes.web import api, pages
+
+    site = Site.open(folders, database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        site.state.close()
+
+    app = FastAPI(title="common-outcomes", version="1", openapi_url=f"{API}/openapi.json",
+                  docs_url=None, redoc_url=None, lifespan=lifespan,
+                  description="The borough's outcomes framework, strategy and published "
+                  "indicator values. Every route but this document needs a signed-in user.")
+    app.state.site = site
+    app.mount("/assets", StaticFiles(directory=GOVUK_ASSETS), name="assets")
+    app.mount("/static", StaticFiles(directory=OWN_ASSETS), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router, prefix=API)
+    app.middleware("http")(_headers)
+    app.add_exception_handler(SignInNeeded, _sign_in_needed)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(UserError, _cannot_show)
+    return app
+
+
+async def _headers(request: Request,
+                   call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    response = await call_next(request)
+    response.headers.update(HEADERS)
+    if not request.url.path.startswith(("/assets/", "/static/")):
+        # Pages and data are per user: no shared cache may keep them.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def site_of(request: Request) -> Site:
+    site: Site = request.app.state.site
+    return site
+
+
+def signed_in(request: Request) -> Account:
+    account = site_of(request).state.account(request.cookies.get(SESSION_COOKIE))
+    if account is None:
+        raise SignInNeeded
+    return account
+
+
+def workspace(workspace: str, request: Request,
+              account: Annotated[Account, Depends(signed_in)]) -> Served:
+    """A workspace the signed-in user may read; 404 for any other, so that its existence is
+    not disclosed."""
+    served = site_of(request).workspaces.get(workspace)
+    if served is None or not account.may(workspace, Role.VIEWER):
+        raise HTTPException(404, "There is no such workspace.")
+    return served
+
+
+SignedIn = Annotated[Account, Depends(signed_in)]
+Workspace = Annotated[Served, Depends(workspace)]
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    site = site_of(request)
+    response = HTMLResponse("", status_code=status)
+    token = csrf_token(site.csrf_secret, request, response)
+    account = site.state.account(request.cookies.get(SESSION_COOKIE))
+    body = site.templates.get_template(template).render(
+        request=request, account=account, csrf_token=token, **context)
+    response.body = response.render(body)
+    response.headers["content-length"] = str(len(response.body))
+    return response
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API)
+
+
+async def _sign_in_needed(request: Request, _exc: Exception) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": "Sign in first."}, status_code=401,
+                            headers={"WWW-Authenticate": 'Cookie realm="common-outcomes"'})
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    titles = {404: "Page not found", 403: "You cannot do that", 405: "Page not found"}
+    return render(request, "error.html", status=exc.status_code,
+                  title=titles.get(exc.status_code, "Sorry, there is a problem"),
+                  message=exc.detail)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if _wants_json(request):
+        return JSONResponse({"detail": [{"loc": e.get("loc"), "msg": e.get("msg")}
+                                        for e in exc.errors()]}, status_code=422)
+    return render(request, "error.html", status=404, title="Page not found",
+                  message="There is no such page.")
+
+
+async def _cannot_show(request: Request, exc: Exception) -> Response:
+    """A workspace whose results cannot be shown (the disclosure guard refused them, say):
+    say why, in the words the command line would use, rather than fail."""
+    if _wants_json(request):
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+    return render(request, "error.html", status=503, title="These results cannot be shown",
+                  message=str(exc))

@@ -1,0 +1,215 @@
+"""The HTML pages. Each handler picks rows and view-models and hands them to a template;
+formatting lives in template filters (formats.py)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+
+from common_outcomes.errors import UserError
+from common_outcomes.project import data_quality, results_file, store_of
+from common_outcomes.reports import results_view as rv
+from common_outcomes.state import Role, SignInRefused
+from common_outcomes.web.app import SignedIn, Workspace, render, signed_in, site_of
+from common_outcomes.web.security import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    client_of,
+    csrf_valid,
+    set_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+DOWNLOADS = {"csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _check_csrf(request: Request, sent: str | None) -> None:
+    if not csrf_valid(site_of(request).csrf_secret, request, sent):
+        raise HTTPException(403, "The form had expired. Go back, reload the page and try "
+                            "again.")
+
+
+def _local(target: str | None) -> str:
+    """Where to go after signing in: only a path on this site (no open redirect)."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _latest(ws: Workspace, area: str) -> dict[str, rv.Value]:
+    table = ws.results()
+    return rv.latest(table, area, ws.usual_periods) if table is not None else {}
+
+
+@router.get("/health")
+def health() -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "sign_in.html", next=_local(next), errors={}, email="")
+
+
+@router.post("/sign-in")
+def sign_in(request: Request, email: Annotated[str, Form()] = "",
+            password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+            csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None) -> Response:
+    _check_csrf(request, csrf_token)
+    errors: dict[str, str] = {}
+    if not email.strip():
+        errors["email"] = "Enter your email address"
+    if not password:
+        errors["password"] = "Enter your password"
+    status = 400
+    if not errors:
+        try:
+            token = site_of(request).state.sign_in(email, password, client_of(request))
+        except SignInRefused as refused:
+            errors["email"] = str(refused)
+            status = 429 if "too many" in str(refused) else 400
+        else:
+            response = RedirectResponse(_local(next), status_code=303)
+            set_cookie(response, SESSION_COOKIE, token)
+            return response
+    return render(request, "sign_in.html", status=status, next=_local(next), errors=errors,
+                  email=email)
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, account: SignedIn,
+             csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None) -> Response:
+    _check_csrf(request, csrf_token)
+    site_of(request).state.sign_out(request.cookies.get(SESSION_COOKIE, ""), account)
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True,
+                           samesite="lax")
+    return response
+
+
+@router.get("/")
+def home(request: Request, account: SignedIn) -> Response:
+    site = site_of(request)
+    mine = [w for k, w in site.workspaces.items() if account.may(k, Role.VIEWER)]
+    if len(mine) == 1:
+        return RedirectResponse(f"/w/{mine[0].id}", status_code=303)
+    return render(request, "home.html", workspaces=mine)
+
+
+@router.get("/w/{workspace}")
+def overview(request: Request, ws: Workspace) -> Response:
+    return render(request, "overview.html", ws=ws, m=ws.map, latest=_latest(ws, ws.borough_code))
+
+
+@router.get("/w/{workspace}/priorities/{priority}")
+def priority(request: Request, ws: Workspace, priority: str) -> Response:
+    found = next((p for p in ws.map["priorities"] if p["id"] == priority), None)
+    if found is None:
+        raise HTTPException(404, "There is no such priority.")
+    return render(request, "priority_page.html", ws=ws, p=found,
+                  latest=_latest(ws, ws.borough_code))
+
+
+@router.get("/w/{workspace}/indicators/{indicator}")
+def indicator(request: Request, ws: Workspace, indicator: str,
+              area: Annotated[str | None, Query(max_length=20)] = None,
+              period_type: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    return _indicator_page(request, ws, indicator, area, period_type)
+
+
+def _indicator_page(request: Request, ws: Workspace, indicator: str, area: str | None,
+                    period_type: str | None, status: int = 200, **form: Any) -> Response:
+    about = ws.indicators.get(indicator)
+    if about is None:
+        raise HTTPException(404, "There is no such indicator.")
+    table = ws.results()
+    types = rv.period_types(table, indicator) if table is not None else []
+    usual = about.period_type.value
+    chosen = period_type if period_type in types else (usual if usual in types else
+                                                       (types[0] if types else usual))
+    area = area or ws.borough_code
+    series = rv.series(table, indicator, area, chosen) if table is not None else []
+    # The newest period's areas: what the area list offers and the comparison shows.
+    areas = rv.compared(table, indicator, chosen) if table is not None else []
+    account = signed_in(request)
+    narratives = site_of(request).state.narratives(ws.id, "indicator", indicator)
+    return render(request, "indicator_page.html", status=status, ws=ws, about=about,
+                  unit=about.unit.value, types=types, period_type=chosen, area=area,
+                  area_name=next((a.area_name for a in areas if a.area_code == area), area),
+                  areas=areas, series=series, compared=areas, narratives=narratives,
+                  may_write=account.may(ws.id, Role.CONTRIBUTOR),
+                  periods=[r.period for r in reversed(series)], **form)
+
+
+@router.post("/w/{workspace}/indicators/{indicator}/narrative")
+def save_narrative(request: Request, ws: Workspace, indicator: str, account: SignedIn,
+                   period: Annotated[str, Form()] = "", text: Annotated[str, Form()] = "",
+                   csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None
+                   ) -> Response:
+    _check_csrf(request, csrf_token)
+    if indicator not in ws.indicators:
+        raise HTTPException(404, "There is no such indicator.")
+    if not account.may(ws.id, Role.CONTRIBUTOR):
+        raise HTTPException(403, "Your role lets you read this workspace, not write in it.")
+    errors: dict[str, str] = {}
+    if not period.strip():
+        errors["period"] = "Select the period the story is about"
+    if not text.strip():
+        errors["text"] = "Enter the story behind the curve"
+    if not errors:
+        try:
+            site_of(request).state.save_narrative(account, ws.id, "indicator", indicator,
+                                                  period.strip(), text)
+        except UserError as e:
+            errors["text"] = str(e)
+    if errors:
+        return _indicator_page(request, ws, indicator, None, None, status=400, errors=errors,
+                               text=text, period=period)
+    return RedirectResponse(f"/w/{ws.id}/indicators/{indicator}#story", status_code=303)
+
+
+@router.get("/w/{workspace}/indicators/{indicator}/download.{fmt}")
+def download(ws: Workspace, indicator: str, fmt: str) -> Response:
+    if indicator not in ws.indicators or fmt not in DOWNLOADS:
+        raise HTTPException(404, "There is no such download.")
+    table = ws.results()
+    if table is None:
+        raise HTTPException(404, "There are no results yet.")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{indicator}.{fmt}"
+        results_file(ws.project, rv.select(table, indicator=indicator), fmt, path)
+        body = path.read_bytes()
+    return Response(body, media_type=DOWNLOADS[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{ws.id}-{indicator}.{fmt}"'})
+
+
+@router.get("/w/{workspace}/localities/{locality}")
+def locality(request: Request, ws: Workspace, locality: str) -> Response:
+    found = next((x for x in ws.map["localities"] if x["id"] == locality), None)
+    if found is None:
+        raise HTTPException(404, "There is no such locality.")
+    here, borough = _latest(ws, locality), _latest(ws, ws.borough_code)
+    activities = [c for p in ws.map["priorities"] for c in p["chains"]
+                  if c["activity"] in found["activities"]]
+    unique = list({c["activity"]: c for c in activities}.values())
+    partners = sorted({d["partner_name"] for c in unique
+                       for d in (c["lead"], *c["with_partners"])})
+    return render(request, "locality_page.html", ws=ws, loc=found, here=here, borough=borough,
+                  activities=unique, partners=partners)
+
+
+@router.get("/w/{workspace}/data")
+def data(request: Request, ws: Workspace) -> Response:
+    versions = store_of(ws.project).history(None)
+    quality = data_quality(ws.project)
+    return render(request, "data.html", ws=ws, versions=versions, quality=quality,
+                  has_results=ws.results() is not None)

@@ -1,0 +1,119 @@
+"""What one running app serves: its workspaces (each a loaded Project with its published
+results, re-read when `outcomes run` rewrites them), the state, and the page templates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
+
+from common_outcomes.errors import UserError
+from common_outcomes.framework.models import Indicator
+from common_outcomes.project import (
+    Project,
+    Published,
+    indicator_catalogue,
+    open_state,
+    published_results,
+    results_version,
+)
+from common_outcomes.state import State
+from common_outcomes.web import formats
+
+HERE = Path(__file__).parent
+# GOV.UK Frontend's built files, copied here by `make install` from the pinned npm package
+# (never committed); the CSS refers to its fonts and images under /assets.
+GOVUK_ASSETS = HERE / "govuk-frontend"
+OWN_ASSETS = HERE / "static"
+
+
+@dataclass
+class Served:
+    """One workspace: its project as loaded at start, and its results, cached by version."""
+
+    id: str
+    project: Project
+    title: str
+    borough_code: str
+    borough_name: str
+    map: dict[str, Any]
+    indicators: dict[str, Indicator]
+    _cached: tuple[int, Published | None] = (-1, None)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def load(cls, folder: Path) -> Served:
+        project = Project.load(folder)
+        ws = project.workspace
+        if ws is None or project.framework is None:
+            raise UserError(f"{folder} cannot be served: it has errors that stop it being "
+                            "read; run 'outcomes check' and fix them first.")
+        return cls(ws.settings.id, project, ws.settings.title, ws.settings.borough.code,
+                   ws.settings.borough.name, project.map(), indicator_catalogue(project))
+
+    def published(self) -> Published | None:
+        version = results_version(self.project)
+        if self._cached[0] != version:
+            with self._lock:
+                if self._cached[0] != version:
+                    self._cached = (version, published_results(self.project))
+        return self._cached[1]
+
+    def results(self) -> pa.Table | None:
+        """The rows that passed disclosure control, or None before the first run."""
+        published = self.published()
+        return published.table if published else None
+
+    @property
+    def withheld(self) -> dict[str, str]:
+        """Indicators held back by disclosure control, with the reason."""
+        published = self.published()
+        return published.withheld if published else {}
+
+    @property
+    def usual_periods(self) -> dict[str, str]:
+        return {k: i.period_type.value for k, i in self.indicators.items()}
+
+
+@dataclass
+class Site:
+    workspaces: dict[str, Served]
+    state: State
+    templates: Environment
+    csrf_secret: bytes
+
+    @classmethod
+    def open(cls, folders: Sequence[Path], database: str | None = None) -> Site:
+        if not folders:
+            raise UserError("Name at least one workspace folder to serve.")
+        served: dict[str, Served] = {}
+        for folder in folders:
+            one = Served.load(folder)
+            if one.id in served:
+                raise UserError(f"Two workspaces have the id '{one.id}' ({folder} and "
+                                f"{served[one.id].project.folder}); each needs its own.")
+            served[one.id] = one
+        if not (GOVUK_ASSETS / "govuk-frontend.min.css").is_file():
+            raise UserError(f"GOV.UK Frontend is missing from {GOVUK_ASSETS}; run "
+                            "'make install' (it installs the pinned npm package).")
+        state = open_state(folders[0], database)
+        return cls(served, state, environment(), state.secret("csrf"))
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([
+            PackageLoader("common_outcomes.web", "templates"),
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+        ]),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(formats.FILTERS)
+    return env

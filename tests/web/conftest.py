@@ -1,0 +1,161 @@
+"""The web app under test: the Tower Hamlets example with two years of synthetic data loaded
+and computed (once per session), a second workspace with another id and no data, and the app's
+state in SQLite and in PostgreSQL (a database made for the session and dropped after it)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from common_outcomes.state import Role
+from common_outcomes.web.app import create_app
+from common_outcomes.web.site import Site
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "a long synthetic passphrase"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+# Who is who in the tests: a role in the example workspace, or in the other one only.
+USERS = {
+    "viewer@example.org": ("tower-hamlets", Role.VIEWER),
+    "contributor@example.org": ("tower-hamlets", Role.CONTRIBUTOR),
+    "other@example.org": ("elsewhere", Role.ADMIN),
+    "analyst@example.org": ("tower-hamlets", Role.ANALYST),
+}
+# Who visits every page: an analyst in both workspaces.
+VISITOR = "analyst@example.org"
+
+
+def outcomes(*args: str) -> None:
+    exe = Path(sys.executable).with_name("outcomes")
+    done = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session")
+def workspaces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("web")
+    ignore = shutil.ignore_patterns("incoming", "synth-truth", ".outcomes", ".synth-staging-*")
+    example = root / "tower-hamlets"
+    shutil.copytree(ROOT / "examples" / "tower-hamlets", example, ignore=ignore)
+    key = root / "key"
+    key.write_text("k" * 64)
+    outcomes("synth", str(example), "--years", "2", "--seed", "7")
+    outcomes("load", str(example), "--all", "--key-file", str(key))
+    outcomes("run", str(example))
+    # The same strategy under another id, with no data: another borough's workspace.
+    other = root / "elsewhere"
+    shutil.copytree(ROOT / "examples" / "tower-hamlets", other, ignore=ignore)
+    settings = other / "workspace.yaml"
+    text = settings.read_text()
+    settings.write_text(re.sub(r"^id: tower-hamlets$", "id: elsewhere", text, count=1,
+                               flags=re.M))
+    return example, other
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session, dropped at the end."""
+    import psycopg
+
+    name = f"outcomes_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                         autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES + name
+    finally:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                             autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('state') / 'app.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(workspaces: tuple[Path, Path], database: str) -> FastAPI:
+    application = create_app(list(workspaces), database)
+    state = site(application).state
+    for email, (workspace, role) in USERS.items():
+        state.add_user(email, email.split("@")[0].title(), PASSWORD, workspace, role, "tests")
+    state.grant(VISITOR, "elsewhere", Role.ANALYST, "tests")
+    return application
+
+
+def site(app: FastAPI) -> Site:
+    found: Site = app.state.site
+    return found
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> TestClient:
+    token = csrf_of(client.get("/sign-in").text)
+    done = client.post("/sign-in", data={"email": email, "password": password,
+                                         "csrf_token": token, "next": "/"},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text
+    return client
+
+
+@pytest.fixture(scope="session")
+def indicator(app: FastAPI) -> str:
+    """The published indicator with the most rows (several periods, areas and breakdowns)."""
+    table = site(app).workspaces["tower-hamlets"].results()
+    assert table is not None and table.num_rows
+    ids = table.column("indicator_id").to_pylist()
+    return max(sorted(set(ids)), key=ids.count)
+
+
+@pytest.fixture
+def csrf() -> Callable[[str], str]:
+    return csrf_of
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Callable[[str | None], TestClient]:
+    """A browser-like client (HTTPS, so that the Secure cookies are sent), signed in as the
+    given user, or anonymous for None."""
+    def make(email: str | None) -> TestClient:
+        c = TestClient(app, base_url="https://testserver")
+        return sign_in(c, email) if email else c
+    return make
+
+
+@pytest.fixture(scope="session")
+def paths(app: FastAPI) -> list[str]:
+    """Every page that the visitor can see."""
+    served = site(app).workspaces["tower-hamlets"]
+    base = f"/w/{served.id}"
+    table = served.results()
+    assert table is not None
+    computed = sorted(set(table.column("indicator_id").to_pylist()))
+    uncomputed = sorted(set(served.indicators) - set(computed))[:1]
+    return [
+        "/",
+        base,
+        *(f"{base}/priorities/{p['id']}" for p in served.map["priorities"]),
+        *(f"{base}/indicators/{i}" for i in computed + uncomputed),
+        *(f"{base}/localities/{loc['id']}" for loc in served.map["localities"]),
+        f"{base}/data",
+        "/w/elsewhere",  # a workspace before its first load
+    ]

@@ -1,0 +1,96 @@
+"""Every page follows the GOV.UK page rules: valid HTML, one h1, a title that starts with it,
+unique ids, and an error summary that links to each invalid field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from xml.etree.ElementTree import Element
+
+import html5lib
+import pytest
+from fastapi.testclient import TestClient
+
+NS = {"h": "http://www.w3.org/1999/xhtml"}
+Client = Callable[[str | None], TestClient]
+Csrf = Callable[[str], str]
+VISITOR = "analyst@example.org"
+
+
+def text(el: Element) -> str:
+    return re.sub(r"\s+", " ", "".join(el.itertext())).strip()
+
+
+def parse(html: str) -> Element:
+    # strict: any parse error (unclosed or misnested tags, bad attributes) fails the test
+    return html5lib.HTMLParser(strict=True, namespaceHTMLElements=True).parse(html)
+
+
+def check_page_rules(html: str) -> Element:
+    page = parse(html)
+    h1s = page.findall(".//h:h1", NS)
+    assert len(h1s) == 1, [text(h) for h in h1s]
+    title = page.find(".//h:title", NS)
+    assert title is not None
+    assert re.sub(r"^Error: ", "", text(title)).startswith(text(h1s[0]))
+    ids = [el.get("id") for el in page.iter() if el.get("id")]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert page.get("lang") == "en-GB"
+    # No inline script: every script is a file from this site.
+    for script in page.iter(f"{{{NS['h']}}}script"):
+        assert script.get("src", "").startswith("/") and not text(script)
+    return page
+
+
+def error_summary_links(page: Element) -> list[str]:
+    summary = page.find(".//h:div[@class='govuk-error-summary']", NS)
+    assert summary is not None, "an invalid form shows no error summary"
+    links = [a.get("href", "") for a in summary.iter(f"{{{NS['h']}}}a")]
+    ids = {el.get("id") for el in page.iter()}
+    assert links and all(href[1:] in ids for href in links)
+    return links
+
+
+def test_every_page_follows_the_page_rules(paths: list[str], client: Client) -> None:
+    visitor = client(VISITOR)
+    assert len(paths) >= 15
+    for path in paths:
+        response = visitor.get(path)
+        assert response.status_code == 200, path
+        check_page_rules(response.text)
+
+
+def test_the_sign_in_and_error_pages_follow_the_rules_too(client: Client) -> None:
+    anonymous = client(None)
+    check_page_rules(anonymous.get("/sign-in").text)
+    missing = client(VISITOR).get("/w/tower-hamlets/priorities/no-such-priority")
+    assert missing.status_code == 404
+    check_page_rules(missing.text)
+
+
+def test_an_invalid_sign_in_shows_an_error_summary(client: Client, csrf: Csrf) -> None:
+    anonymous = client(None)
+    token = csrf(anonymous.get("/sign-in").text)
+    empty = anonymous.post("/sign-in", data={"email": "", "password": "", "csrf_token": token})
+    assert empty.status_code == 400
+    page = check_page_rules(empty.text)
+    assert error_summary_links(page) == ["#email", "#password"]
+    title = page.find(".//h:title", NS)
+    assert title is not None and text(title).startswith("Error: ")
+
+
+def test_an_invalid_narrative_shows_an_error_summary(client: Client, csrf: Csrf,
+                                                    indicator: str) -> None:
+    contributor = client("contributor@example.org")
+    path = f"/w/tower-hamlets/indicators/{indicator}"
+    token = csrf(contributor.get(path).text)
+    empty = contributor.post(f"{path}/narrative",
+                             data={"period": "", "text": "  ", "csrf_token": token})
+    assert empty.status_code == 400
+    assert error_summary_links(check_page_rules(empty.text)) == ["#period", "#text"]
+
+
+@pytest.mark.parametrize("path", ["/w/tower-hamlets/indicators/no-such-thing",
+                                  "/w/tower-hamlets/localities/nowhere"])
+def test_unknown_things_are_not_found(client: Client, path: str) -> None:
+    assert client(VISITOR).get(path).status_code == 404
