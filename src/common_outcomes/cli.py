@@ -261,8 +261,8 @@ def run(
                                    help="The engine's configuration, repeatable: DuckDB's "
                                    "(threads=2) or Spark's (spark.executor.memory=4g)."),
     data: str | None = typer.Option(None, "--data", metavar="PATH|URI",
-                                    help="Where Spark reads a copy of the workspace's "
-                                    ".outcomes/store (default: the store itself)."),
+                                    help="Where Spark reads a copy of the store's "
+                                    "versions folder (default: the store itself)."),
 ) -> None:
     """Compute every defined indicator from the store into the results table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

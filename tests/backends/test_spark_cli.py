@@ -85,8 +85,8 @@ def test_data_missing_at_the_location_is_named(fresh: Path, tmp_path: Path,
     empty.mkdir()
     with pytest.raises(UserError, match=(
             rf"^Spark found no data at the data location {empty} \(\[PATH_NOT_FOUND\] Path does "
-            r"not exist: file:.*/versions/.*\.parquet\): copy the workspace's \.outcomes/store "
-            r"folder there, or point --data at the copy\.$")):
+            r"not exist: file:.*/versions/.*\.parquet\): copy the store's versions folder there "
+            r"\(docs/spark\.md\), or point --data at the copy\.$")):
         run_indicators(Project.load(fresh), None, "spark",
                        {"spark.master": "local[2]", DATA: str(empty)})
 

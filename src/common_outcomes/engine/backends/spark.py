@@ -3,7 +3,7 @@
 Imported only when `--engine spark` is asked for: pyspark is the optional extra
 `common-outcomes[spark]`. Settings are Spark's own configuration (`spark.master`, any
 `spark.*` key) plus two of ours: `outcomes.data`, where Spark reads the store's Parquet files
-(a path or URI holding a copy of the workspace's `.outcomes/store/`), and `outcomes.store`,
+(a path or URI holding a copy of the store's `versions/` folder), and `outcomes.store`,
 the local store those files were copied from (filled in by `Project`).
 """
 
@@ -106,12 +106,15 @@ def _under(path: Path, store: Path) -> str:
 def _session(conf: Mapping[str, str]) -> tuple[SparkSession, bool]:
     """The running session (not ours to stop), or a new one started with `conf`."""
     try:
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
     except ImportError:
         raise UserError("The Spark engine needs pyspark: install it with "
                         "pip install 'common-outcomes[spark]'.") from None
 
     running = SparkSession.getActiveSession()
+    if running is None and SparkContext._active_spark_context is not None:
+        running = SparkSession.builder.getOrCreate()  # a job's session, started on another thread
     if running is not None:
         _apply(running, conf)
         return running, False
@@ -192,7 +195,7 @@ def _missing(exc: Exception, data: str | None) -> str:
                 "catalog lists must be where Spark runs; on a cluster, copy the store and give "
                 "its location with --data.")
     return (f"Spark found no data at the data location {data} ({_reason(exc)}): copy the "
-            "workspace's .outcomes/store folder there, or point --data at the copy.")
+            "store's versions folder there (docs/spark.md), or point --data at the copy.")
 
 
 def _reason(exc: BaseException) -> str:
