@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from common_outcomes.state import Role
 from common_outcomes.web.app import create_app
-from common_outcomes.web.site import Site
+from common_outcomes.web.site import Served, Site
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long synthetic passphrase"
@@ -118,9 +118,9 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> TestCli
 
 
 @pytest.fixture(scope="session")
-def indicator(app: FastAPI) -> str:
+def indicator(example: Served) -> str:
     """The published indicator with the most rows (several periods, areas and breakdowns)."""
-    table = site(app).workspaces["tower-hamlets"].results()
+    table = example.results()
     assert table is not None and table.num_rows
     ids = table.column("indicator_id").to_pylist()
     return max(sorted(set(ids)), key=ids.count)
@@ -142,9 +142,14 @@ def client(app: FastAPI) -> Callable[[str | None], TestClient]:
 
 
 @pytest.fixture(scope="session")
-def paths(app: FastAPI) -> list[str]:
+def example(workspaces: tuple[Path, Path]) -> Served:
+    return Served.load(workspaces[0])
+
+
+@pytest.fixture(scope="session")
+def paths(example: Served) -> list[str]:
     """Every page that the visitor can see."""
-    served = site(app).workspaces["tower-hamlets"]
+    served = example
     base = f"/w/{served.id}"
     table = served.results()
     assert table is not None

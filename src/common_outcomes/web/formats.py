@@ -49,11 +49,19 @@ def words(text: object) -> str:
     return str(text).replace("_", " ").replace("-", " ")
 
 
+AREA_KINDS = {"la": "borough", "locality": "Family Hub locality", "ward": "ward",
+              "region": "region", "england": "country"}
+
+
+def area_kind(area_type: str) -> str:
+    return AREA_KINDS.get(area_type, words(area_type))
+
+
 def tag(text: str | None) -> str:
     return TAGS.get(text or "", "govuk-tag--grey")
 
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "number": number, "count": count, "interval": interval, "shown": shown, "words": words,
-    "tag": tag,
+    "tag": tag, "area_kind": area_kind,
 }

@@ -1,0 +1,137 @@
+"""Every page in a real browser: zero WCAG 2.2 AA violations by axe-core, no Content Security
+Policy violation or script error, and the page's own script running. One server (uvicorn on
+loopback, SQLite state) and one headless Chromium (Debian's, driven by Playwright) for the
+whole module."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+from common_outcomes.state import Role
+from common_outcomes.web.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+EMAIL, PASSWORD = "browser@example.org", "a long synthetic passphrase"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[str]:
+    database = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.sqlite3'}"
+    app = create_app(list(workspaces), database)
+    state = app.state.site.state
+    state.add_user(EMAIL, "Browser", PASSWORD, "tower-hamlets", Role.CONTRIBUTOR, "tests")
+    state.grant(EMAIL, "elsewhere", Role.VIEWER, "tests")
+    port = free_port()
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                            log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.is_file(), "Chromium is missing: run 'make install'"
+    assert AXE.is_file(), "axe-core is missing: run 'make install'"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    # Injected by the browser itself, not by the page, so the CSP is not loosened for it.
+    context.add_init_script(path=str(AXE))
+    yield context.new_page()
+    context.close()
+
+
+class Problems:
+    """Console errors (a CSP violation is one) and uncaught script errors, as they happen."""
+
+    def __init__(self, page: Page) -> None:
+        self.seen: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.seen.append(f"script error: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # An invalid form is answered 400 on purpose; the browser logs that status too.
+        if message.type == "error" and "status of 400" not in message.text:
+            self.seen.append(message.text)
+
+    def take(self) -> list[str]:
+        seen, self.seen = self.seen, []
+        return seen
+
+
+def audit(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.2 AA violations on the page as it stands."""
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+                           WCAG_22_AA)
+    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}
+            for v in result["violations"]]
+
+
+def check(page: Page, problems: Problems, where: str) -> None:
+    assert audit(page) == [], where
+    assert problems.take() == [], where
+    # The page's own module script ran (the CSP lets it, and only it, run).
+    assert page.evaluate("document.body.classList.contains('js-enabled')"), where
+
+
+def test_every_page_is_accessible_and_keeps_to_its_policy(server: str, page: Page,
+                                                          paths: list[str]) -> None:
+    problems = Problems(page)
+    page.goto(f"{server}/w/tower-hamlets")
+    assert page.url.startswith(f"{server}/sign-in")
+    check(page, problems, "sign-in")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.locator(".govuk-error-summary").is_visible()
+    check(page, problems, "sign-in with errors")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server}/w/tower-hamlets")
+    for path in paths:
+        response = page.goto(server + path)
+        assert response is not None and response.status == 200, path
+        check(page, problems, path)
+
+
+def test_an_invalid_story_is_accessible_too(server: str, page: Page, indicator: str) -> None:
+    problems = Problems(page)
+    page.goto(f"{server}/w/tower-hamlets/indicators/{indicator}")
+    page.get_by_role("button", name="Save the story").click()
+    summary = page.locator(".govuk-error-summary")
+    assert summary.is_visible()
+    # GOV.UK Frontend's script moves focus to the summary, for screen reader users.
+    assert page.evaluate("document.activeElement.classList.contains('govuk-error-summary')")
+    check(page, problems, "story with errors")
