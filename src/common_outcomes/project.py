@@ -443,3 +443,125 @@ def _workspace_id(project: Project) -> str:
         raise UserError(f"{project.folder} is not a workspace that can be read; run "
                         "'outcomes check'.")
     return project.workspace.settings.id
+
+
+# The web app's reads and its state (issue 7). -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    """The results the web app may show, and the indicators it must withhold (with why)."""
+
+    table: pa.Table
+    withheld: dict[str, str]
+
+
+def published_results(project: Project) -> Published | None:
+    """The results table as pages and the API may show it, or None before the first
+    `outcomes run`: every number the web app shows comes through here. Each indicator passes
+    the disclosure guard (engine.publish) on its own, since no family of cells crosses
+    indicators; one that would leak is withheld whole, with the guard's reason, so that it
+    cannot take the others down with it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from common_outcomes.engine.publish import DisclosureError, publishable
+    from common_outcomes.engine.run import RESULTS
+
+    path = project.folder / RESULTS
+    if not path.is_file():
+        return None
+    table = pq.read_table(path)
+    rules, stocks = disclosure_rules(project)
+    shown, withheld = [], {}
+    for indicator in sorted(set(table.column("indicator_id").to_pylist())):
+        rows = table.filter(pc.equal(table.column("indicator_id"), indicator))
+        try:
+            shown.append(publishable(rows, rules, stocks))
+        except DisclosureError as refused:
+            withheld[indicator] = str(refused)
+    return Published(pa.concat_tables(shown) if shown else table.slice(0, 0), withheld)
+
+
+def disclosure_rules(project: Project) -> tuple[dict[str, Rule], set[str]]:
+    """What the disclosure guard needs: each indicator's rule, and the indicators that are
+    stocks (counted at each period's end, so their periods do not add up)."""
+    from common_outcomes.engine.run import about_of, definitions_of
+
+    if project.workspace is None or project.framework is None:
+        return {}, set()
+    about = about_of(project.workspace, project.framework.framework, project.sources)
+    stocks = {d.indicator for d in definitions_of(project.workspace) if d.open_until}
+    return {k: a.rule for k, a in about.items()}, stocks
+
+
+def results_version(project: Project) -> int:
+    """Changes whenever `outcomes run` rewrites the results (a cache key for the web app)."""
+    from common_outcomes.engine.run import RESULTS
+
+    path = project.folder / RESULTS
+    return path.stat().st_mtime_ns if path.is_file() else 0
+
+
+def indicator_catalogue(project: Project) -> dict[str, Indicator]:
+    """Every framework and local indicator, by id."""
+    if project.workspace is None or project.framework is None:
+        return {}
+    return {i.id: i for i in (*project.framework.framework.indicators,
+                              *project.workspace.indicators)}
+
+
+def results_file(project: Project, table: pa.Table, fmt: str, path: Path) -> int:
+    """Published rows (whole indicators: the guard checks families within an indicator) as a
+    CSV or XLSX download, through the same guard as `outcomes export`; returns the rows."""
+    from common_outcomes.engine.publish import ExportFormat, write_results
+
+    rules, stocks = disclosure_rules(project)
+    return write_results(table, rules, path, ExportFormat(fmt), stocks)
+
+
+def open_state(folder: Path, url: str | None = None) -> State:
+    """The web app's state: `url`, else DATABASE_URL, else SQLite in the workspace's
+    .outcomes folder; migrated to the newest schema."""
+    from common_outcomes.state import State, database_url
+
+    return State.open(url or database_url(folder))
+
+
+def add_user(project: Project, email: str, name: str, password: str, role: str,
+             actor: str, url: str | None = None) -> str:
+    """`outcomes users add`: a local account with a role in this workspace (audited); returns
+    the workspace's id."""
+    from common_outcomes.state.accounts import parse_role
+
+    workspace = _workspace_id(project)
+    state = open_state(project.folder, url)
+    try:
+        state.add_user(email, name, password, workspace, parse_role(role), actor)
+    finally:
+        state.close()
+    return workspace
+
+
+def grant_role(project: Project, email: str, role: str, actor: str,
+               url: str | None = None) -> str:
+    """`outcomes users grant`: give an existing account a role in this workspace (audited)."""
+    from common_outcomes.state.accounts import parse_role
+
+    workspace = _workspace_id(project)
+    state = open_state(project.folder, url)
+    try:
+        state.grant(email, workspace, parse_role(role), actor)
+    finally:
+        state.close()
+    return workspace
+
+
+def _workspace_id(project: Project) -> str:
+    from common_outcomes.errors import UserError
+
+    if project.workspace is None:
+        raise UserError(f"{project.folder} is not a workspace that can be read; run "
+                        "'outcomes check'.")
+    return project.workspace.settings.id

@@ -88,13 +88,13 @@ def test_what_disclosure_control_withholds_is_nowhere_and_said_why(app: FastAPI,
     and its page says why. (Which are withheld depends on the engine's suppression; when none
     is, the first half of the test still holds.)"""
     from common_outcomes.engine.publish import publishable
-    from common_outcomes.project import _disclosure_rules
+    from common_outcomes.project import disclosure_rules
 
     served = app.state.site.workspaces["tower-hamlets"]
     table = served.results()
-    rules = _disclosure_rules(served.project)
+    rules, stocks = disclosure_rules(served.project)
     for shown in set(table["indicator_id"].to_pylist()):
-        publishable(table.filter(pc.equal(table["indicator_id"], shown)), rules)
+        publishable(table.filter(pc.equal(table["indicator_id"], shown)), rules, stocks)
     viewer = client("viewer@example.org")
     for withheld, reason in served.withheld.items():
         assert viewer.get(f"{BASE}/results", params={"indicator": withheld}).json()["total"] == 0
