@@ -12,8 +12,19 @@ from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role
 from common_outcomes.web.app import SignedIn, Workspace, site_of
 
-router = APIRouter(tags=["api"])
 MAX_ROWS = 10_000
+
+
+class Problem(BaseModel):
+    """Why a request was refused, in one sentence."""
+
+    detail: str
+
+
+router = APIRouter(tags=["api"], responses={
+    401: {"model": Problem, "description": "Not signed in."},
+    404: {"model": Problem, "description": "No such workspace, or no role in it."},
+})
 
 
 class WorkspaceSummary(BaseModel):
@@ -54,7 +65,8 @@ def framework(ws: Workspace) -> dict[str, Any]:
     return ws.project.framework.framework.model_dump(mode="json")
 
 
-@router.get("/workspaces/{workspace}/results")
+@router.get("/workspaces/{workspace}/results", responses={
+    503: {"model": Problem, "description": "The results cannot be shown (disclosure control)."}})
 def results(ws: Workspace,
             indicator: Annotated[str | None, Query(max_length=100)] = None,
             area: Annotated[str | None, Query(max_length=100)] = None,

@@ -138,8 +138,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _wants_json(request):
-        return JSONResponse({"detail": [{"loc": e.get("loc"), "msg": e.get("msg")}
-                                        for e in exc.errors()]}, status_code=422)
+        return JSONResponse({"detail": [{"loc": e.get("loc"), "msg": e.get("msg"),
+                                         "type": e.get("type")} for e in exc.errors()]},
+                            status_code=422)
     return render(request, "error.html", status=404, title="Page not found",
                   message="There is no such page.")
 
