@@ -386,6 +386,13 @@ def results_version(project: Project) -> int:
     return path.stat().st_mtime_ns if path.is_file() else 0
 
 
+def store_version(project: Project) -> int:
+    """Changes whenever a load, rollback or retention changes the store (its catalog is
+    replaced whole on every change)."""
+    path = store_of(project).root / "catalog.json"
+    return path.stat().st_mtime_ns if path.is_file() else 0
+
+
 def indicator_catalogue(project: Project) -> dict[str, Indicator]:
     """Every framework and local indicator, by id."""
     if project.workspace is None or project.framework is None:

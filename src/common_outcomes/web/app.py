@@ -84,6 +84,7 @@ def signed_in(request: Request) -> Account:
     account = site_of(request).state.account(request.cookies.get(SESSION_COOKIE))
     if account is None:
         raise SignInNeeded
+    request.state.account = account  # for the page's header, without asking again
     return account
 
 
@@ -105,7 +106,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     site = site_of(request)
     response = HTMLResponse("", status_code=status)
     token = csrf_token(site.csrf_secret, request, response)
-    account = site.state.account(request.cookies.get(SESSION_COOKIE))
+    account = getattr(request.state, "account", None)
     body = site.templates.get_template(template).render(
         request=request, account=account, csrf_token=token, **context)
     response.body = response.render(body)

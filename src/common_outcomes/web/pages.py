@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from common_outcomes.errors import UserError
-from common_outcomes.project import data_quality, results_file, store_of
+from common_outcomes.project import results_file
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web.app import SignedIn, Workspace, render, signed_in, site_of
@@ -43,11 +43,6 @@ def _local(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
-
-
-def _latest(ws: Workspace, area: str) -> dict[str, rv.Value]:
-    table = ws.results()
-    return rv.latest(table, area, ws.usual_periods) if table is not None else {}
 
 
 @router.get("/health")
@@ -107,7 +102,7 @@ def home(request: Request, account: SignedIn) -> Response:
 
 @router.get("/w/{workspace}")
 def overview(request: Request, ws: Workspace) -> Response:
-    return render(request, "overview.html", ws=ws, m=ws.map, latest=_latest(ws, ws.borough_code))
+    return render(request, "overview.html", ws=ws, m=ws.map, latest=ws.latest(ws.borough_code))
 
 
 @router.get("/w/{workspace}/priorities/{priority}")
@@ -116,7 +111,7 @@ def priority(request: Request, ws: Workspace, priority: str) -> Response:
     if found is None:
         raise HTTPException(404, "There is no such priority.")
     return render(request, "priority_page.html", ws=ws, p=found,
-                  latest=_latest(ws, ws.borough_code))
+                  latest=ws.latest(ws.borough_code))
 
 
 @router.get("/w/{workspace}/indicators/{indicator}")
@@ -197,7 +192,7 @@ def locality(request: Request, ws: Workspace, locality: str) -> Response:
     found = next((x for x in ws.map["localities"] if x["id"] == locality), None)
     if found is None:
         raise HTTPException(404, "There is no such locality.")
-    here, borough = _latest(ws, locality), _latest(ws, ws.borough_code)
+    here, borough = ws.latest(locality), ws.latest(ws.borough_code)
     activities = [c for p in ws.map["priorities"] for c in p["chains"]
                   if c["activity"] in found["activities"]]
     unique = list({c["activity"]: c for c in activities}.values())
@@ -209,7 +204,6 @@ def locality(request: Request, ws: Workspace, locality: str) -> Response:
 
 @router.get("/w/{workspace}/data")
 def data(request: Request, ws: Workspace) -> Response:
-    versions = store_of(ws.project).history(None)
-    quality = data_quality(ws.project)
+    versions, quality = ws.data()
     return render(request, "data.html", ws=ws, versions=versions, quality=quality,
                   has_results=ws.results() is not None)

@@ -4,10 +4,10 @@ results, re-read when `outcomes run` rewrites them), the state, and the page tem
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
@@ -17,14 +17,25 @@ from common_outcomes.framework.models import Indicator
 from common_outcomes.project import (
     Project,
     Published,
+    data_quality,
     indicator_catalogue,
     open_state,
     published_results,
     results_version,
+    store_of,
+    store_version,
 )
+from common_outcomes.reports import results_view as rv
+from common_outcomes.reports.results_view import Value
 from common_outcomes.state import State
 from common_outcomes.web import formats
 
+if TYPE_CHECKING:
+    from common_outcomes.data.quality import QualityRow
+    from common_outcomes.data.store import VersionInfo
+
+T = TypeVar("T")
+MEMO = 500
 HERE = Path(__file__).parent
 # GOV.UK Frontend's built files, copied here by `make install` from the pinned npm package
 # (never committed); the CSS refers to its fonts and images under /assets.
@@ -45,6 +56,8 @@ class Served:
     indicators: dict[str, Indicator]
     _cached: tuple[int, Published | None] = (-1, None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # What pages derive from the results or the store, until either changes.
+    _memo: dict[tuple[str, int, str], Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> Served:
@@ -68,6 +81,26 @@ class Served:
         """The rows that passed disclosure control, or None before the first run."""
         published = self.published()
         return published.table if published else None
+
+    def latest(self, area: str) -> dict[str, Value]:
+        """Each indicator's newest published value for an area (see results_view.latest)."""
+        table = self.results()
+        return self._remember("latest", self._cached[0], area, lambda: (
+            rv.latest(table, area, self.usual_periods) if table is not None else {}))
+
+    def data(self) -> tuple[list[VersionInfo], list[QualityRow]]:
+        """Every loaded version, and the data quality of the current ones."""
+        return self._remember("data", store_version(self.project), "", lambda: (
+            store_of(self.project).history(None), data_quality(self.project)))
+
+    def _remember(self, name: str, version: int, key: str, make: Callable[[], T]) -> T:
+        found = self._memo.get((name, version, key))
+        if found is None:
+            if len(self._memo) > MEMO:
+                self._memo.clear()
+            found = self._memo[(name, version, key)] = make()
+        result: T = found
+        return result
 
     @property
     def withheld(self) -> dict[str, str]:
