@@ -101,6 +101,15 @@ def test_a_contributor_writes_a_versioned_audited_story(app: FastAPI, client: Cl
                and e.target == f"indicator/{indicator}/{period}" for e in events)
 
 
+def test_only_analysts_and_admins_see_the_data_page(client: Client) -> None:
+    for email, status in (("viewer@example.org", 403), ("contributor@example.org", 403),
+                          ("analyst@example.org", 200)):
+        signed_in = client(email)
+        assert signed_in.get("/w/tower-hamlets/data").status_code == status, email
+        has_link = 'href="/w/tower-hamlets/data"' in signed_in.get("/w/tower-hamlets").text
+        assert has_link == (status == 200), email
+
+
 def test_one_workspaces_user_cannot_read_anothers(client: Client, indicator: str) -> None:
     INDICATOR = f"/w/tower-hamlets/indicators/{indicator}"
     other = client("other@example.org")

@@ -39,8 +39,8 @@ def server(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFacto
     database = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.sqlite3'}"
     app = create_app(list(workspaces), database)
     state = app.state.site.state
-    state.add_user(EMAIL, "Browser", PASSWORD, "tower-hamlets", Role.CONTRIBUTOR, "tests")
-    state.grant(EMAIL, "elsewhere", Role.VIEWER, "tests")
+    state.add_user(EMAIL, "Browser", PASSWORD, "tower-hamlets", Role.ANALYST, "tests")
+    state.grant(EMAIL, "elsewhere", Role.ANALYST, "tests")
     port = free_port()
     running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                             log_level="warning"))

@@ -203,7 +203,11 @@ def locality(request: Request, ws: Workspace, locality: str) -> Response:
 
 
 @router.get("/w/{workspace}/data")
-def data(request: Request, ws: Workspace) -> Response:
+def data(request: Request, ws: Workspace, account: SignedIn) -> Response:
+    if not account.may(ws.id, Role.ANALYST):
+        # Record counts by source and period are not statistics that disclosure control has
+        # passed: they are for the people who manage the data.
+        raise HTTPException(403, "The data page is for analysts and administrators.")
     versions, quality = ws.data()
     return render(request, "data.html", ws=ws, versions=versions, quality=quality,
                   has_results=ws.results() is not None)

@@ -27,7 +27,7 @@ from common_outcomes.project import (
 )
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.results_view import Value
-from common_outcomes.state import State
+from common_outcomes.state import Role, State
 from common_outcomes.web import formats
 
 if TYPE_CHECKING:
@@ -149,4 +149,5 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(formats.FILTERS)
+    env.globals["Role"] = Role
     return env
