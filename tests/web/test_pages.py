@@ -88,6 +88,13 @@ def test_an_invalid_narrative_shows_an_error_summary(client: Client, csrf: Csrf,
                              data={"period": "", "text": "  ", "csrf_token": token})
     assert empty.status_code == 400
     assert error_summary_links(check_page_rules(empty.text)) == ["#period", "#text"]
+    # A period the indicator has no value for (here, one far too long to store) is refused
+    # the same way, with the story kept in the form.
+    odd = contributor.post(f"{path}/narrative", data={
+        "period": "2024/25" * 40, "text": "Kept while the period is fixed", "csrf_token": token})
+    assert odd.status_code == 400
+    assert error_summary_links(check_page_rules(odd.text)) == ["#period"]
+    assert "Kept while the period is fixed" in odd.text
 
 
 @pytest.mark.parametrize("path", ["/w/tower-hamlets/indicators/no-such-thing",

@@ -156,7 +156,10 @@ def save_narrative(request: Request, ws: Workspace, indicator: str, account: Sig
     if not account.may(ws.id, Role.CONTRIBUTOR):
         raise HTTPException(403, "Your role lets you read this workspace, not write in it.")
     errors: dict[str, str] = {}
-    if not period.strip():
+    table = ws.results()
+    periods = set(rv.select(table, indicator=indicator).column("period").to_pylist()) \
+        if table is not None else set()
+    if period.strip() not in periods:
         errors["period"] = "Select the period the story is about"
     if not text.strip():
         errors["text"] = "Enter the story behind the curve"
