@@ -25,6 +25,7 @@ from common_outcomes.errors import UserError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+SHUFFLE = "spark.sql.shuffle.partitions"
 DATA = "outcomes.data"
 STORE = "outcomes.store"
 # What a master URL's scheme listens on when the URL names no port.
@@ -128,7 +129,12 @@ def _session(conf: Mapping[str, str]) -> tuple[SparkSession, bool]:
         session = builder.getOrCreate()
     except Exception as exc:  # any failure to start is the user's setting or machine to fix
         raise UserError(_not_started(exc)) from None
-    session.sparkContext.setLogLevel("ERROR")
+    context = session.sparkContext
+    context.setLogLevel("ERROR")
+    if (context.master or "").startswith("local") and not context.getConf().contains(SHUFFLE):
+        # One machine: a few tasks per core, not the 200 Spark assumes of a cluster (it halves
+        # the time of London's passes on two cores; docs/performance.md).
+        session.conf.set(SHUFFLE, str(2 * context.defaultParallelism))
     return session, True
 
 

@@ -1,0 +1,213 @@
+"""Benchmark: stage one of `outcomes run` on DuckDB and on Spark local[2], side by side.
+
+Stage one is the part that differs by engine: every pass query (and every denominator query)
+of the example's indicator definitions over the store's current parts. Stage two (roll-ups,
+statistics, disclosure control) is the same Arrow code whichever engine ran, so it is left out.
+
+For each scale, a copy of the Tower Hamlets example gets synthetic data (`outcomes synth
+--scale S --years N --seed 1`) loaded into its store; then each engine runs in its own process,
+twice over all queries (cold, then warm), while this process samples the resident memory of
+that process and all its children (for Spark, the JVM) every 50 ms.
+
+    .venv/bin/python benchmarks/engine_spark_vs_duckdb.py --scales borough london --years 1
+    .venv/bin/python benchmarks/engine_spark_vs_duckdb.py --scales england --years 1 \\
+        --keep /var/tmp/bench     # keeps the loaded workspaces for another run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlglot.expressions import Expr
+
+    from common_outcomes.engine.plan import Part
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = str(Path(sys.executable).with_name("outcomes"))
+# Each engine as a user of this 2-core machine would set it (the Spark backend itself sets
+# shuffle partitions to twice the cores in local mode).
+SETTINGS = {"duckdb": {"threads": "2"},
+            "spark": {"spark.master": "local[2]", "spark.driver.memory": "8g"}}
+
+
+def workspace(workdir: Path, scale: str, years: int) -> tuple[Path, dict[str, float]]:
+    """The example with synthetic data at `scale` loaded into its store (reused if there)."""
+    ws = workdir / f"{scale}-{years}y"
+    if (ws / ".outcomes" / "store" / "catalog.json").is_file():
+        return ws, {}
+    shutil.rmtree(ws, ignore_errors=True)
+    shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
+        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
+    key = workdir / "key"
+    key.write_text("k" * 64)
+    took = {}
+    for step, args in (("synth", ["synth", str(ws), "--scale", scale, "--years", str(years),
+                                  "--seed", "1"]),
+                       ("load", ["load", str(ws), "--all", "--key-file", str(key)])):
+        start = time.perf_counter()
+        done = subprocess.run([EXE, *args], capture_output=True, text=True, check=False)
+        if done.returncode not in (0, 1):  # 1: some rows quarantined, as partners' data has
+            raise SystemExit(f"{step} failed: {done.stderr.strip()[-2000:]}")
+        took[step] = time.perf_counter() - start
+    shutil.rmtree(ws / "incoming")  # loaded; only the store is read from here on
+    return ws, took
+
+
+def every_la(ws: Path) -> Callable[[tuple[Part, ...]], tuple[Part, ...]]:
+    """Parts -> the parts of every loaded version of their source. A workspace's store is one
+    borough's: each LA's file loaded at London or England scale is a version covering the same
+    periods, and the newest would supersede the rest. Stage one of a store holding every LA
+    (the London issue's many boroughs on one instance) scans them all: so does this."""
+    from common_outcomes.data.store import open_store
+    from common_outcomes.engine.plan import Part
+
+    store = open_store(ws)
+    source_of = {path: v.source for v in store.history() for path in
+                 store.version_files(v.version_id)}
+    every: dict[str, list[Part]] = {}
+    for v in store.history():
+        every.setdefault(v.source, []).extend(
+            Part(path, v.manifest.periods) for path in store.version_files(v.version_id))
+
+    def widen(parts: tuple[Part, ...]) -> tuple[Part, ...]:
+        return tuple(every[source_of[parts[0].path]]) if parts else parts
+
+    return widen
+
+
+def queries(ws: Path) -> tuple[list[Expr], int]:
+    """Every query of stage one, and how many records the parts they read hold."""
+    import pyarrow.parquet as pq
+
+    from common_outcomes.engine import plan
+    from common_outcomes.engine.run import passes_of
+    from common_outcomes.project import Project
+
+    project = Project.load(ws)
+    assert project.workspace is not None
+    passes, _ = passes_of(ws, project.workspace)
+    widen = every_la(ws)
+    found: list[Expr] = []
+    parts: set[Path] = set()
+    for p in passes:
+        dens = tuple(replace(dp, parts=widen(dp.parts)) for dp in p.denominators)
+        p = replace(p, parts=widen(p.parts), places=widen(p.places), denominators=dens)
+        found.append(plan.pass_query(p))
+        found += [plan.denominator_query(dp) for dp in p.denominators]
+        parts |= {x.path for x in (*p.parts, *p.places, *(y for dp in dens for y in dp.parts))}
+    return found, sum(pq.ParquetFile(path).metadata.num_rows for path in parts)
+
+
+def child(engine: str, ws: Path) -> None:
+    """One engine, in this process: open it, run every query twice; print what it took."""
+    start = time.perf_counter()
+    from common_outcomes.engine.backends import open_backend
+
+    todo, records = queries(ws)
+    planned = time.perf_counter()
+    backend = open_backend(engine, SETTINGS[engine])
+    opened = time.perf_counter()
+    runs, rows = [], 0
+    for _ in range(2):
+        t = time.perf_counter()
+        rows = sum(backend.run(q).num_rows for q in todo)
+        runs.append(time.perf_counter() - t)
+    backend.close()
+    print(json.dumps({"plan": planned - start, "open": opened - planned, "cold": runs[0],
+                      "warm": runs[1], "queries": len(todo), "records": records,
+                      "rows_out": rows}))
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += parents.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def measure(engine: str, ws: Path) -> dict[str, float]:
+    """Run the engine's child process; its wall time, what it printed and its peak memory."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--child", engine, str(ws)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    out, err = proc.communicate()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{engine} failed: {err.strip()[-2000:]}")
+    said: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return {**said, "wall": time.perf_counter() - start, "peak_mb": peak[0] / 2**20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", nargs="+", default=["borough", "london", "england"])
+    parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="Keep (and reuse) the loaded workspaces here.")
+    parser.add_argument("--child", nargs=2, metavar=("ENGINE", "WS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="spark-vs-duckdb-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print("| scale | years | records | engine | queries | start (s) | cold (s) | warm (s) | "
+          "whole process (s) | cold s per million records | peak memory (MB) |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    try:
+        for scale in args.scales:
+            ws, took = workspace(workdir, scale, args.years)
+            if took:
+                print(f"<!-- {scale}: synth {took['synth']:.0f} s, load {took['load']:.0f} s "
+                      "-->", flush=True)
+            for engine in ("duckdb", "spark"):
+                m = measure(engine, ws)
+                per_million = m["cold"] / (m["records"] / 1e6)
+                print(f"| {scale} | {args.years} | {int(m['records']):,} | {engine} | "
+                      f"{int(m['queries'])} | {m['open']:.1f} | {m['cold']:.1f} | "
+                      f"{m['warm']:.1f} | {m['wall']:.1f} | {per_million:.2f} | "
+                      f"{m['peak_mb']:,.0f} |", flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
