@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +23,7 @@ from common_outcomes.engine.plan import total_column
 from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
-from common_outcomes.stats.disclosure import Rule, primary, secondary_families
+from common_outcomes.stats.disclosure import Rule, primary, rounded, secondary_families
 from common_outcomes.stats.intervals import crude_rate, wilson
 
 COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
@@ -82,6 +82,54 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class Group:
+    """One way of grouping rows: each row's label as an index into `labels`."""
+
+    labels: Strs
+    index: Ints
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What every definition of a pass shares: small areas, months, people, breakdowns
+    (encoded once per pass, not once per definition)."""
+
+    counts: pa.Table
+    small: Sequence[str]
+    area: Ints
+    month: Ints
+    person: Ints | None
+    breakdowns: Mapping[str, Group]
+
+
+def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[Strs, Ints]:
+    """Distinct values (as text) and each row's index into them, by Arrow's hash encoding."""
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+        if isinstance(encoded, pa.ChunkedArray):  # older pyarrow
+            encoded = encoded.chunk(0)
+    labels = np.asarray(pc.cast(encoded.dictionary, pa.string()).to_pylist(), dtype=object)
+    return (labels.astype(str) if len(labels) else np.array([], dtype=str),
+            np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64))
+
+
+def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
+    small, area = _encode(counts.column("area_code"))
+    month_col = counts.column("month")
+    if pa.types.is_timestamp(month_col.type):  # DATE_TRUNC gives a timestamp in some engines
+        month_col = pc.cast(month_col, pa.date32())
+    months = np.asarray(month_col.to_numpy(zero_copy_only=False)).astype("datetime64[M]")
+    person = _encode(counts.column("person"))[1] if "person" in counts.column_names else None
+    groups = {}
+    for name in breakdowns:
+        # A missing value is 'unknown' (the pass writes it so); labels read "<column>: <value>".
+        labels, index = _encode(pc.fill_null(counts.column(f"breakdown__{name}"), "unknown"))
+        groups[name] = Group(np.char.add(f"{name}: ", labels), index)
+    return Frame(counts, small.tolist(), area, months.astype(np.int64), person, groups)
+
+
+@dataclass(frozen=True)
 class Cells:
     """Counts at the finest grain: small area (index into `small`), month (numpy months
     since 1970), one label array per grouping ("all" first, then each breakdown), and the
@@ -90,7 +138,7 @@ class Cells:
     small: Sequence[str]
     area: Ints
     month: Ints
-    groups: Sequence[Strs]
+    groups: Sequence[Group]
     numerator: Floats
     denominator: Floats
     person: Ints | None = None
@@ -121,6 +169,30 @@ class Block:
             "numerator", "denominator")))
 
 
+@dataclass
+class Dated:
+    """An indicator's rows of every period type, with each row's period type and dates."""
+
+    block: Block
+    period_type: Strs
+    start: npt.NDArray[np.datetime64]
+    end: npt.NDArray[np.datetime64]
+
+    @staticmethod
+    def of(block: Block, spans: Sequence[Period], ptype: PeriodType) -> Dated:
+        by_label = {p.label: p for p in spans}
+        return Dated(block, np.full(len(block), ptype.value).astype(str),
+                     _map(block.period, lambda x: by_label[x].start).astype("datetime64[D]"),
+                     _map(block.period, lambda x: by_label[x].end).astype("datetime64[D]"))
+
+    @staticmethod
+    def join(parts: Sequence[Dated]) -> Dated:
+        return Dated(_concat([p.block for p in parts]),
+                     np.concatenate([p.period_type for p in parts]).astype(str),
+                     np.concatenate([p.start for p in parts]).astype("datetime64[D]"),
+                     np.concatenate([p.end for p in parts]).astype("datetime64[D]"))
+
+
 def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Mapping[str, About],
                   areas: Areas, coverage: Coverage | None = None,
                   denominators: Mapping[str, pa.Table] | None = None) -> pa.Table:
@@ -131,39 +203,35 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
     if counts.num_rows == 0:
         return _empty()
     tables = []
+    frame = _frame(counts, sorted({b for d in definitions for b in d.breakdowns}))
     for d in definitions:
-        cells = _cells(counts, d, f"{d.indicator}__numerator")
+        cells = _cells(frame, d, f"{d.indicator}__numerator")
         other = (denominators or {}).get(d.indicator)
+        blocks = []
         for ptype in d.period_types or (about[d.indicator].period_type,):
             block, spans = roll_up(cells, areas, ptype, coverage, stock=d.open_until is not None)
             if other is not None:
-                block = _divide(block, spans, _cells(other, d, None), areas, ptype,
+                block = _divide(block, spans, _cells(_frame(other, d.breakdowns), d, None),
+                                areas, ptype,
                                 isinstance(d.denominator, OtherDenominator)
                                 and d.denominator.snapshot)
-            tables.append(_finish(block, spans, d, about[d.indicator], ptype, areas))
+            blocks.append(Dated.of(block, spans, ptype))
+        tables.append(_finish(Dated.join(blocks), d, about[d.indicator], areas))
     return pa.concat_tables(tables) if tables else _empty()
 
 
-def _cells(counts: pa.Table, d: Definition, numerator: str | None) -> Cells:
+def _cells(frame: Frame, d: Definition, numerator: str | None) -> Cells:
     """A pass's (or a denominator's) counts as arrays for one definition."""
-    small, area = np.unique(np.asarray(counts.column("area_code").to_numpy(zero_copy_only=False),
-                                       dtype=str), return_inverse=True)
-    month_col = counts.column("month")
-    if pa.types.is_timestamp(month_col.type):  # DATE_TRUNC gives a timestamp in some engines
-        month_col = pc.cast(month_col, pa.date32())
-    months = np.asarray(month_col.to_numpy(zero_copy_only=False)).astype("datetime64[M]")
+    counts = frame.counts
     zeros = np.zeros(counts.num_rows)
     den = f"{d.indicator}__denominator"
-    person = None
-    if "person" in counts.column_names:
-        person = np.asarray(pc.dictionary_encode(counts.column("person")).combine_chunks()
-                            .indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     totals = {name: _floats(counts, total_column(d.indicator, name))
               for name in d.per_person} if d.per_person and numerator else None
-    return Cells(small.tolist(), area.astype(np.int64), months.astype(np.int64),
-                 _groups(counts, d),
+    everyone = Group(np.array(["all"]), np.zeros(counts.num_rows, dtype=np.int64))
+    return Cells(frame.small, frame.area, frame.month,
+                 [everyone, *(frame.breakdowns[b] for b in d.breakdowns)],
                  _floats(counts, numerator) if numerator and totals is None else zeros,
-                 _floats(counts, den) if den in counts.column_names else zeros, person,
+                 _floats(counts, den) if den in counts.column_names else zeros, frame.person,
                  totals, _judge(d) if totals is not None else None)
 
 
@@ -181,17 +249,9 @@ def _judge(d: Definition) -> Callable[[Mapping[str, Floats]], tuple[Floats, Floa
 
 
 def _floats(counts: pa.Table, name: str) -> Floats:
-    return np.asarray(counts.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-
-
-def _groups(counts: pa.Table, d: Definition) -> list[Strs]:
-    """For each way of breaking the indicator down, every row's label: "all" first, then
-    "<column>: <value>" for each declared breakdown."""
-    groups = [np.full(counts.num_rows, "all").astype(str)]
-    for name in d.breakdowns:
-        values = np.asarray(counts.column(f"breakdown__{name}").to_pylist(), dtype=str)
-        groups.append(np.char.add(f"{name}: ", values))
-    return groups
+    # Cast in Arrow: engines sum integers into decimals, which numpy would hold as objects.
+    column = pc.cast(counts.column(name), pa.float64()).combine_chunks()
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _periods(month: Ints, ptype: PeriodType, coverage: Coverage | None
@@ -244,8 +304,10 @@ def roll_up(cells: Cells, areas: Areas, ptype: PeriodType, coverage: Coverage | 
 def _at_period_ends(cells: Cells, spans: Sequence[Period]) -> tuple[Ints, Ints, Floats, Floats]:
     """For each period, the running sum of the +1/-1 counts up to its last month, for every
     small area and combination of groups (a representative row carries those)."""
-    combo = _keys(cells.area.astype(str), *cells.groups[1:])
-    _, series = np.unique(combo, return_inverse=True)
+    series = cells.area.copy()
+    for g in cells.groups[1:]:
+        series = series * len(g.labels) + g.index
+    _, series = np.unique(series, return_inverse=True)
     order = np.lexsort((cells.month, series))
     in_series, months = series[order], cells.month[order]
     first = np.searchsorted(in_series, in_series)  # each row's series' first sorted row
@@ -279,7 +341,8 @@ def _once_per_person(cells: Cells, rows: Ints, period: Ints
     person, den = cells.person[rows], cells.denominator[rows]
     # Ties (same month) go to the first small area and groups by code, not to the engine's
     # row order.
-    order = np.lexsort((*(g[rows] for g in reversed(cells.groups[1:])), cells.area[rows],
+    order = np.lexsort((*(_rank(g.labels)[g.index[rows]] for g in reversed(cells.groups[1:])),
+                        _rank(np.asarray(cells.small, dtype=str))[cells.area[rows]],
                         cells.month[rows], -(2 * den + cells.numerator[rows]), period, person))
     person, per = person[order], period[order]
     first = np.flatnonzero(np.concatenate([[True], (person[1:] != person[:-1])
@@ -295,6 +358,13 @@ def _once_per_person(cells: Cells, rows: Ints, period: Ints
     return rows[order][first], per[first], num, anyden
 
 
+def _rank(labels: Strs) -> Ints:
+    """Each label's position in sorted order: sorting by it sorts by the label."""
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[np.argsort(labels, kind="stable")] = np.arange(len(labels))
+    return rank
+
+
 def _aggregate(cells: Cells, rows: Ints, period: Ints, num: Floats, den: Floats,
                spans: Sequence[Period], areas: Areas) -> Block:
     """One integer group-by per level and grouping: (area at the level, period, label)."""
@@ -305,8 +375,8 @@ def _aggregate(cells: Cells, rows: Ints, period: Ints, num: Floats, den: Floats,
         bench_codes = _benchmarks(areas, level, cells.small)
         code_of_row = level_index[cells.area[rows]]
         valid = level_codes[code_of_row] != ""
-        for labels in cells.groups:
-            label_codes, label_index = np.unique(labels, return_inverse=True)
+        for group in cells.groups:
+            label_codes, label_index = group.labels, group.index
             key = ((code_of_row * len(spans) + period) * len(label_codes)
                    + label_index[rows])[valid]
             unique, inverse = np.unique(key, return_inverse=True)
@@ -415,31 +485,34 @@ def _concat(parts: Sequence[Block]) -> Block:
                  numerator=number("numerator"), denominator=number("denominator"))
 
 
-def _finish(block: Block, spans: Sequence[Period], d: Definition, info: About,
-            ptype: PeriodType, areas: Areas) -> pa.Table:
-    """Statistics, comparison, disclosure control and trends on one block; then a table."""
+def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
+    """Statistics, comparison, disclosure control (across every period type at once: a year
+    and its quarters add up) and trends on an indicator's rows; then a table."""
+    block = rows.block
     if not len(block):
         return _empty()
     stats = statistics(block.numerator, block.denominator, d.measure, d.multiplier)
-    keys = _keys(block.area_code, block.period, block.breakdown)
+    keys = _keys(block.area_code, rows.period_type, block.period, block.breakdown)
     order = np.argsort(keys, kind="stable")
     value = stats["value"]
-    bench_at = _lookup(keys, order, _keys(block.benchmark_code, block.period, block.breakdown))
+    bench_at = _lookup(keys, order, _keys(block.benchmark_code, rows.period_type, block.period,
+                                          block.breakdown))
     benchmark = np.where(bench_at >= 0, value[np.maximum(bench_at, 0)], np.nan)
     compared = compare_to_benchmark(stats["lower_95"], stats["upper_95"], benchmark,
                                     info.polarity, value).astype(object)
     compared[block.benchmark_code == ""] = None
-    hidden = _protect(block, keys, order, info.rule)
+    hidden = _protect(rows, keys, order, info.rule, d.open_until is not None)
     for name in ("value", "lower_95", "upper_95", "lower_998", "upper_998"):
         stats[name] = np.where(hidden, np.nan, stats[name])
     compared[hidden] = None
     notes = _notes(block, d, hidden)
-    by_label = {p.label: p for p in spans}
-    starts = _map(block.period, lambda x: by_label[x].start).astype("datetime64[D]")
-    ends = _map(block.period, lambda x: by_label[x].end).astype("datetime64[D]")
     trend = np.full(len(block), None, dtype=object)
-    if ptype in YEARLY and d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
-        trend = _trends(block, starts, stats, d, info, hidden)
+    if d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
+        for ptype in YEARLY:
+            at = np.flatnonzero(rows.period_type == ptype.value)
+            if len(at):
+                trend[at] = _trends(block.take(at), rows.start[at],
+                                    {k: v[at] for k, v in stats.items()}, d, info, hidden[at])
     n = len(block)
     columns: dict[str, pa.Array] = {
         "indicator_id": pa.array(np.full(n, d.indicator)),
@@ -449,10 +522,13 @@ def _finish(block: Block, spans: Sequence[Period], d: Definition, info: About,
                               pa.string()),
         "area_type": pa.array(block.area_type),
         "parent_code": _text(block.parent_code),
-        "period": pa.array(block.period), "period_type": pa.array(np.full(n, ptype.value)),
-        "period_start": pa.array(starts, pa.date32()), "period_end": pa.array(ends, pa.date32()),
+        "period": pa.array(block.period), "period_type": pa.array(rows.period_type),
+        "period_start": pa.array(rows.start, pa.date32()),
+        "period_end": pa.array(rows.end, pa.date32()),
         "breakdown": pa.array(block.breakdown),
-        "numerator": _float(np.where(hidden, np.nan, block.numerator)),
+        # Published counts are rounded when the source's rule asks; values and intervals
+        # come from the exact counts, as ONS and OHID publish them.
+        "numerator": _float(np.where(hidden, np.nan, rounded(block.numerator, info.rule))),
         "denominator": _float(block.denominator),
         **{name: _float(stats[name]) for name in ("value", "lower_95", "upper_95",
                                                   "lower_998", "upper_998")},
@@ -528,28 +604,81 @@ def _lookup(keys: Strs, order: Ints, wanted: Strs) -> Ints:
     return np.where(found, order[at], -1)
 
 
-def _protect(block: Block, keys: Strs, order: Ints, rule: Rule) -> npt.NDArray[np.bool_]:
-    """Primary suppression, then secondary over every family whose cells add up: a parent area
-    and its children, and an area's total and its values of one breakdown dimension (each
-    within a period and grouping)."""
-    parent = _lookup(keys, order, _keys(block.parent_code, block.period, block.breakdown))
-    dimension = np.char.partition(block.breakdown, ": ")[:, 0]
-    total = np.where(block.breakdown == "all", -1,
-                     _lookup(keys, order, _keys(block.area_code, block.period,
-                                                np.full(len(block), "all").astype(str))))
-    families: list[tuple[int, Ints]] = []
-    for head, member, kind in ((parent, np.arange(len(block)), ""),
-                               (total, np.arange(len(block)), "dimension")):
+def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool
+             ) -> npt.NDArray[np.bool_]:
+    """Primary suppression, then secondary over every family whose cells add up, so that no
+    hidden count can be worked out from the published ones:
+    - a parent area and its children, and an area's total and its values of one breakdown
+      dimension (each within a period);
+    - a period and the shorter periods that exactly tile it (a year and its quarters, a rolling
+      year ending on a quarter's end and those quarters; not for a stock, which does not add
+      up over time);
+    - rows that cover the same dates under two period types (a financial year and the rolling
+      year ending in March; for a stock, any two periods ending on the same day)."""
+    block, n = rows.block, len(rows.block)
+    every = np.arange(n, dtype=np.int64)
+    edges: list[tuple[Ints, Ints, Strs]] = []  # (head, member, family kind) for each link
+
+    def link(head: Ints, member: Ints, kind: str | Strs) -> None:
         keep = head >= 0
-        family = (np.char.add(head[keep].astype(str), np.char.add("\x1f", dimension[keep]))
-                  if kind else head[keep].astype(str))
-        names, inverse = np.unique(family, return_inverse=True)
-        sort = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[sort], np.arange(len(names) + 1))
-        heads = head[keep][sort][bounds[:-1]] if len(names) else np.array([], dtype=np.int64)
-        for i, h in enumerate(heads.tolist()):
-            families.append((h, member[keep][sort][bounds[i]:bounds[i + 1]]))
-    return secondary_families(block.numerator, families, primary(block.numerator, rule))
+        kinds = np.broadcast_to(np.asarray(kind, dtype=str), head.shape)
+        edges.append((head[keep], member[keep], kinds[keep]))
+
+    link(_lookup(keys, order, _keys(block.parent_code, rows.period_type, block.period,
+                                    block.breakdown)), every, "area")
+    dimension = np.char.partition(block.breakdown, ": ")[:, 0]
+    total = _lookup(keys, order, _keys(block.area_code, rows.period_type, block.period,
+                                       np.full(n, "all").astype(str)))
+    link(np.where(block.breakdown == "all", -1, total), every,
+         np.char.add("dimension ", dimension))
+    if not stock:
+        for short_type, short, long_type, long in _tilings(rows):
+            members = np.flatnonzero((rows.period_type == short_type) & (block.period == short))
+            head = _lookup(keys, order, _keys(block.area_code[members],
+                                              np.full(len(members), long_type).astype(str),
+                                              np.full(len(members), long).astype(str),
+                                              block.breakdown[members]))
+            link(head, members, f"tile {short_type}")
+    same = (_keys(block.area_code, block.breakdown, rows.end.astype(str)) if stock else
+            _keys(block.area_code, block.breakdown, rows.start.astype(str), rows.end.astype(str)))
+    _, first, inverse = np.unique(same, return_index=True, return_inverse=True)
+    head = first[inverse]
+    link(np.where(head != every, head, -1), every, "same")
+    return secondary_families(block.numerator, _families(edges), primary(block.numerator, rule))
+
+
+def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]]:
+    """Links (head, member, kind) grouped into families: one per head and kind."""
+    if not edges:
+        return []
+    head = np.concatenate([e[0] for e in edges])
+    member = np.concatenate([e[1] for e in edges])
+    kind = np.concatenate([e[2] for e in edges])
+    names, inverse = np.unique(_keys(head.astype(str), kind), return_inverse=True)
+    sort = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[sort], np.arange(len(names) + 1))
+    heads = head[sort][bounds[:-1]]
+    return [(h, member[sort][bounds[i]:bounds[i + 1]]) for i, h in enumerate(heads.tolist())]
+
+
+def _tilings(rows: Dated) -> list[tuple[str, str, str, str]]:
+    """(short type, short label, long type, long label) for every period of a type whose
+    periods exactly tile a longer period present (a year's four quarters, even when a quarter
+    has no row: no row is a count of 0, which a reader can assume)."""
+    longs = np.unique(_keys(rows.period_type, rows.block.period, rows.start.astype(str),
+                            rows.end.astype(str)))
+    types = {PeriodType(t) for t in np.unique(rows.period_type).tolist()}
+    out = []
+    for text in longs.tolist():
+        long_type, long, start, end = text.split("\x1f")
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        for short_type in types - {PeriodType(long_type), PeriodType.ROLLING_12_MONTHS}:
+            tiles = [period_containing(first, short_type)]
+            while tiles[-1].end < last:
+                tiles.append(period_containing(tiles[-1].end + timedelta(days=1), short_type))
+            if len(tiles) > 1 and tiles[0].start == first and tiles[-1].end == last:
+                out += [(short_type.value, t.label, long_type, long) for t in tiles]
+    return out
 
 
 def _trends(block: Block, starts: npt.NDArray[np.datetime64], stats: Mapping[str, Floats],

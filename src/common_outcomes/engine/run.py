@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from common_outcomes.data.declarations import SourceDeclaration
 from common_outcomes.data.store import open_store
 from common_outcomes.engine import plan
 from common_outcomes.engine.backends import Backend, open_backend
+from common_outcomes.engine.publish import publishable
 from common_outcomes.engine.results import About, Areas, Coverage, build_results
 from common_outcomes.framework.models import Framework
 from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
@@ -121,7 +122,7 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
         pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
         [], about, areas)
     table = finish(table)
-    _write(result.path, table)
+    _write(result.path, _gate(table, about, [d for p in passes for d in p.definitions]))
     result.rows = table.num_rows
     result.indicators = sorted({d.indicator for p in passes for d in p.definitions})
     return result
@@ -154,7 +155,7 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
             continue
         table = build_results(backend().run(query), p.definitions, about, areas, coverage,
                               {name: backend().run(q) for name, q in others.items()})
-        _write(cached, table)
+        _write(cached, _gate(table, about, p.definitions))
         tables.append(table)
         result.passes_computed += 1
     if progress:
@@ -163,6 +164,14 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         if stale not in used:
             stale.unlink()  # results of inputs that no longer exist
     return tables
+
+
+def _gate(table: pa.Table, about: dict[str, About], definitions: Sequence[Definition]
+          ) -> pa.Table:
+    """The one gate every result passes before it is written (engine/publish.py): a table
+    that would disclose a small number is refused, never written."""
+    rules = {name: a.rule for name, a in about.items()}
+    return publishable(table, rules, {d.indicator for d in definitions if d.open_until})
 
 
 def _write(path: Path, table: pa.Table) -> None:
