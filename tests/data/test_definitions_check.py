@@ -32,3 +32,23 @@ def test_the_raw_name_of_a_protected_column_is_refused(example_copy: Path) -> No
     path.write_text(path.read_text().replace("date: baby_dob_month", "date: baby_dob", 1))
     issues = [i for i in Project.load(example_copy).issues if i.code == "definition.bad-column"]
     assert issues and "did you mean 'baby_dob_month'" in (issues[0].hint or "")
+
+
+def test_a_derived_column_must_be_a_test_and_is_reported_at_its_line(example_copy: Path) -> None:
+    path = example_copy / "sources" / "health_visiting.yaml"
+    path.write_text(path.read_text().replace(
+        "test: date_diff('day', child_dob, contact_date) <= 14",
+        "test: date_diff('day', child_dob, contact_date)", 1))
+    issues = [i for i in Project.load(example_copy).issues if i.code == "derived.not-a-test"]
+    assert len(issues) == 1 and issues[0].location is not None
+    line = path.read_text().splitlines()[issues[0].location.line - 1]
+    assert line.strip() == "test: date_diff('day', child_dob, contact_date)"
+
+
+def test_a_derived_test_names_raw_columns_only(example_copy: Path) -> None:
+    path = example_copy / "sources" / "health_visiting.yaml"
+    path.write_text(path.read_text().replace("date_diff('day', child_dob, contact_date) <= 56",
+                                             "date_diff('day', child_dob_month, contact_date)"
+                                             " <= 56", 1))
+    codes = [i.code for i in Project.load(example_copy).issues]
+    assert "expression.unknown-column" in codes

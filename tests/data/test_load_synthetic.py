@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -183,3 +184,27 @@ def test_a_load_killed_at_any_moment_leaves_the_store_whole(workspace: tuple[Pat
         else True
     finished = outcomes("load", str(copy), "--all", "--key-file", str(key))
     assert finished.returncode == 0
+
+
+def test_a_derived_test_is_worked_out_from_the_exact_date_and_stored_as_true_or_false(
+        loaded: tuple[Path, Path, str]) -> None:
+    """Health visiting: 'within 14 days of birth' needs the exact date of birth, which only
+    linkage staging keeps; the store holds the answer, not the date."""
+    ws, _, _ = loaded
+    raw = pq.read_table(ws / "incoming" / "health_visiting" / "E09000030.parquet")
+    parts = sorted((ws / ".outcomes" / "store" / "versions" / "health-visiting").rglob(
+        "data/*.parquet"))
+    stored = pa.concat_tables(pq.read_table(p) for p in parts)
+    assert stored.schema.field("within_14_days_of_birth").type == pa.bool_()
+    assert "child_dob" not in stored.column_names
+    by_id = dict(zip(stored.column("contact_id").to_pylist(),
+                     stored.column("within_14_days_of_birth").to_pylist(), strict=True))
+    checked = 0
+    for contact, dob, when in zip(raw.column("contact_id").to_pylist(),
+                                  raw.column("child_dob").to_pylist(),
+                                  raw.column("contact_date").to_pylist(), strict=True):
+        if contact in by_id and dob is not None and when is not None:
+            assert by_id[contact] == ((when - dob).days <= 14), contact
+            checked += 1
+    assert checked > 1000
+    assert 0 < sum(bool(v) for v in by_id.values()) < len(by_id)

@@ -52,4 +52,5 @@ def test_every_definition_is_counted_in_one_pass_per_date_and_area() -> None:
     maternity = [(p.date, len(p.definitions)) for p in passes if p.source == "maternity"]
     assert maternity == [("baby_dob_month", 3), ("booking_date", 1)]
     health = [(p.date, len(p.definitions)) for p in passes if p.source == "health-visiting"]
-    assert health == [("contact_date", 4)]
+    # Four review indicators count children once each, by birth month: a pass of their own.
+    assert health == [("child_dob_month", 4), ("contact_date", 4)]

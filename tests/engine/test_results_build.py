@@ -112,7 +112,7 @@ def test_a_stock_is_counted_at_each_periods_end() -> None:
 
 
 def test_expressions_evaluate_on_totals_with_sql_semantics() -> None:
-    from common_outcomes.engine.evaluate import holds
+    from common_outcomes.indicators.evaluate import holds
 
     totals = pa.table({"absent": [1.0, 10.0, None, 5.0], "possible": [100.0, 90.0, 50.0, 0.0],
                        "school": [2112001.0, 2114001.0, -7.0, 3.0]})
@@ -124,3 +124,16 @@ def test_expressions_evaluate_on_totals_with_sql_semantics() -> None:
     assert holds("school % 10000 = -7 or absent in (1, 5)", totals).to_pylist() == [
         True, False, True, True]
     assert holds("possible / 4 = 25", totals).to_pylist() == [True, False, False, False]
+
+
+def test_shifted_records_count_in_the_period_they_fall_due() -> None:
+    """shift_months: a birth in December 2023 is due its 2-month review in February 2024."""
+    table = pa.table({"area_code": ["a1", "a1", "a2", "a2"],
+                      "month": [date(2022, 11, 1), date(2023, 12, 1), date(2023, 10, 1),
+                                date(2024, 10, 1)],
+                      "x__numerator": [1, 1, 1, 1], "x__denominator": [1, 1, 1, 1]})
+    d = definition(measure="count", shift_months=2)
+    out = rows_of(build_results(table, [d], ABOUT, AREAS))
+    assert out[("E09", "2023")]["numerator"] == 2  # November 2022 and October 2023
+    assert out[("E09", "2024")]["numerator"] == 2  # December 2023 and October 2024
+    assert ("E09", "2022") not in out

@@ -53,7 +53,8 @@ def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table
         "good-level-of-development", "child-development-2-years", "neet-or-not-known-16-17",
         "family-hub-reach", "asq-personal-social", "good-level-of-development-fsm",
         "children-in-need-rate", "child-protection-rate", "children-looked-after-rate",
-        "persistent-absence-primary", "persistent-absence-secondary"}
+        "persistent-absence-primary", "persistent-absence-secondary", "new-birth-visit-14-days",
+        "review-6-8-weeks", "review-12-months", "review-2-years"}
 
 
 def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:
@@ -288,3 +289,24 @@ def test_persistent_absence_tests_each_pupils_totals_over_the_year(
         "group by 1, 2) where possible > 0 group by 1")}
     for row in rows:
         assert (row["denominator"], row["numerator"]) == expected[row["period"]]
+
+
+def test_new_birth_visits_within_14_days_over_the_births_of_the_same_months(
+        results: tuple[Path, pa.Table]) -> None:
+    """Each child once, by birth month; 'within 14 days' was tested at load from the exact
+    date of birth; the denominator is live births from another source, summed (a flow)."""
+    ws, table = results
+    rows = [r for r in table.to_pylist() if r["indicator_id"] == "new-birth-visit-14-days"
+            and r["area_type"] == "la" and r["period_type"] == "financial_year"]
+    assert rows
+    for row in rows:
+        start = int(row["period"][:4])
+        span = f"between date '{start}-04-01' and date '{start + 1}-03-31'"
+        [(visited,)] = _store_sql(ws, "health-visiting", (
+            "select count(distinct child_nhs_number_pseudonym) from src where contact_type = "
+            f"'new_birth_visit' and within_14_days_of_birth and child_dob_month {span} "
+            "and residence_area_code is not null"))
+        [(births,)] = _store_sql(ws, "maternity", (
+            f"select count(*) from src where birth_outcome = 'live' and baby_dob_month {span} "
+            "and residence_area_code is not null"))
+        assert (row["numerator"], row["denominator"]) == (visited, births)

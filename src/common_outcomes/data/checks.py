@@ -11,7 +11,12 @@ from common_outcomes.documents import Document
 from common_outcomes.errors import Issues, Location
 from common_outcomes.framework.models import Indicator, Unit
 from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
-from common_outcomes.indicators.expressions import ExpressionError, check_columns, parse
+from common_outcomes.indicators.expressions import (
+    ExpressionError,
+    check_columns,
+    is_condition,
+    parse,
+)
 from common_outcomes.periods import PeriodType
 from common_outcomes.strategy import Workspace
 
@@ -38,6 +43,7 @@ def check_sources(workspace: Workspace, issues: Issues) -> None:
                          f"first is in {seen[decl.id]}.", doc.source.locate(("id",)),
                          "Give each source its own id.")
         seen.setdefault(decl.id, doc.source.file)
+        check_derived(decl, doc, issues)
         if decl.builtin is not None and decl.builtin not in templates():
             issues.error("ref.unknown-builtin", f"Source '{decl.id}' adopts unknown built-in "
                          f"'{decl.builtin}'.", doc.source.locate(("builtin",)),
@@ -46,6 +52,26 @@ def check_sources(workspace: Workspace, issues: Issues) -> None:
             issues.error("ref.unknown-partner", f"Source '{decl.id}' names unknown partner "
                          f"'{decl.partner}'.", doc.source.locate(("partner",)),
                          "use a partner id from the partners file")
+
+
+def check_derived(decl: SourceDeclaration, doc: Document, issues: Issues) -> None:
+    """A source's derived tests: true/false expressions over its declared (raw) columns."""
+    raw = {c.name: c.type.value for c in decl.columns}
+    for i, derived in enumerate(decl.derived):
+        where = doc.source.locate(("derived", i, "test"))
+        _check_expression(derived.test, raw, where, issues)
+        try:
+            condition = is_condition(parse(derived.test))
+        except ExpressionError:
+            continue
+        if not condition:
+            issues.error("derived.not-a-test", f"The derived column '{derived.name}' is not a "
+                         "true/false test; a stored number could give back the exact value it "
+                         "came from.", where, "compare it: e.g. date_diff('day', dob, "
+                         "visit_date) <= 14")
+        if derived.name in raw:
+            issues.error("ref.duplicate-id", f"The derived column '{derived.name}' has the name "
+                         "of a declared column.", doc.source.locate(("derived", i, "name")))
 
 
 def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclaration],

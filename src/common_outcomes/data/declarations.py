@@ -58,6 +58,17 @@ class Column(Model):
         return self
 
 
+class Derived(Model):
+    """A test worked out at load, from the raw values, before identifiers are protected: e.g.
+    whether a visit was within 14 days of birth, which needs the exact date of birth that
+    the store never holds. Only tests (true/false) are allowed, so that an exact date of
+    birth cannot be worked back from a stored number."""
+
+    name: str
+    test: str = Field(description="A true/false expression over the declared (raw) columns")
+    description: str | None = None
+
+
 class Agreement(Model):
     reference: str = Field(description="The data-sharing agreement's reference")
     purpose: str | None = None
@@ -207,6 +218,8 @@ class SourceDeclaration(DocumentModel):
     key: tuple[str, ...] = Field((), description="Columns that identify a row uniquely")
     disclosure: Disclosure = Disclosure()
     columns: tuple[Column, ...] = ()
+    derived: tuple[Derived, ...] = Field(
+        (), description="Tests worked out at load from raw values, stored as true/false")
     comparators: tuple[Comparator, ...] = Field(
         (), description="For published figures (a Fingertips export, a DfE tidy CSV): how "
                         "rows become comparator values of framework or local indicators")
@@ -255,6 +268,7 @@ class SourceDeclaration(DocumentModel):
             elif kind is Identifier.POSTCODE:
                 out[f"{c.name}_sector"] = "string"
                 out[f"{c.name}_lsoa"] = "string"
+        out.update({d.name: "boolean" for d in self.derived})
         out["period"] = "string"
         return out
 

@@ -28,6 +28,7 @@ from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chun
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
 from common_outcomes.data.store import Manifest, Store
 from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
+from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import period_containing
 
 REPORT_COLUMNS = ("row", "column", "value", "code", "message")
@@ -114,6 +115,9 @@ def protect_columns(decl: SourceDeclaration, columns: dict[str, pa.Array], key: 
             analytic[f"{col.name}_lsoa"] = (directory.lsoa(values) if directory is not None
                                             else pa.nulls(len(values), pa.string()))
         # Names go to linkage only.
+    for derived in decl.derived:
+        # On the raw values, which go no further than linkage staging.
+        analytic[derived.name] = holds(derived.test, pa.table(columns))
     return analytic, linkage
 
 

@@ -18,9 +18,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from common_outcomes.engine.evaluate import holds
 from common_outcomes.engine.plan import total_column
 from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
+from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import Rule, primary, rounded, secondary_families
@@ -228,7 +228,7 @@ def _cells(frame: Frame, d: Definition, numerator: str | None) -> Cells:
     totals = {name: _floats(counts, total_column(d.indicator, name))
               for name in d.per_person} if d.per_person and numerator else None
     everyone = Group(np.array(["all"]), np.zeros(counts.num_rows, dtype=np.int64))
-    return Cells(frame.small, frame.area, frame.month,
+    return Cells(frame.small, frame.area, frame.month + d.shift_months,
                  [everyone, *(frame.breakdowns[b] for b in d.breakdowns)],
                  _floats(counts, numerator) if numerator and totals is None else zeros,
                  _floats(counts, den) if den in counts.column_names else zeros, frame.person,
@@ -548,10 +548,14 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
 def statistics(x: Floats, n: Floats, measure: Measure, multiplier: float) -> dict[str, Floats]:
     """Value and 95% and 99.8% limits for each row, by the measure's method."""
     if measure is Measure.PROPORTION:
+        # A numerator above its denominator (possible when the denominator comes from another
+        # source) or a missing denominator has no proportion: NaN, and a note on the row.
+        fits = (n > 0) & (x <= n) & (x >= 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where((n > 0) & (x <= n), x / n, np.nan) * multiplier
-        lo95, up95 = (v * multiplier for v in wilson(x, n, 0.95))
-        lo998, up998 = (v * multiplier for v in wilson(x, n, 0.998))
+            value = np.where(fits, x / np.where(fits, n, 1), np.nan) * multiplier
+        safe_x, safe_n = np.where(fits, x, 0.0), np.where(fits, n, 1.0)
+        lo95, up95 = (v * multiplier for v in wilson(safe_x, safe_n, 0.95))
+        lo998, up998 = (v * multiplier for v in wilson(safe_x, safe_n, 0.998))
     elif measure is Measure.CRUDE_RATE:
         value, lo95, up95 = crude_rate(x, n, multiplier, 0.95)
         _, lo998, up998 = crude_rate(x, n, multiplier, 0.998)

@@ -81,6 +81,11 @@ class Definition(Model):
     person: str | None = Field(None, description="Count distinct values of this column, "
                                                  "not rows")
     breakdowns: tuple[str, ...] = ()
+    shift_months: int = Field(0, ge=0, le=120, description="Place each record this many "
+                                                         "months after its date: a review "
+                                                         "due at 12 months counts in the "
+                                                         "period the child turns 12 months "
+                                                         "(its denominator too)")
     per_person: dict[str, str] | None = Field(
         None, description="Totals each person builds up over the period (name: the value to "
                           "add for each record); the numerator and denominator are then tests "

@@ -1,4 +1,5 @@
-"""Evaluate a checked indicator expression on an Arrow table (stage two's per-person totals).
+"""Evaluate a checked expression on an Arrow table: stage two's per-person totals, and the
+tests a source derives at load from values that never reach the store (an exact date of birth).
 
 The expression language is small (see indicators/expressions.py), so each node maps to one
 Arrow compute expression; nulls follow SQL's three-valued logic (Kleene and/or), and a test
@@ -57,6 +58,22 @@ def to_arrow(tree: exp.Expr) -> pc.Expression:
         values = [v.this if v.is_string else float(v.this)
                   for v in tree.expressions if isinstance(v, exp.Literal)]
         return pc.is_in(to_arrow(tree.this), pa.array(values))
+    if isinstance(tree, exp.DateDiff):
+        # date_diff(unit, start, end) counts unit boundaries crossed, as DuckDB and Spark do.
+        unit = tree.unit.name.lower() if isinstance(tree.unit, exp.Expr) else "day"
+        start, end = to_arrow(tree.expression), to_arrow(tree.this)
+        if unit == "week":
+            return pc.divide(pc.days_between(start, end), 7)  # whole weeks, as DuckDB
+        if unit == "day":
+            return pc.days_between(start, end)
+        years = pc.subtract(pc.year(end), pc.year(start))
+        if unit == "year":
+            return years
+        return pc.add(pc.multiply(years, 12), pc.subtract(pc.month(end), pc.month(start)))
+    if isinstance(tree, exp.Year):
+        return pc.year(to_arrow(tree.this))
+    if isinstance(tree, exp.Month):
+        return pc.month(to_arrow(tree.this))
     if isinstance(tree, exp.Between):
         value = to_arrow(tree.this)
         return (value >= to_arrow(tree.args["low"])) & (value <= to_arrow(tree.args["high"]))
