@@ -52,3 +52,12 @@ def test_a_derived_test_names_raw_columns_only(example_copy: Path) -> None:
                                              " <= 56", 1))
     codes = [i.code for i in Project.load(example_copy).issues]
     assert "expression.unknown-column" in codes
+
+
+def test_a_measure_the_engine_does_not_run_is_refused_not_miscomputed(example_copy: Path) -> None:
+    path = example_copy / "definitions" / "maternity.yaml"
+    path.write_text(path.read_text().replace("measure: crude_rate", "measure: dsr", 1))
+    issues = [i for i in Project.load(example_copy).issues
+              if i.code == "definition.measure-not-run"]
+    assert len(issues) == 1 and issues[0].location is not None
+    assert path.read_text().splitlines()[issues[0].location.line - 1].strip() == "measure: dsr"

@@ -10,7 +10,7 @@ from common_outcomes.data.declarations import Comparator, PeriodFormat, SourceDe
 from common_outcomes.documents import Document
 from common_outcomes.errors import Issues, Location
 from common_outcomes.framework.models import Indicator, Unit
-from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
+from common_outcomes.indicators.definitions import Definition, DefinitionsDocument, Measure
 from common_outcomes.indicators.expressions import (
     ExpressionError,
     check_columns,
@@ -29,6 +29,11 @@ FORMAT_TYPES = {
     PeriodFormat.YEAR_PAIR: {PeriodType.FINANCIAL_YEAR, PeriodType.ACADEMIC_YEAR},
     PeriodFormat.YEAR_ENDING: {PeriodType.FINANCIAL_YEAR, PeriodType.ACADEMIC_YEAR},
 }
+
+
+# Standardised rates and means: stats/intervals.py has them, the engine's roll-up does not.
+NOT_RUN = frozenset({Measure.DIRECTLY_STANDARDISED_RATE, Measure.INDIRECTLY_STANDARDISED_RATIO,
+                     Measure.MEAN})
 
 
 def check_sources(workspace: Workspace, issues: Issues) -> None:
@@ -94,6 +99,12 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
                              f"names unknown source '{definition.source}'.", at("source"),
                              f"sources: {', '.join(sorted(sources)) or 'none declared'}")
                 continue
+            if definition.measure in NOT_RUN:
+                issues.error("definition.measure-not-run", f"The engine does not compute "
+                             f"'{definition.measure.value}' indicators from records yet; its "
+                             "statistics exist (common_outcomes.stats) but not the roll-up by "
+                             "age band.", at("measure"),
+                             "use a published comparator for it for now")
             columns = decl.analytic_columns()
             # With per-person totals, the numerator and denominator test those totals.
             tested = _check_per_person(definition, columns, at, issues)
