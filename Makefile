@@ -40,18 +40,14 @@ chromium:
 
 demo: $(STAMP) $(NODE_STAMP)
 	@mkdir -p $(BUILD)
-	$(BIN)/outcomes check $(EXAMPLE)
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.html
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.json --format json
-	$(BIN)/outcomes synth $(EXAMPLE) --scale borough --years 5 --seed 1 --force
-	@# Published comparators (DfE, Fingertips) beside the synthetic returns; sources/ maps them.
-	mkdir -p $(EXAMPLE)/incoming/comparators
-	cp $(PUBLISHED)/*.csv $(EXAMPLE)/incoming/comparators/
-	@# A demo key outside the workspace (never in git); a real one comes from your secrets store.
-	@test -f $(DEMO_KEY) || $(BIN)/python -c 'import secrets,sys; open(sys.argv[1],"w").write(secrets.token_hex(32))' $(DEMO_KEY)
-	$(BIN)/outcomes load $(EXAMPLE) --all --key-file $(DEMO_KEY)
-	$(BIN)/outcomes run $(EXAMPLE)
-	@echo "Open $(BUILD)/tower-hamlets/strategy-map.html in a browser to see the strategy map."
+	@# Checks the example, makes five years of synthetic data, loads it with the published
+	@# comparators (DfE, Fingertips) under a demo key kept outside the workspace (never in
+	@# git), computes it, prints a demo account's sign-in and, from a terminal, serves the app
+	@# (Ctrl+C stops it). Without a terminal (CI) it stops after printing the sign-in.
+	@echo "The strategy map is in $(BUILD)/tower-hamlets/strategy-map.html: open it in a browser."
+	$(BIN)/outcomes demo $(EXAMPLE) --key-file $(DEMO_KEY) --comparators $(PUBLISHED)
 
 test: lint typecheck layers unit
 

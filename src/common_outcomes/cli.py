@@ -545,14 +545,85 @@ def serve(
     port: int = typer.Option(8000, "--port", help="The port to listen on."),
 ) -> None:
     """Serve the web app; its state is in DATABASE_URL, else SQLite in .outcomes/."""
+    _serve(workspaces or [Path(".")], host, port)
+
+
+def _serve(workspaces: list[Path], host: str, port: int) -> None:
+    import socket
+
     import uvicorn
 
     from common_outcomes.web.app import create_app
 
-    application = create_app(workspaces or [Path(".")])
+    application = create_app(workspaces)
+    # Said in one sentence here, rather than by uvicorn's log after start-up.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise UserError(f"Cannot listen on {host}:{port} ({e.strerror}); choose another "
+                            "with --port or --host.") from None
     err.print(f"Serving {', '.join(application.state.site.workspaces)} on "
               f"http://{host}:{port}/ (Ctrl+C stops it).")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    workspace: Path = typer.Argument(Path("examples/tower-hamlets"),
+                                     help="The example workspace to build and serve."),
+    years: int = typer.Option(5, "--years", help="How many years of synthetic data."),
+    seed: int = typer.Option(1, "--seed", help="The synthetic data's seed."),
+    key_file: Path = typer.Option(Path("build/demo-pseudonymisation.key"), "--key-file",
+                                  help="The demo's pseudonymisation key, made when missing "
+                                  "(outside the workspace, never in git)."),
+    comparators: Path | None = typer.Option(None, "--comparators", help="A folder of "
+                                            "published CSVs (Fingertips, DfE) to load too."),
+    serving: bool | None = typer.Option(None, "--serve/--no-serve", help="Serve the app at "
+                                        "the end (default: only when run from a terminal)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(8000, "--port", help="The port to listen on."),
+) -> None:
+    """Build the example from synthetic data (check, synth, load, run), add a demo account
+    and print its sign-in, then serve the app."""
+    import getpass
+    import secrets
+    import shutil
+
+    from common_outcomes.project import Project, demo_account
+
+    project = Project.load(workspace)
+    if not project.ok:
+        raise UserError(f"{workspace} has errors; run 'outcomes check {workspace}' and fix "
+                        "them first.", project.issues.sorted())
+    if not key_file.is_file():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+    synth(workspace, "borough", years, seed, "parquet", 2024, False, True)
+    if comparators is not None:
+        found = sorted(comparators.glob("*.csv"))
+        if not found:
+            raise UserError(f"{comparators} holds no published CSV files to compare with.")
+        (workspace / "incoming" / "comparators").mkdir(parents=True, exist_ok=True)
+        for path in found:
+            shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
+    try:
+        load([str(workspace)], True, key_file)
+    except typer.Exit as done:
+        if done.exit_code:
+            raise
+    run(workspace, "duckdb", None, [], None)
+    email, password = demo_account(Project.load(workspace), f"cli:{getpass.getuser()}")
+    out.print(f"\nSign in at http://{host}:{port}/ as [bold]{email}[/bold] with the password "
+              f"[bold]{escape(password)}[/bold] (new each time the demo is built).")
+    if serving is None:
+        serving = sys.stdin.isatty()
+    if serving:
+        _serve([workspace], host, port)
+    else:
+        out.print(f"To serve it: outcomes serve {escape(str(workspace))} "
+                  f"--port {port}")
 
 
 users = typer.Typer(help="The web app's local accounts and their roles.", no_args_is_help=True)

@@ -447,6 +447,31 @@ def grant_role(project: Project, email: str, role: str, actor: str,
     return workspace
 
 
+DEMO_EMAIL = "demo@example.org"
+
+
+def demo_account(project: Project, actor: str, url: str | None = None) -> tuple[str, str]:
+    """`outcomes demo`: an admin account in this workspace with a new random password each
+    time (added, or its password replaced; audited); returns the email and the password."""
+    import secrets
+
+    from common_outcomes.state import Role
+
+    workspace = _workspace_id(project)
+    password = secrets.token_urlsafe(12)
+    state = open_state(project.folder, url)
+    try:
+        if state.has_user(DEMO_EMAIL):
+            state.set_password(DEMO_EMAIL, password, actor)
+            state.grant(DEMO_EMAIL, workspace, Role.ADMIN, actor)
+        else:
+            state.add_user(DEMO_EMAIL, "Demo administrator", password, workspace, Role.ADMIN,
+                           actor)
+    finally:
+        state.close()
+    return DEMO_EMAIL, password
+
+
 def _workspace_id(project: Project) -> str:
     from common_outcomes.errors import UserError
 

@@ -131,6 +131,21 @@ class State:
                 found.role = role.value
             self._audit(db, actor, "user.grant", email, workspace, role=role.value)
 
+    def set_password(self, email: str, password: str, actor: str) -> None:
+        """Replace an account's password (it keeps its roles); audited."""
+        email = normal_email(email)
+        hashed = hash_password(password)
+        with self._transaction() as db:
+            user = db.scalar(select(User).where(User.email == email))
+            if user is None:
+                raise UserError(f"There is no account for {email}; add it first.")
+            user.password_hash = hashed
+            self._audit(db, actor, "user.password", email)
+
+    def has_user(self, email: str) -> bool:
+        with self._transaction() as db:
+            return db.scalar(select(User.id).where(User.email == normal_email(email))) is not None
+
     def sign_in(self, email: str, password: str, client: str) -> str:
         """A new session's token for the cookie, or SignInRefused. Failures and successes are
         both recorded: the failures drive the rate limit, and both are in the audit log."""
