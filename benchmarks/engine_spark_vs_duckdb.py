@@ -18,74 +18,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from _workspaces import every_la, measure, workspace
+
 if TYPE_CHECKING:
     from sqlglot.expressions import Expr
 
-    from common_outcomes.engine.plan import Part
-
-ROOT = Path(__file__).resolve().parents[1]
-EXE = str(Path(sys.executable).with_name("outcomes"))
 # Each engine as a user of this 2-core machine would set it (the Spark backend itself sets
 # shuffle partitions to twice the cores in local mode).
 SETTINGS = {"duckdb": {"threads": "2"},
             "spark": {"spark.master": "local[2]", "spark.driver.memory": "8g"}}
-
-
-def workspace(workdir: Path, scale: str, years: int) -> tuple[Path, dict[str, float]]:
-    """The example with synthetic data at `scale` loaded into its store (reused if there)."""
-    ws = workdir / f"{scale}-{years}y"
-    if (ws / ".outcomes" / "store" / "catalog.json").is_file():
-        return ws, {}
-    shutil.rmtree(ws, ignore_errors=True)
-    shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
-        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
-    key = workdir / "key"
-    key.write_text("k" * 64)
-    took = {}
-    for step, args in (("synth", ["synth", str(ws), "--scale", scale, "--years", str(years),
-                                  "--seed", "1"]),
-                       ("load", ["load", str(ws), "--all", "--key-file", str(key)])):
-        start = time.perf_counter()
-        done = subprocess.run([EXE, *args], capture_output=True, text=True, check=False)
-        if done.returncode not in (0, 1):  # 1: some rows quarantined, as partners' data has
-            raise SystemExit(f"{step} failed: {done.stderr.strip()[-2000:]}")
-        took[step] = time.perf_counter() - start
-    shutil.rmtree(ws / "incoming")  # loaded; only the store is read from here on
-    return ws, took
-
-
-def every_la(ws: Path) -> Callable[[tuple[Part, ...]], tuple[Part, ...]]:
-    """Parts -> the parts of every loaded version of their source. A workspace's store is one
-    borough's: each LA's file loaded at London or England scale is a version covering the same
-    periods, and the newest would supersede the rest. Stage one of a store holding every LA
-    (the London issue's many boroughs on one instance) scans them all: so does this."""
-    from common_outcomes.data.store import open_store
-    from common_outcomes.engine.plan import Part
-
-    store = open_store(ws)
-    source_of = {path: v.source for v in store.history() for path in
-                 store.version_files(v.version_id)}
-    every: dict[str, list[Part]] = {}
-    for v in store.history():
-        every.setdefault(v.source, []).extend(
-            Part(path, v.manifest.periods) for path in store.version_files(v.version_id))
-
-    def widen(parts: tuple[Part, ...]) -> tuple[Part, ...]:
-        return tuple(every[source_of[parts[0].path]]) if parts else parts
-
-    return widen
 
 
 def queries(ws: Path) -> tuple[list[Expr], int]:
@@ -131,49 +80,11 @@ def child(engine: str, ws: Path) -> None:
                       "rows_out": rows}))
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants, from /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo += parents.get(pid, [])
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def measure(engine: str, ws: Path) -> dict[str, float]:
+def run_engine(engine: str, ws: Path) -> dict[str, float]:
     """Run the engine's child process; its wall time, what it printed and its peak memory."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", engine, str(ws)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    out, err = proc.communicate()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{engine} failed: {err.strip()[-2000:]}")
-    said: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return {**said, "wall": time.perf_counter() - start, "peak_mb": peak[0] / 2**20}
+    done = measure([sys.executable, __file__, "--child", engine, str(ws)], engine)
+    said: dict[str, float] = json.loads(done.out.strip().splitlines()[-1])
+    return {**said, "wall": done.wall, "peak_mb": done.peak_mb}
 
 
 def main() -> None:
@@ -198,7 +109,7 @@ def main() -> None:
                 print(f"<!-- {scale}: synth {took['synth']:.0f} s, load {took['load']:.0f} s "
                       "-->", flush=True)
             for engine in ("duckdb", "spark"):
-                m = measure(engine, ws)
+                m = run_engine(engine, ws)
                 per_million = m["cold"] / (m["records"] / 1e6)
                 print(f"| {scale} | {args.years} | {int(m['records']):,} | {engine} | "
                       f"{int(m['queries'])} | {m['open']:.1f} | {m['cold']:.1f} | "
