@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 ASSETS := src/common_outcomes/web/govuk-frontend
+VEGA   := src/common_outcomes/web/vega
 GOVUK  := node_modules/govuk-frontend/dist/govuk
 EXAMPLE := examples/tower-hamlets
 BUILD  := build
@@ -25,13 +26,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The pinned front-end packages (package-lock.json): GOV.UK Frontend, whose built CSS, JS,
-# fonts and images the web app serves itself (copied, never committed), and axe-core for the
-# accessibility tests.
+# fonts and images the web app serves itself (copied, never committed), Vega for its charts,
+# and axe-core for the accessibility tests.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	rm -rf $(ASSETS) && mkdir -p $(ASSETS)
 	cp -R $(GOVUK)/assets/. $(ASSETS)/
 	cp $(GOVUK)/govuk-frontend.min.css $(GOVUK)/govuk-frontend.min.js $(ASSETS)/
+	@# Vega, Vega-Lite and vega-embed's browser builds, for the charts and maps.
+	rm -rf $(VEGA) && mkdir -p $(VEGA)
+	cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.min.js \
+	  node_modules/vega-embed/build/vega-embed.min.js $(VEGA)/
 	touch $(NODE_STAMP)
 
 # The browser the web tests drive: Debian's Chromium (Playwright downloads none).

@@ -101,6 +101,9 @@ def audit(page: Page) -> list[dict[str, Any]]:
 
 
 def check(page: Page, problems: Problems, where: str) -> None:
+    # Every chart and map is drawn (an SVG from its Vega-Lite spec) before the audit.
+    page.wait_for_function("[...document.querySelectorAll('[data-vega-lite]')]"
+                           ".every(f => f.querySelector('svg.marks'))", timeout=15_000)
     assert audit(page) == [], where
     assert problems.take() == [], where
     # The page's own module script ran (the CSP lets it, and only it, run).
@@ -120,10 +123,13 @@ def test_every_page_is_accessible_and_keeps_to_its_policy(server: str, page: Pag
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{server}/w/tower-hamlets")
+    drawn = 0
     for path in paths:
         response = page.goto(server + path)
         assert response is not None and response.status == 200, path
         check(page, problems, path)
+        drawn += page.locator("[data-vega-lite] svg.marks").count()
+    assert drawn >= len([p for p in paths if "/indicators/" in p])
 
 
 def test_an_invalid_story_is_accessible_too(server: str, page: Page, indicator: str) -> None:

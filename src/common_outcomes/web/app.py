@@ -23,13 +23,14 @@ from starlette.responses import Response
 from common_outcomes.errors import UserError
 from common_outcomes.state import Account, Role
 from common_outcomes.web.security import HEADERS, SESSION_COOKIE, csrf_token
-from common_outcomes.web.site import GOVUK_ASSETS, OWN_ASSETS, Served, Site
+from common_outcomes.web.site import GOVUK_ASSETS, OWN_ASSETS, VEGA_ASSETS, Served, Site
 
 API = "/api/v1"
 # The only routes that answer without sign-in: signing in, the assets, a liveness probe and
 # the API's description (which holds no data). A test fails when a route is added without
 # sign-in and without being named here.
-PUBLIC = frozenset({"/sign-in", "/health", f"{API}/openapi.json", "/assets", "/static"})
+PUBLIC = frozenset({"/sign-in", "/health", f"{API}/openapi.json", "/assets", "/static",
+                    "/vega"})
 
 
 class SignInNeeded(Exception):
@@ -55,6 +56,7 @@ def create_app(folders: Sequence[Path], database: str | None = None) -> FastAPI:
     app.state.site = site
     app.mount("/assets", StaticFiles(directory=GOVUK_ASSETS), name="assets")
     app.mount("/static", StaticFiles(directory=OWN_ASSETS), name="static")
+    app.mount("/vega", StaticFiles(directory=VEGA_ASSETS), name="vega")
     app.include_router(pages.router)
     app.include_router(api.router, prefix=API)
     app.middleware("http")(_headers)
@@ -69,7 +71,7 @@ async def _headers(request: Request,
                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     response = await call_next(request)
     response.headers.update(HEADERS)
-    if not request.url.path.startswith(("/assets/", "/static/")):
+    if not request.url.path.startswith(("/assets/", "/static/", "/vega/")):
         # Pages and data are per user: no shared cache may keep them.
         response.headers["Cache-Control"] = "no-store"
     return response

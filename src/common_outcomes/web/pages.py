@@ -12,10 +12,13 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from common_outcomes.errors import UserError
+from common_outcomes.framework.models import Indicator
 from common_outcomes.project import results_file
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
+from common_outcomes.web import charts
 from common_outcomes.web.app import SignedIn, Workspace, render, signed_in, site_of
+from common_outcomes.web.formats import words
 from common_outcomes.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -23,6 +26,7 @@ from common_outcomes.web.security import (
     csrf_valid,
     set_cookie,
 )
+from common_outcomes.web.site import Served
 
 router = APIRouter(include_in_schema=False)
 DOWNLOADS = {"csv": "text/csv; charset=utf-8",
@@ -137,12 +141,31 @@ def _indicator_page(request: Request, ws: Workspace, indicator: str, area: str |
     areas = rv.compared(table, indicator, chosen) if table is not None else []
     account = signed_in(request)
     narratives = site_of(request).state.narratives(ws.id, "indicator", indicator)
+    area_name = next((a.area_name for a in areas if a.area_code == area), area)
     return render(request, "indicator_page.html", status=status, ws=ws, about=about,
                   unit=about.unit.value, types=types, period_type=chosen, area=area,
-                  area_name=next((a.area_name for a in areas if a.area_code == area), area),
-                  areas=areas, series=series, compared=areas, narratives=narratives,
-                  may_write=account.may(ws.id, Role.CONTRIBUTOR),
-                  periods=[r.period for r in reversed(series)], **form)
+                  area_name=area_name, areas=areas, series=series, compared=areas,
+                  narratives=narratives, may_write=account.may(ws.id, Role.CONTRIBUTOR),
+                  periods=[r.period for r in reversed(series)],
+                  charts=_indicator_charts(ws, about, area_name, chosen, series, areas), **form)
+
+
+def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type: str,
+                      series: list[rv.Value], areas: list[rv.Value]) -> dict[str, Any]:
+    """The indicator page's charts (None for one with nothing to draw)."""
+    unit, name, kind = about.unit.value, about.name, words(period_type)
+    benchmarks = [r.benchmark_code for r in areas if r.benchmark_code]
+    benchmark = max(set(benchmarks), key=benchmarks.count) if benchmarks else ws.borough_code
+    period = areas[0].period if areas else ""
+    return {
+        "series": charts.series(series, unit, (
+            f"{name} in {area_name} by {kind}: the value for each period with its 95% "
+            "confidence interval, the baseline and the target trajectory where set.")),
+        "areas": charts.areas(areas, unit, benchmark, (
+            f"{name}, {period}: each area's value with its 95% confidence interval, "
+            "marked better, similar or worse than the benchmark, whose value is the "
+            "dashed line.")),
+    }
 
 
 @router.post("/w/{workspace}/indicators/{indicator}/narrative")

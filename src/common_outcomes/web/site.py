@@ -40,6 +40,8 @@ HERE = Path(__file__).parent
 # GOV.UK Frontend's built files, copied here by `make install` from the pinned npm package
 # (never committed); the CSS refers to its fonts and images under /assets.
 GOVUK_ASSETS = HERE / "govuk-frontend"
+# Vega, Vega-Lite and vega-embed's browser builds, copied the same way, for charts and maps.
+VEGA_ASSETS = HERE / "vega"
 OWN_ASSETS = HERE / "static"
 
 
@@ -131,9 +133,10 @@ class Site:
                 raise UserError(f"Two workspaces have the id '{one.id}' ({folder} and "
                                 f"{served[one.id].project.folder}); each needs its own.")
             served[one.id] = one
-        if not (GOVUK_ASSETS / "govuk-frontend.min.css").is_file():
-            raise UserError(f"GOV.UK Frontend is missing from {GOVUK_ASSETS}; run "
-                            "'make install' (it installs the pinned npm package).")
+        for needed in (GOVUK_ASSETS / "govuk-frontend.min.css", VEGA_ASSETS / "vega.min.js"):
+            if not needed.is_file():
+                raise UserError(f"{needed} is missing; run 'make install' (it installs the "
+                                "pinned npm packages).")
         state = open_state(folders[0], database)
         return cls(served, state, environment(), state.secret("csrf"))
 

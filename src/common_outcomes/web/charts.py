@@ -1,0 +1,197 @@
+"""Charts and maps as Vega-Lite specs: plain JSON, drawn in the browser by vega-embed (served
+by the app, npm-pinned) and, later, by vl-convert for print from the same spec. Every value in
+a spec comes from published rows (they have passed the disclosure guard); a suppressed row or
+one without a value is left out, and the page's table beside each chart says why.
+
+Nothing here knows about HTTP: a spec is a function of rows, so print can call the same ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from common_outcomes.reports.results_view import Value
+from common_outcomes.web.formats import SUFFIX, area_kind
+
+Spec = dict[str, Any]
+SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
+# GOV.UK Design System colours; each series also differs by dash or shape, never colour alone.
+BLUE, GREEN, GREY, BLACK, RED = "#1d70b8", "#00703c", "#505a5f", "#0b0c0c", "#d4351c"
+COMPARISON = {"Better": GREEN, "Similar": GREY, "Worse": RED}
+MEASURES = ("Value", "Target trajectory", "Baseline")
+FONT = "GDS Transport, arial, sans-serif"
+CONFIG: Spec = {
+    "font": FONT,
+    "axis": {"labelFontSize": 14, "titleFontSize": 14, "labelColor": BLACK,
+             "titleColor": BLACK, "gridColor": "#b1b4b6"},
+    "legend": {"labelFontSize": 14, "titleFontSize": 14, "orient": "bottom", "labelLimit": 0,
+               "titleLimit": 0},
+    "view": {"stroke": None},
+    "background": "#ffffff",
+}
+
+
+def _number_format(unit: str) -> str:
+    return ",.0f" if unit == "count" else ",.1f"
+
+
+def _axis_title(unit: str) -> str:
+    return {"percent": "Per cent"}.get(unit, SUFFIX.get(unit, "").strip().capitalize()
+                                       or unit.replace("_", " ").capitalize())
+
+
+def _spec(description: str, body: Spec) -> Spec:
+    return {"$schema": SCHEMA, "description": description, "config": CONFIG,
+            "width": "container", "autosize": {"type": "fit-x", "contains": "padding"}, **body}
+
+
+def series(rows: Sequence[Value], unit: str, description: str) -> Spec | None:
+    """Values over time with their 95% intervals, the baseline and the target trajectory;
+    None when no period has a value to draw."""
+    drawn = [r for r in rows if r.value is not None and not r.suppressed]
+    if not drawn:
+        return None
+    points: list[Spec] = []
+    for r in drawn:
+        points.append({"period": r.period, "measure": "Value", "y": r.value,
+                       "lower": r.lower_95, "upper": r.upper_95})
+        if r.target is not None:
+            points.append({"period": r.period, "measure": "Target trajectory", "y": r.target})
+        if r.baseline is not None:
+            points.append({"period": r.period, "measure": "Baseline", "y": r.baseline})
+    fmt = _number_format(unit)
+    x = {"field": "period", "type": "ordinal", "title": "Period",
+         "sort": [r.period for r in drawn], "axis": {"labelAngle": 0}}
+    shown = [m for m in MEASURES if any(p["measure"] == m for p in points)]
+    return _spec(description, {
+        "height": 300,
+        "data": {"values": points},
+        "encoding": {"x": x},
+        "layer": [
+            {"transform": [{"filter": {"field": "measure", "equal": "Value"}},
+                           {"filter": {"field": "lower", "valid": True}}],
+             "mark": {"type": "rule", "color": BLUE, "strokeWidth": 2},
+             "encoding": {"y": {"field": "lower", "type": "quantitative"},
+                          "y2": {"field": "upper"}}},
+            {"mark": {"type": "line", "point": {"filled": True, "size": 60}, "strokeWidth": 3},
+             "encoding": {
+                 "y": {"field": "y", "type": "quantitative", "title": _axis_title(unit),
+                       "axis": {"format": fmt}, "scale": {"zero": False}},
+                 "color": {"field": "measure", "type": "nominal", "title": None,
+                           "scale": {"domain": shown,
+                                     "range": [_MEASURE_COLOUR[m] for m in shown]}},
+                 "strokeDash": {"field": "measure", "type": "nominal", "title": None,
+                                "scale": {"domain": shown,
+                                          "range": [_MEASURE_DASH[m] for m in shown]}},
+                 "shape": {"field": "measure", "type": "nominal", "title": None,
+                           "scale": {"domain": shown,
+                                     "range": [_MEASURE_SHAPE[m] for m in shown]}}}},
+        ],
+    })
+
+
+_MEASURE_COLOUR = {"Value": BLUE, "Target trajectory": GREEN, "Baseline": GREY}
+_MEASURE_DASH = {"Value": [1, 0], "Target trajectory": [8, 4], "Baseline": [2, 3]}
+_MEASURE_SHAPE = {"Value": "circle", "Target trajectory": "diamond", "Baseline": "square"}
+
+
+def areas(rows: Sequence[Value], unit: str, benchmark: str, description: str) -> Spec | None:
+    """Each area's value with its 95% interval, coloured by its comparison with the
+    benchmark, and the benchmark's value as a line; None when no area has a value."""
+    drawn = [r for r in rows if r.value is not None and not r.suppressed]
+    if not drawn:
+        return None
+    line = next((r.value for r in drawn if r.area_code == benchmark), None)
+    names = [_area_label(r) for r in drawn]
+    points: list[Spec] = [{"area": name, "value": r.value, "lower": r.lower_95, "upper": r.upper_95,
+               "comparison": r.compared_to_benchmark or "Not compared"}
+              for name, r in zip(names, drawn, strict=True)]
+    kinds = sorted({p["comparison"] for p in points},
+                   key=lambda c: list(COMPARISON).index(c) if c in COMPARISON else 9)
+    y = {"field": "area", "type": "nominal", "title": None, "sort": names,
+         "axis": {"labelLimit": 0}}
+    layers: list[Spec] = [
+        {"transform": [{"filter": {"field": "lower", "valid": True}}],
+         "mark": {"type": "rule", "color": GREY, "strokeWidth": 2},
+         "encoding": {"y": y, "x": {"field": "lower", "type": "quantitative"},
+                      "x2": {"field": "upper"}}},
+        {"mark": {"type": "point", "filled": True, "size": 90},
+         "encoding": {
+             "y": y,
+             "x": {"field": "value", "type": "quantitative", "title": _axis_title(unit),
+                   "axis": {"format": _number_format(unit)}, "scale": {"zero": False}},
+             "color": {"field": "comparison", "type": "nominal",
+                       "title": "Compared with the benchmark",
+                       "scale": {"domain": kinds,
+                                 "range": [COMPARISON.get(k, BLACK) for k in kinds]}},
+             "shape": {"field": "comparison", "type": "nominal",
+                       "title": "Compared with the benchmark",
+                       "scale": {"domain": kinds,
+                                 "range": [_COMPARISON_SHAPE.get(k, "circle") for k in kinds]}}}},
+    ]
+    if line is not None:
+        layers.insert(0, {"data": {"values": [{"benchmark": line}]},
+                          "mark": {"type": "rule", "color": BLACK, "strokeDash": [6, 4],
+                                   "strokeWidth": 2},
+                          "encoding": {"x": {"field": "benchmark", "type": "quantitative"}}})
+    return _spec(description, {
+        "height": {"step": 22},
+        "data": {"values": points},
+        "layer": layers,
+    })
+
+
+_COMPARISON_SHAPE = {"Better": "triangle-up", "Similar": "circle", "Worse": "triangle-down"}
+
+
+def _area_label(row: Value) -> str:
+    return f"{row.area_name} ({area_kind(row.area_type)})"
+
+
+def choropleth(shapes: Iterable[Mapping[str, Any]], values: Mapping[str, float | None],
+               unit: str, legend: str, description: str) -> Spec | None:
+    """Shapes (GeoJSON features with `code` and `name` properties) filled by their value on
+    one colour scale, those without a value in grey; None when none has a value."""
+    features = [{"type": "Feature", "geometry": s["geometry"],
+                 "properties": {"name": s["properties"]["name"],
+                                "value": values.get(s["properties"]["code"])}}
+                for s in shapes]
+    if not any(f["properties"]["value"] is not None for f in features):
+        return None
+    data = {"values": features, "format": {"type": "json"}}
+    return _spec(description, {
+        "height": 360,
+        "projection": {"type": "mercator"},
+        "data": data,
+        "layer": [
+            {"mark": {"type": "geoshape", "fill": "#f3f2f1", "stroke": "#ffffff",
+                      "strokeWidth": 1}},
+            {"transform": [{"filter": {"field": "properties.value", "valid": True}}],
+             "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1},
+             "encoding": {"color": {"field": "properties.value", "type": "quantitative",
+                                    "title": legend, "scale": {"scheme": "blues"},
+                                    "legend": {"format": _number_format(unit),
+                                               "orient": "right"}}}},
+        ],
+    })
+
+
+def locator(shapes: Iterable[Mapping[str, Any]], highlighted: set[str], legend: str,
+            description: str) -> Spec:
+    """Shapes with the highlighted ones filled: where a locality lies in the borough."""
+    features = [{"type": "Feature", "geometry": s["geometry"],
+                 "properties": {"name": s["properties"]["name"],
+                                "where": legend if s["properties"]["code"] in highlighted
+                                else "Elsewhere in the borough"}}
+                for s in shapes]
+    domain = [legend, "Elsewhere in the borough"]
+    return _spec(description, {
+        "height": 360,
+        "projection": {"type": "mercator"},
+        "data": {"values": features, "format": {"type": "json"}},
+        "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1},
+        "encoding": {"color": {"field": "properties.where", "type": "nominal", "title": None,
+                               "scale": {"domain": domain, "range": [BLUE, "#dddddd"]},
+                               "legend": {"orient": "bottom"}}},
+    })
