@@ -54,10 +54,10 @@ def test_a_derived_test_names_raw_columns_only(example_copy: Path) -> None:
     assert "expression.unknown-column" in codes
 
 
-def test_a_measure_the_engine_does_not_run_is_refused_not_miscomputed(example_copy: Path) -> None:
+def test_a_measure_without_what_it_needs_is_refused_not_miscomputed(example_copy: Path) -> None:
     path = example_copy / "definitions" / "maternity.yaml"
     path.write_text(path.read_text().replace("measure: crude_rate", "measure: dsr", 1))
     issues = [i for i in Project.load(example_copy).issues
-              if i.code == "definition.measure-not-run"]
+              if i.code == "definition.measure-incomplete"]
     assert len(issues) == 1 and issues[0].location is not None
     assert path.read_text().splitlines()[issues[0].location.line - 1].strip() == "measure: dsr"

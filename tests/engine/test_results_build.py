@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -137,3 +138,75 @@ def test_shifted_records_count_in_the_period_they_fall_due() -> None:
     assert out[("E09", "2023")]["numerator"] == 2  # November 2022 and October 2023
     assert out[("E09", "2024")]["numerator"] == 2  # December 2023 and October 2024
     assert ("E09", "2022") not in out
+
+
+def test_a_mean_with_students_t_limits_rolls_up_sums_not_means() -> None:
+    from common_outcomes.stats.intervals import mean_ci
+
+    values = {"a1": [3000.0, 3500.0], "a2": [2500.0, 4000.0, 3300.0]}
+    rows = [(area, len(v), sum(v), sum(x * x for x in v)) for area, v in values.items()]
+    table = pa.table({"area_code": [r[0] for r in rows], "month": [date(2024, 6, 1)] * 2,
+                      "x__numerator": [r[1] for r in rows], "x__denominator": [r[1] for r in rows],
+                      "x__total__sum": [r[2] for r in rows],
+                      "x__total__squares": [r[3] for r in rows]})
+    about = {"x": About("X", "high_is_good", PeriodType.MONTH, Rule(0, None))}
+    d = definition(measure="mean", value="w", period_types=["month"])
+    out = rows_of(build_results(table, [d], about, AREAS))["E09", "Jun 2024"]
+    everything = [v for vs in values.values() for v in vs]
+    mean, lower, upper = mean_ci(sum(everything), sum(x * x for x in everything),
+                                 len(everything))
+    assert out["value"] == pytest.approx(float(mean), rel=1e-12)
+    assert (out["lower_95"], out["upper_95"]) == pytest.approx((float(lower), float(upper)),
+                                                               rel=1e-12)
+    assert out["method"] == "Student's t"
+
+
+def banded(rows: list[tuple[str, int, float]], name: str) -> pa.Table:
+    return pa.table({"area_code": [r[0] for r in rows], "month": [date(2024, 6, 1)] * len(rows),
+                     "band__": [r[1] for r in rows], name: [r[2] for r in rows]})
+
+
+EVENTS = [("a1", 0, 30.0), ("a1", 1, 12.0), ("a2", 0, 25.0), ("a2", 1, 40.0), ("a3", 1, 9.0)]
+PEOPLE = [("a1", 0, 900.0), ("a1", 1, 1100.0), ("a2", 0, 700.0), ("a2", 1, 1500.0),
+          ("a3", 0, 400.0), ("a3", 1, 600.0)]
+
+
+def test_a_directly_standardised_rate_weights_age_bands_by_the_european_standard() -> None:
+    from common_outcomes.engine.results import ESP2013
+    from common_outcomes.stats.intervals import dsr
+
+    about = {"x": About("X", "low_is_good", PeriodType.MONTH, Rule(0, None))}
+    d = definition(measure="dsr", multiplier=100000, period_types=["month"],
+                   standardise={"age": "age", "population_age": "age"},
+                   denominator={"source": "pop", "date": "d", "area": "a"})
+    table = build_results(banded(EVENTS, "x__numerator"), [d], about, AREAS, None,
+                          {"x": banded(PEOPLE, "x__denominator")})
+    out = rows_of(table)
+    x = np.array([[55.0, 61.0]])
+    n = np.array([[2000.0, 3200.0]])
+    value, lower, upper = dsr(x, n, ESP2013[:2], 100000)
+    borough = out["E09", "Jun 2024"]
+    assert (borough["numerator"], borough["denominator"]) == (116, 5200)
+    assert borough["value"] == pytest.approx(float(value[0]), rel=1e-12)
+    assert (borough["lower_95"], borough["upper_95"]) == pytest.approx(
+        (float(lower[0]), float(upper[0])), rel=1e-12)
+    assert out["w2", "Jun 2024"]["numerator"] == 74  # a2 and a3: bands folded back
+
+
+def test_an_indirectly_standardised_ratio_compares_with_the_boroughs_age_specific_rates() -> None:
+    from common_outcomes.stats.intervals import isr
+
+    about = {"x": About("X", "low_is_good", PeriodType.MONTH, Rule(0, None))}
+    d = definition(measure="isr", multiplier=100, period_types=["month"],
+                   standardise={"age": "age", "population_age": "age"},
+                   denominator={"source": "pop", "date": "d", "area": "a"})
+    out = rows_of(build_results(banded(EVENTS, "x__numerator"), [d], about, AREAS, None,
+                                {"x": banded(PEOPLE, "x__denominator")}))
+    rates = np.array([55.0 / 2000, 61.0 / 3200])  # the borough's, by band
+    expected = 30 * 0 + 900 * rates[0] + 1100 * rates[1]  # ward w1 = a1
+    ratio = isr(42.0, expected, 0.95, refvalue=100)
+    ward = out["w1", "Jun 2024"]
+    assert ward["denominator"] == pytest.approx(expected, rel=1e-12)
+    assert ward["value"] == pytest.approx(float(ratio.ratio), rel=1e-12)
+    assert ward["upper_95"] == pytest.approx(float(ratio.ratio_upper), rel=1e-12)
+    assert out["E09", "Jun 2024"]["value"] == pytest.approx(100.0, rel=1e-12)

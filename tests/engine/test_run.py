@@ -54,7 +54,8 @@ def test_the_results_table_has_every_design_column(results: tuple[Path, pa.Table
         "family-hub-reach", "asq-personal-social", "good-level-of-development-fsm",
         "children-in-need-rate", "child-protection-rate", "children-looked-after-rate",
         "persistent-absence-primary", "persistent-absence-secondary", "new-birth-visit-14-days",
-        "review-6-8-weeks", "review-12-months", "review-2-years"}
+        "review-6-8-weeks", "review-12-months", "review-2-years",
+        "premature-births-age-standardised"}
 
 
 def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> None:
@@ -125,7 +126,9 @@ def test_explain_prints_the_sql_with_a_comment_per_step(results: tuple[Path, pa.
 def test_recent_trends_follow_the_fingertips_rules(results: tuple[Path, pa.Table]) -> None:
     _, table = results
     rows = table.to_pylist()
-    yearly = [r for r in rows if r["period_type"] in {"financial_year", "calendar_year"}]
+    # Fingertips gives recent trends for proportions and crude rates, not standardised ratios.
+    yearly = [r for r in rows if r["period_type"] in {"financial_year", "calendar_year"}
+              and r["method"] in {"Wilson score", "Byar's (exact Poisson below 10)"}]
     quarterly = [r for r in rows if r["period_type"] == "quarter"]
     assert yearly and all(r["recent_trend"] is not None for r in yearly)
     # Three years of data: never the five points a trend needs.
@@ -157,8 +160,9 @@ def test_every_value_has_its_numerator_and_denominator(results: tuple[Path, pa.T
     _, table = results
     for r in table.to_pylist():
         if r["value"] is not None and r["denominator"]:
-            assert r["numerator"] is not None
-            assert 0 <= r["numerator"] <= r["denominator"]
+            assert r["numerator"] is not None and r["numerator"] >= 0
+            if r["method"] == "Wilson score":  # a proportion; a ratio may exceed 1
+                assert r["numerator"] <= r["denominator"]
 
 
 def test_only_sources_whose_data_changed_are_recomputed(results: tuple[Path, pa.Table],
@@ -310,3 +314,20 @@ def test_new_birth_visits_within_14_days_over_the_births_of_the_same_months(
             f"select count(*) from src where birth_outcome = 'live' and baby_dob_month {span} "
             "and residence_area_code is not null"))
         assert (row["numerator"], row["denominator"]) == (visited, births)
+
+
+def test_an_indirectly_standardised_ratio_is_100_for_the_borough_itself(
+        results: tuple[Path, pa.Table]) -> None:
+    """Premature births standardised for mothers' age: the borough is its own reference, and
+    the localities' expected events add up to the borough's observed ones."""
+    _, table = results
+    rows = [r for r in table.to_pylist()
+            if r["indicator_id"] == "premature-births-age-standardised"]
+    borough = [r for r in rows if r["area_type"] == "la"]
+    assert borough
+    for la in borough:
+        assert la["value"] == pytest.approx(100.0, rel=1e-12)
+        localities = [r for r in rows if r["area_type"] == "locality"
+                      and r["period"] == la["period"]]
+        assert sum(r["denominator"] for r in localities) == pytest.approx(la["numerator"],
+                                                                           rel=1e-9)

@@ -31,11 +31,6 @@ FORMAT_TYPES = {
 }
 
 
-# Standardised rates and means: stats/intervals.py has them, the engine's roll-up does not.
-NOT_RUN = frozenset({Measure.DIRECTLY_STANDARDISED_RATE, Measure.INDIRECTLY_STANDARDISED_RATIO,
-                     Measure.MEAN})
-
-
 def check_sources(workspace: Workspace, issues: Issues) -> None:
     partners = {p.id for p in workspace.partners}
     seen: dict[str, str] = {}
@@ -99,13 +94,13 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
                              f"names unknown source '{definition.source}'.", at("source"),
                              f"sources: {', '.join(sorted(sources)) or 'none declared'}")
                 continue
-            if definition.measure in NOT_RUN:
-                issues.error("definition.measure-not-run", f"The engine does not compute "
-                             f"'{definition.measure.value}' indicators from records yet; its "
-                             "statistics exist (common_outcomes.stats) but not the roll-up by "
-                             "age band.", at("measure"),
-                             "use a published comparator for it for now")
+            _check_measure(definition, at, issues)
             columns = decl.analytic_columns()
+            if definition.value:
+                _check_expression(definition.value, columns, at("value"), issues)
+            if definition.standardise:
+                _check_expression(definition.standardise.age, columns,
+                                  at("standardise", "age"), issues)
             # With per-person totals, the numerator and denominator test those totals.
             tested = _check_per_person(definition, columns, at, issues)
             _check_expression(definition.numerator, tested, at("numerator"), issues)
@@ -129,6 +124,36 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
                 _check_column(definition.person, "person", columns, at("person"), issues)
             for k, name in enumerate(definition.breakdowns):
                 _check_column(name, "breakdown", columns, at("breakdowns", str(k)), issues)
+
+
+STANDARDISED = (Measure.DIRECTLY_STANDARDISED_RATE, Measure.INDIRECTLY_STANDARDISED_RATIO)
+
+
+def _check_measure(definition: Definition, at: Callable[..., Location], issues: Issues) -> None:
+    """What each measure needs: a mean its value, a standardised rate the ages, and neither
+    with what the engine cannot combine them with (people, stocks, per-person totals)."""
+    measure = definition.measure
+    needs = ("value" if measure is Measure.MEAN and definition.value is None else
+             "standardise" if measure in STANDARDISED and definition.standardise is None else
+             None)
+    if needs:
+        issues.error("definition.measure-incomplete", f"A '{measure.value}' indicator needs "
+                     f"'{needs}'.", at("measure"),
+                     "value: the expression to average" if needs == "value" else
+                     "standardise: {age: <age in years>}")
+    special = measure is Measure.MEAN or measure in STANDARDISED
+    if special and (definition.person or definition.open_until or definition.per_person):
+        issues.error("definition.measure-incomplete", f"A '{measure.value}' indicator cannot "
+                     "count people once each, stocks or per-person totals.", at("measure"))
+    if measure is Measure.MEAN and not isinstance(definition.denominator, str):
+        issues.error("definition.measure-incomplete", "A mean averages over its own source's "
+                     "records, not over a denominator from another source.", at("denominator"))
+    other = definition.denominator
+    if (definition.standardise is not None and not isinstance(other, str)
+            and definition.standardise.population_age is None):
+        issues.error("definition.measure-incomplete", "Standardising over another source's "
+                     "population needs that population's age (standardise.population_age).",
+                     at("standardise"))
 
 
 def _check_per_person(definition: Definition, columns: Mapping[str, str],
@@ -182,6 +207,9 @@ def _check_other_denominator(definition: Definition, sources: Mapping[str, Sourc
         return
     columns = decl.analytic_columns()
     _check_expression(other.filter, columns, at("denominator", "filter"), issues)
+    if definition.standardise and definition.standardise.population_age:
+        _check_expression(definition.standardise.population_age, columns,
+                          at("standardise", "population_age"), issues)
     if other.value:
         _check_expression(other.value, columns, at("denominator", "value"), issues)
     _check_column(other.date, "date", columns, at("denominator", "date"), issues, {"date"})

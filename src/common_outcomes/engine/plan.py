@@ -44,6 +44,7 @@ class Pass:
     area_from: AreaFrom | None = None
     open_until: str | None = None
     places: tuple[Part, ...] = ()  # the parts of area_from's source
+    age: str | None = None  # grouped by age band too (standardised rates)
 
 
 @dataclass(frozen=True)
@@ -54,26 +55,30 @@ class DenominatorPass:
     denominator: OtherDenominator
     breakdowns: tuple[str, ...]
     parts: tuple[Part, ...]
+    age: str | None = None  # the denominator's age in years, for standardised rates
 
 
 def plan_passes(definitions: Sequence[Definition], parts: dict[str, list[Part]]) -> list[Pass]:
-    groups: dict[tuple[str, str, str, str, str, str], list[Definition]] = {}
+    groups: dict[tuple[str, ...], list[Definition]] = {}
     for d in definitions:
         groups.setdefault((d.source, d.date, d.area, d.person or "", d.open_until or "",
-                           d.area_from.model_dump_json() if d.area_from else ""), []).append(d)
+                           d.area_from.model_dump_json() if d.area_from else "",
+                           d.standardise.age if d.standardise else ""), []).append(d)
     # One scan serves every definition: grouped by every breakdown any of them asks for;
     # a definition without one simply sums over them.
     passes = []
-    for (source, date, area, person, _, _), defs in sorted(groups.items()):
+    for (source, date, area, person, _, _, _), defs in sorted(groups.items()):
         first = defs[0]
         passes.append(Pass(
             source, date, area, tuple(sorted({b for d in defs for b in d.breakdowns})),
             tuple(defs), tuple(parts.get(source, [])), person or None,
             tuple(DenominatorPass(d.indicator, d.denominator, d.breakdowns,
-                                  tuple(parts.get(d.denominator.source, [])))
+                                  tuple(parts.get(d.denominator.source, [])),
+                                  d.standardise.population_age if d.standardise else None)
                   for d in defs if isinstance(d.denominator, OtherDenominator)),
             first.area_from, first.open_until,
-            tuple(parts.get(first.area_from.source, [])) if first.area_from else ()))
+            tuple(parts.get(first.area_from.source, [])) if first.area_from else (),
+            first.standardise.age if first.standardise else None))
     return passes
 
 
@@ -134,12 +139,25 @@ def _month(date: str) -> exp.Expr:
     return exp.func("DATE_TRUNC", exp.Literal.string("month"), exp.column(date))
 
 
-def _grouped(month: exp.Expr, area: str, breakdowns: Sequence[str], person: str | None = None
-             ) -> tuple[list[exp.Expr], list[exp.Expr]]:
-    """The grouping columns (small area, month, person, breakdowns) and their names."""
+BANDS = 19  # five-year age bands, 0-4 to 85-89, and 90 and over
+
+
+def _band(age: str) -> exp.Expr:
+    """The age band (0 to 18) of an age in years: five-year bands, 90 and over last."""
+    five = exp.func("FLOOR", exp.Div(this=exp.Paren(this=parse(age)),
+                                     expression=exp.Literal.number(5)))
+    return exp.cast(exp.func("LEAST", five, exp.Literal.number(BANDS - 1)), "int")
+
+
+def _grouped(month: exp.Expr, area: str, breakdowns: Sequence[str], person: str | None = None,
+             age: str | None = None) -> tuple[list[exp.Expr], list[exp.Expr]]:
+    """The grouping columns (small area, month, person, age band, breakdowns), and names."""
     columns: list[exp.Expr] = [exp.column(area).as_("area_code"), month.as_("month")]
-    extra = ("person",) if person else ()
+    extra: tuple[str, ...] = ("person",) if person else ()
     columns += [exp.column(person).as_("person")] if person else []
+    if age:
+        columns.append(_band(age).as_(BAND))
+        extra += (BAND,)
     # Breakdowns as text, a missing value as 'unknown': one more grouping column each.
     for name in breakdowns:
         columns.append(exp.func("COALESCE", exp.cast(exp.column(name), "text"),
@@ -152,7 +170,7 @@ def _present(*columns: str) -> exp.Expr:
     return exp.and_(*(exp.column(c).is_(exp.null()).not_() for c in columns))
 
 
-AREA, MONTH, DELTA = "area__", "month__", "delta__"
+AREA, MONTH, DELTA, BAND = "area__", "month__", "delta__", "band__"
 
 
 def _rows(p: Pass, root: Path | None) -> exp.Expr:
@@ -191,7 +209,7 @@ def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
     """Counts of every definition in the pass by small area and month (and person)."""
     area = AREA if p.area_from else p.area
     month = exp.column(MONTH) if p.open_until else _month(p.date)
-    columns, group = _grouped(month, area, p.breakdowns, p.person)
+    columns, group = _grouped(month, area, p.breakdowns, p.person, p.age)
     flag = p.person is not None
     value = exp.column(DELTA) if p.open_until else None
     for d in p.definitions:
@@ -203,6 +221,17 @@ def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
                         for name, text in sorted(d.per_person.items())]
             continue
         num = exp.Paren(this=parse(d.numerator))
+        if d.value is not None and isinstance(d.denominator, str):
+            # A mean: how many values, their sum and their sum of squares.
+            den = exp.and_(exp.Paren(this=parse(d.denominator)),
+                           exp.Paren(this=parse(d.value)).is_(exp.null()).not_())
+            measured = exp.Paren(this=parse(d.value))
+            columns.append(_count_where(den).as_(numerator_column(d.indicator)))
+            columns.append(_count_where(den).as_(denominator_column(d.indicator)))
+            columns.append(_count_where(den, measured).as_(total_column(d.indicator, "sum")))
+            columns.append(_count_where(den, exp.Mul(this=measured, expression=measured.copy()))
+                           .as_(total_column(d.indicator, "squares")))
+            continue
         if isinstance(d.denominator, OtherDenominator):
             # The denominator is summed from its own source; this pass counts the numerator.
             columns.append(_count_where(num, value, flag).as_(numerator_column(d.indicator)))
@@ -219,7 +248,7 @@ def denominator_query(dp: DenominatorPass, root: Path | None = None) -> exp.Sele
     """A denominator from another source: the sum of `value` (or a count) where `filter`
     holds, by small area and month (the month of the snapshot, for a population)."""
     d = dp.denominator
-    columns, group = _grouped(_month(d.date), d.area, dp.breakdowns)
+    columns, group = _grouped(_month(d.date), d.area, dp.breakdowns, age=dp.age)
     value = exp.Paren(this=parse(d.value)) if d.value else None
     columns.append(_count_where(exp.Paren(this=parse(d.filter)), value)
                    .as_(denominator_column(dp.indicator)))

@@ -18,13 +18,20 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from common_outcomes.engine.plan import total_column
+from common_outcomes.engine.plan import BAND, BANDS, total_column
 from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
 from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import Rule, primary, rounded, secondary_families
-from common_outcomes.stats.intervals import crude_rate, wilson
+from common_outcomes.stats.intervals import (
+    crude_rate,
+    dsr,
+    expected_events,
+    isr,
+    mean_ci,
+    wilson,
+)
 
 COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
            "parent_code", "period", "period_type", "period_start", "period_end", "breakdown",
@@ -100,6 +107,7 @@ class Frame:
     month: Ints
     person: Ints | None
     breakdowns: Mapping[str, Group]
+    band: Ints | None = None
 
 
 def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[Strs, Ints]:
@@ -126,7 +134,9 @@ def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
         # A missing value is 'unknown' (the pass writes it so); labels read "<column>: <value>".
         labels, index = _encode(pc.fill_null(counts.column(f"breakdown__{name}"), "unknown"))
         groups[name] = Group(np.char.add(f"{name}: ", labels), index)
-    return Frame(counts, small.tolist(), area, months.astype(np.int64), person, groups)
+    band = (np.asarray(pc.cast(counts.column(BAND), pa.int64()).to_numpy(zero_copy_only=False),
+                       dtype=np.int64) if BAND in counts.column_names else None)
+    return Frame(counts, small.tolist(), area, months.astype(np.int64), person, groups, band)
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,7 @@ class Cells:
     # Per-person totals and the test that turns a person's totals into 0/1 (num, den).
     totals: Mapping[str, Floats] | None = None
     judge: Callable[[Mapping[str, Floats]], tuple[Floats, Floats]] | None = None
+    sums: Mapping[str, Floats] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,14 +170,18 @@ class Block:
     breakdown: Strs
     numerator: Floats
     denominator: Floats
+    # More sums rolled up with the counts (a mean's sum and sum of squares), or statistics a
+    # measure computed itself (a standardised rate's value and limits).
+    extra: dict[str, Floats] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.area_code)
 
     def take(self, index: Ints) -> Block:
-        return Block(*(getattr(self, f)[index] for f in (
-            "area_code", "area_type", "parent_code", "benchmark_code", "period", "breakdown",
-            "numerator", "denominator")))
+        return Block(self.area_code[index], self.area_type[index], self.parent_code[index],
+                     self.benchmark_code[index], self.period[index], self.breakdown[index],
+                     self.numerator[index], self.denominator[index],
+                     {k: v[index] for k, v in self.extra.items()})
 
 
 @dataclass
@@ -215,6 +230,8 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
                                 areas, ptype,
                                 isinstance(d.denominator, OtherDenominator)
                                 and d.denominator.snapshot)
+            if d.standardise is not None:
+                block = _standardise(block, d)
             blocks.append(Dated.of(block, spans, ptype))
         tables.append(_finish(Dated.join(blocks), d, about[d.indicator], areas))
     return pa.concat_tables(tables) if tables else _empty()
@@ -228,11 +245,20 @@ def _cells(frame: Frame, d: Definition, numerator: str | None) -> Cells:
     totals = {name: _floats(counts, total_column(d.indicator, name))
               for name in d.per_person} if d.per_person and numerator else None
     everyone = Group(np.array(["all"]), np.zeros(counts.num_rows, dtype=np.int64))
-    return Cells(frame.small, frame.area, frame.month + d.shift_months,
-                 [everyone, *(frame.breakdowns[b] for b in d.breakdowns)],
+    groups = [everyone, *(frame.breakdowns[b] for b in d.breakdowns)]
+    if d.standardise is not None and frame.band is not None:
+        # Each grouping by age band too: "<label>\x1e<band>", folded back by _standardise.
+        band = frame.band
+        groups = [Group(np.char.add(np.repeat(g.labels, BANDS),
+                                    np.tile(np.char.add(SEP, np.arange(BANDS).astype(str)),
+                                            len(g.labels))), g.index * BANDS + band)
+                  for g in groups]
+    sums = {name: _floats(counts, total_column(d.indicator, name)) for name in ("sum", "squares")
+            if total_column(d.indicator, name) in counts.column_names}
+    return Cells(frame.small, frame.area, frame.month + d.shift_months, groups,
                  _floats(counts, numerator) if numerator and totals is None else zeros,
                  _floats(counts, den) if den in counts.column_names else zeros, frame.person,
-                 totals, _judge(d) if totals is not None else None)
+                 totals, _judge(d) if totals is not None else None, sums)
 
 
 def _judge(d: Definition) -> Callable[[Mapping[str, Floats]], tuple[Floats, Floats]]:
@@ -298,7 +324,8 @@ def roll_up(cells: Cells, areas: Areas, ptype: PeriodType, coverage: Coverage | 
     num, den = cells.numerator[rows], cells.denominator[rows]
     if cells.person is not None:
         rows, period, num, den = _once_per_person(cells, rows, period)
-    return _aggregate(cells, rows, period, num, den, spans, areas), spans
+    extra = {name: values[rows] for name, values in cells.sums.items()}
+    return _aggregate(cells, rows, period, num, den, spans, areas, extra), spans
 
 
 def _at_period_ends(cells: Cells, spans: Sequence[Period]) -> tuple[Ints, Ints, Floats, Floats]:
@@ -366,7 +393,8 @@ def _rank(labels: Strs) -> Ints:
 
 
 def _aggregate(cells: Cells, rows: Ints, period: Ints, num: Floats, den: Floats,
-               spans: Sequence[Period], areas: Areas) -> Block:
+               spans: Sequence[Period], areas: Areas,
+               extra: Mapping[str, Floats] | None = None) -> Block:
     """One integer group-by per level and grouping: (area at the level, period, label)."""
     parts: list[Block] = []
     for level in areas.levels:
@@ -390,7 +418,9 @@ def _aggregate(cells: Cells, rows: Ints, period: Ints, num: Floats, den: Floats,
                 period=np.asarray((unique // len(label_codes)) % len(spans), dtype=str),
                 breakdown=label_codes[unique % len(label_codes)],
                 numerator=_sum(inverse, num[valid], len(unique)),
-                denominator=_sum(inverse, den[valid], len(unique))))
+                denominator=_sum(inverse, den[valid], len(unique)),
+                extra={k: _sum(inverse, v[valid], len(unique))
+                       for k, v in (extra or {}).items()}))
     block = _concat(parts)
     # Period positions -> labels, once for the whole block.
     labels = np.array([p.label for p in spans] or [""], dtype=str)
@@ -431,6 +461,54 @@ def _take(values: Floats, at: Ints, missing: float) -> Floats:
     """values[at], with `missing` where `at` is -1."""
     padded = np.append(values, missing)
     return padded[np.where(at >= 0, at, len(values))]
+
+
+# The European Standard Population 2013 in five-year bands, 0-4 to 85-89 and 90 and over.
+ESP2013 = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500,
+                    6000, 5500, 5000, 4000, 2500, 1500, 1000], dtype=np.float64)
+SEP = "\x1e"
+
+
+def _standardise(block: Block, d: Definition) -> Block:
+    """Fold the age bands back: one row per area, period and grouping, with counts by band
+    standardised (stats/intervals.py: Dobson's DSR; ISR against the benchmark area's, i.e.
+    the borough's, age-specific rates). Only the bands the denominator has anywhere count."""
+    label, _, band_text = np.char.partition(block.breakdown, SEP).T
+    band = band_text.astype(np.int64)
+    keys = _keys(block.area_code, block.period, label)
+    distinct, first, row = np.unique(keys, return_index=True, return_inverse=True)
+    x, n = np.zeros((len(distinct), BANDS)), np.zeros((len(distinct), BANDS))
+    np.add.at(x, (row, band), block.numerator)
+    np.add.at(n, (row, band), np.nan_to_num(block.denominator))
+    used = n.sum(axis=0) > 0
+    x, n = x[:, used], n[:, used]
+    out = block.take(first)
+    out.breakdown = label[first]
+    out.numerator = x.sum(axis=1)
+    out.extra = {}
+    stats: list[Floats]
+    if d.measure is Measure.DIRECTLY_STANDARDISED_RATE:
+        out.denominator = n.sum(axis=1)
+        stats = [v for level in (0.95, 0.998)
+                 for v in dsr(x, n, ESP2013[used], d.multiplier, level)]
+    else:
+        # The reference: the benchmark area's rows (the borough's for wards and localities);
+        # a borough without one is its own reference.
+        reference = np.where(out.benchmark_code != "", out.benchmark_code, out.area_code)
+        at = _lookup(distinct, np.arange(len(distinct)),
+                     _keys(reference, out.period, out.breakdown))
+        at = np.where(at >= 0, at, np.arange(len(distinct)))
+        # A band the reference has no one in adds nothing (its rate is 0/0, not NaN).
+        known = n[at] > 0
+        expected = expected_events(n, np.where(known, x[at], 0.0), np.where(known, n[at], 1.0))
+        out.denominator = expected
+        stats = []
+        for level in (0.95, 0.998):
+            result = isr(out.numerator, expected, level, refvalue=d.multiplier)
+            stats += [result.ratio, result.ratio_lower, result.ratio_upper]
+    value, lo95, up95, _, lo998, up998 = stats
+    out.extra = dict(zip(("value", *LIMITS), (value, lo95, up95, lo998, up998), strict=True))
+    return out
 
 
 def _snapshots(month: Ints, spans: Sequence[Period]) -> tuple[Ints, Ints]:
@@ -479,10 +557,13 @@ def _concat(parts: Sequence[Block]) -> Block:
         arrays = [getattr(p, name) for p in parts]
         return np.concatenate(arrays).astype(np.float64) if arrays else np.array([])
 
+    names = sorted({k for p in parts for k in p.extra})
+    extra = {k: np.concatenate([p.extra.get(k, np.zeros(len(p))) for p in parts])
+             .astype(np.float64) for k in names}
     return Block(area_code=text("area_code"), area_type=text("area_type"),
                  parent_code=text("parent_code"), benchmark_code=text("benchmark_code"),
                  period=text("period"), breakdown=text("breakdown"),
-                 numerator=number("numerator"), denominator=number("denominator"))
+                 numerator=number("numerator"), denominator=number("denominator"), extra=extra)
 
 
 def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
@@ -491,7 +572,7 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     block = rows.block
     if not len(block):
         return _empty()
-    stats = statistics(block.numerator, block.denominator, d.measure, d.multiplier)
+    stats = _statistics(block, d)
     keys = _keys(block.area_code, rows.period_type, block.period, block.breakdown)
     order = np.argsort(keys, kind="stable")
     value = stats["value"]
@@ -545,6 +626,21 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     return pa.table({name: columns[name] for name in COLUMNS})
 
 
+LIMITS = ("lower_95", "upper_95", "lower_998", "upper_998")
+
+
+def _statistics(block: Block, d: Definition) -> dict[str, Floats]:
+    """The measure's value and limits for each row: a standardised rate brings its own."""
+    if "value" in block.extra:
+        return {k: block.extra[k].copy() for k in ("value", *LIMITS)}
+    if d.measure is Measure.MEAN:
+        total, squares = block.extra["sum"], block.extra["squares"]
+        value, lo95, up95 = mean_ci(total, squares, block.denominator, 0.95)
+        _, lo998, up998 = mean_ci(total, squares, block.denominator, 0.998)
+        return dict(zip(("value", *LIMITS), (value, lo95, up95, lo998, up998), strict=True))
+    return statistics(block.numerator, block.denominator, d.measure, d.multiplier)
+
+
 def statistics(x: Floats, n: Floats, measure: Measure, multiplier: float) -> dict[str, Floats]:
     """Value and 95% and 99.8% limits for each row, by the measure's method."""
     if measure is Measure.PROPORTION:
@@ -568,7 +664,11 @@ def statistics(x: Floats, n: Floats, measure: Measure, multiplier: float) -> dic
 
 def _method(measure: Measure) -> str:
     return {Measure.PROPORTION: "Wilson score",
-            Measure.CRUDE_RATE: "Byar's (exact Poisson below 10)"}.get(measure, "count")
+            Measure.CRUDE_RATE: "Byar's (exact Poisson below 10)",
+            Measure.DIRECTLY_STANDARDISED_RATE: "Dobson (European Standard Population 2013)",
+            Measure.INDIRECTLY_STANDARDISED_RATIO: "Byar's on observed over expected (the "
+                                                   "borough's age-specific rates)",
+            Measure.MEAN: "Student's t"}.get(measure, "count")
 
 
 def _notes(block: Block, d: Definition, hidden: npt.NDArray[np.bool_]

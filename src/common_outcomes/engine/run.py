@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common_outcomes import __version__
 from common_outcomes.data.declarations import SourceDeclaration
 from common_outcomes.data.store import open_store
 from common_outcomes.engine import plan
@@ -146,7 +147,8 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         # Sorted, because a frozenset's order changes from process to process.
         stable = (coverage.period_type, sorted(coverage.periods))
         mine = {d.indicator: about[d.indicator] for d in p.definitions}
-        key = _fingerprint(sql, p.definitions, mine, areas, stable, engine)
+        # The version too: a new release may compute differently from the same inputs.
+        key = _fingerprint(__version__, sql, p.definitions, mine, areas, stable, engine)
         cached = cache / f"{key}.parquet"
         used.add(cached)
         if cached.is_file():

@@ -33,6 +33,7 @@ class Unit(StrEnum):
     MEAN = "mean"
     SCORE = "score"
     LEVEL = "level"  # a maturity level, 1 (emerging) to 4 (embedded)
+    RATIO = "ratio"  # an indirectly standardised ratio, 100 = as expected
 
 
 class Layer(Model):

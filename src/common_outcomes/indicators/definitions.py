@@ -66,6 +66,18 @@ class AreaFrom(Model):
                                                 "latest address is used")
 
 
+class Standardise(Model):
+    """Age standardisation: each record's age in years (five-year bands, 90 and over last,
+    as the European Standard Population 2013), and the denominator's if it is another source.
+    A directly standardised rate weights the area's age-specific rates by the standard
+    population; an indirectly standardised ratio compares the area's events with those
+    expected at the borough's age-specific rates."""
+
+    age: str = Field(description="Age in years of each record, an expression")
+    population_age: str | None = Field(None, description="Age in years of each denominator "
+                                                         "row, when it is another source")
+
+
 class Definition(Model):
     indicator: Slug
     source: Slug
@@ -81,6 +93,10 @@ class Definition(Model):
     person: str | None = Field(None, description="Count distinct values of this column, "
                                                  "not rows")
     breakdowns: tuple[str, ...] = ()
+    value: str | None = Field(None, description="For a mean: the value averaged over the "
+                                                "records in the denominator")
+    standardise: Standardise | None = Field(None, description="For dsr and isr: the age of "
+                                                              "each record")
     shift_months: int = Field(0, ge=0, le=120, description="Place each record this many "
                                                          "months after its date: a review "
                                                          "due at 12 months counts in the "
