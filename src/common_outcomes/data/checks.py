@@ -96,6 +96,9 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
                 continue
             _check_measure(definition, at, issues)
             columns = decl.analytic_columns()
+            if definition.previous:
+                _check_column(definition.previous, "previous", columns, at("previous"), issues)
+                columns = {**columns, "previous_date": "date"}
             if definition.value:
                 _check_expression(definition.value, columns, at("value"), issues)
             if definition.standardise:

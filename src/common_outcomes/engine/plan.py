@@ -45,6 +45,7 @@ class Pass:
     open_until: str | None = None
     places: tuple[Part, ...] = ()  # the parts of area_from's source
     age: str | None = None  # grouped by age band too (standardised rates)
+    previous: str | None = None  # each record gets its person's previous date (previous_date)
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,12 @@ def plan_passes(definitions: Sequence[Definition], parts: dict[str, list[Part]])
     for d in definitions:
         groups.setdefault((d.source, d.date, d.area, d.person or "", d.open_until or "",
                            d.area_from.model_dump_json() if d.area_from else "",
-                           d.standardise.age if d.standardise else ""), []).append(d)
+                           d.standardise.age if d.standardise else "", d.previous or ""),
+                          []).append(d)
     # One scan serves every definition: grouped by every breakdown any of them asks for;
     # a definition without one simply sums over them.
     passes = []
-    for (source, date, area, person, _, _, _), defs in sorted(groups.items()):
+    for (source, date, area, person, _, _, _, _), defs in sorted(groups.items()):
         first = defs[0]
         passes.append(Pass(
             source, date, area, tuple(sorted({b for d in defs for b in d.breakdowns})),
@@ -78,7 +80,7 @@ def plan_passes(definitions: Sequence[Definition], parts: dict[str, list[Part]])
                   for d in defs if isinstance(d.denominator, OtherDenominator)),
             first.area_from, first.open_until,
             tuple(parts.get(first.area_from.source, [])) if first.area_from else (),
-            first.standardise.age if first.standardise else None))
+            first.standardise.age if first.standardise else None, first.previous))
     return passes
 
 
@@ -171,6 +173,7 @@ def _present(*columns: str) -> exp.Expr:
 
 
 AREA, MONTH, DELTA, BAND = "area__", "month__", "delta__", "band__"
+PREVIOUS = "previous_date"
 
 
 def _rows(p: Pass, root: Path | None) -> exp.Expr:
@@ -178,6 +181,14 @@ def _rows(p: Pass, root: Path | None) -> exp.Expr:
     person's latest small area; with `open_until`, each record twice, +1 in the month it
     opens and -1 in the month it closes, so that a running sum is the stock at a month's end."""
     rows = _scan(p.parts, root)
+    if p.previous is not None:
+        # The same person's record before this one in the source (all of it, not just the
+        # periods counted: an earlier referral may be years back).
+        before = exp.Window(this=exp.func("LAG", exp.column(p.date)),
+                            partition_by=[exp.column(p.previous)],
+                            order=exp.Order(expressions=[exp.Ordered(this=exp.column(p.date))]))
+        rows = (exp.select(exp.Star(), before.as_(PREVIOUS)).from_(rows)
+                .subquery("rows"))
     if p.area_from is not None:
         a = p.area_from
         order = [exp.Ordered(this=exp.column(a.start), desc=True, nulls_first=False)] if (

@@ -97,6 +97,11 @@ class Definition(Model):
                                                 "records in the denominator")
     standardise: Standardise | None = Field(None, description="For dsr and isr: the age of "
                                                               "each record")
+    previous: str | None = Field(None, description="A person column: each record then has "
+                                                   "`previous_date`, the date of the same "
+                                                   "person's record before it in this source "
+                                                   "(empty for their first), for re-referrals "
+                                                   "and repeat plans")
     shift_months: int = Field(0, ge=0, le=120, description="Place each record this many "
                                                          "months after its date: a review "
                                                          "due at 12 months counts in the "
