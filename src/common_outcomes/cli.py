@@ -626,6 +626,20 @@ def demo(
                   f"--port {port}")
 
 
+@app.command()
+def boundaries(
+    workspace: Path = WORKSPACE,
+    source: Path = typer.Option(..., "--from", help="Folder of ONS geography with "
+                                "boundaries/ward/CODE.geojson (the shared data/geography)."),
+    la: str | None = typer.Option(None, "--la", help="Borough code; default: the workspace's."),
+) -> None:
+    """Write the borough's ward shapes, simplified, for the web app's maps."""
+    from common_outcomes.project import write_boundaries
+
+    path, wards, points = write_boundaries(workspace, source, la or _borough_code(workspace))
+    out.print(f"Wrote {escape(str(path))}: {wards} wards, {points:,} points.")
+
+
 users = typer.Typer(help="The web app's local accounts and their roles.", no_args_is_help=True)
 app.add_typer(users, name="users")
 ROLE = typer.Option("viewer", "--role", help="viewer, contributor, analyst or admin.")

@@ -1,18 +1,28 @@
 """Charts and maps: each is a Vega-Lite spec in its figure's data attribute, and every number
-it draws is one the published results hold (so it has passed disclosure control)."""
+it draws is one the published results hold (so it has passed disclosure control); the maps'
+ward shapes are built from the ONS boundaries by `outcomes boundaries`."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from common_outcomes.project import BOUNDARIES, _douglas_peucker
 from common_outcomes.reports import results_view as rv
 from common_outcomes.web.site import Served
+
+ROOT = Path(__file__).resolve().parents[2]
+EXE = Path(sys.executable).with_name("outcomes")
+IGNORE = shutil.ignore_patterns("incoming", "synth-truth", ".outcomes", ".synth-staging-*")
 
 SPEC = re.compile(r"data-vega-lite='([^']*)'")
 NUMBERS = ("value", "lower_95", "upper_95", "baseline", "target")
@@ -54,3 +64,48 @@ def test_every_number_a_chart_draws_is_published(
         numbers = list(drawn_numbers(spec))
         assert numbers, spec["description"]
         assert set(numbers) <= published, spec["description"]
+
+
+def test_maps_of_wards_and_localities_are_drawn_from_the_workspace_boundaries(
+        client: Callable[[str | None], TestClient], example: Served, indicator: str) -> None:
+    viewer = client("viewer@example.org")
+    html = viewer.get(f"/w/{example.id}/indicators/{indicator}").text
+    maps = [s for s in specs(html) if "projection" in s]
+    assert [s["description"].split("'s ")[1].split(",")[0] for s in maps] == [
+        "Family Hub localities", "wards"]
+    for spec in maps:
+        features = spec["data"]["values"]
+        assert {f["properties"]["name"] for f in features} == {
+            w["name"] for loc in example.map["localities"] for w in loc["wards"]}
+    locality = example.map["localities"][0]
+    page = viewer.get(f"/w/{example.id}/localities/{locality['id']}").text
+    [where] = specs(page)
+    filled = {f["properties"]["name"] for f in where["data"]["values"]
+              if f["properties"]["where"] == locality["name"]}
+    assert filled == {w["name"] for w in locality["wards"]}
+
+
+def test_the_shipped_boundaries_are_what_outcomes_boundaries_writes(
+        shared: Path, tmp_path: Path) -> None:
+    """The example's ward shapes are built from the ONS files, not edited by hand; every
+    ring stays closed, and a simplified ring keeps its corners but not its straight runs."""
+    folder = tmp_path / "th"
+    shutil.copytree(ROOT / "examples" / "tower-hamlets", folder, ignore=IGNORE)
+    (folder / BOUNDARIES).unlink()
+    done = subprocess.run([str(EXE), "boundaries", str(folder), "--from",
+                           str(shared / "data" / "geography")], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "20 wards" in done.stdout
+    shipped = ROOT / "examples" / "tower-hamlets" / BOUNDARIES
+    assert (folder / BOUNDARIES).read_text() == shipped.read_text()
+    for feature in json.loads(shipped.read_text())["features"]:
+        for ring in feature["geometry"]["coordinates"]:
+            assert ring[0] == ring[-1] and len(ring) >= 4
+    square = [(0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)]
+    assert _douglas_peucker(square, 1e-6) == [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0),
+                                              (0.0, 0.0)]
+    wrong = subprocess.run([str(EXE), "boundaries", str(folder), "--la", "E06000001",
+                            "--from", str(shared / "data" / "geography")],
+                           capture_output=True, text=True, check=False, timeout=60)
+    assert wrong.returncode == 2 and "No ward boundaries for E06000001" in wrong.stderr

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from common_outcomes.reports.results_view import Value
-from common_outcomes.web.formats import SUFFIX, area_kind
+from common_outcomes.web.formats import SUFFIX, area_kind, number
 
 Spec = dict[str, Any]
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
@@ -153,10 +153,12 @@ def choropleth(shapes: Iterable[Mapping[str, Any]], values: Mapping[str, float |
                unit: str, legend: str, description: str) -> Spec | None:
     """Shapes (GeoJSON features with `code` and `name` properties) filled by their value on
     one colour scale, those without a value in grey; None when none has a value."""
-    features = [{"type": "Feature", "geometry": s["geometry"],
-                 "properties": {"name": s["properties"]["name"],
-                                "value": values.get(s["properties"]["code"])}}
-                for s in shapes]
+    features = []
+    for shape in shapes:
+        name, value = shape["properties"]["name"], values.get(shape["properties"]["code"])
+        features.append({"type": "Feature", "geometry": shape["geometry"], "properties": {
+            "name": name, "value": value,
+            "label": f"{name}: {number(value, unit) if value is not None else 'no value'}"}})
     if not any(f["properties"]["value"] is not None for f in features):
         return None
     data = {"values": features, "format": {"type": "json"}}
@@ -165,14 +167,16 @@ def choropleth(shapes: Iterable[Mapping[str, Any]], values: Mapping[str, float |
         "projection": {"type": "mercator"},
         "data": data,
         "layer": [
+            # The grey ground shows where there is no value; a screen reader skips it.
             {"mark": {"type": "geoshape", "fill": "#f3f2f1", "stroke": "#ffffff",
-                      "strokeWidth": 1}},
+                      "strokeWidth": 1, "aria": False}},
             {"transform": [{"filter": {"field": "properties.value", "valid": True}}],
              "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1},
              "encoding": {"color": {"field": "properties.value", "type": "quantitative",
                                     "title": legend, "scale": {"scheme": "blues"},
                                     "legend": {"format": _number_format(unit),
-                                               "orient": "right"}}}},
+                                               "orient": "right"}},
+                          "description": {"field": "properties.label"}}},
         ],
     })
 
@@ -183,7 +187,10 @@ def locator(shapes: Iterable[Mapping[str, Any]], highlighted: set[str], legend: 
     features = [{"type": "Feature", "geometry": s["geometry"],
                  "properties": {"name": s["properties"]["name"],
                                 "where": legend if s["properties"]["code"] in highlighted
-                                else "Elsewhere in the borough"}}
+                                else "Elsewhere in the borough",
+                                "label": s["properties"]["name"] + (
+                                    f", in {legend}" if s["properties"]["code"] in highlighted
+                                    else "")}}
                 for s in shapes]
     domain = [legend, "Elsewhere in the borough"]
     return _spec(description, {
@@ -193,5 +200,6 @@ def locator(shapes: Iterable[Mapping[str, Any]], highlighted: set[str], legend: 
         "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1},
         "encoding": {"color": {"field": "properties.where", "type": "nominal", "title": None,
                                "scale": {"domain": domain, "range": [BLUE, "#dddddd"]},
-                               "legend": {"orient": "bottom"}}},
+                               "legend": {"orient": "bottom"}},
+                     "description": {"field": "properties.label"}},
     })

@@ -165,6 +165,24 @@ def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type:
             f"{name}, {period}: each area's value with its 95% confidence interval, "
             "marked better, similar or worse than the benchmark, whose value is the "
             "dashed line.")),
+        **_maps(ws, about, areas),
+    }
+
+
+def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]:
+    """The newest period's values by ward, and by Family Hub locality (each ward filled with
+    its locality's value), on the borough's ward shapes."""
+    value = {r.area_code: r.value for r in areas if not r.suppressed}
+    period = areas[0].period if areas else ""
+    in_locality = {ward: value.get(loc) for ward, loc in ws.locality_of_ward().items()}
+    legend = words(about.unit.value).capitalize()
+    return {
+        "ward_map": charts.choropleth(ws.shapes, value, about.unit.value, legend, (
+            f"Map of {ws.borough_name}'s wards, each shaded by its value of {about.name} in "
+            f"{period}; wards without a published value are grey.")),
+        "locality_map": charts.choropleth(ws.shapes, in_locality, about.unit.value, legend, (
+            f"Map of {ws.borough_name}'s Family Hub localities, each locality's wards shaded "
+            f"by its value of {about.name} in {period}.")) if in_locality else None,
     }
 
 
@@ -224,8 +242,12 @@ def locality(request: Request, ws: Workspace, locality: str) -> Response:
     unique = list({c["activity"]: c for c in activities}.values())
     partners = sorted({d["partner_name"] for c in unique
                        for d in (c["lead"], *c["with_partners"])})
+    wards = {w["code"] for w in found["wards"]}
+    where = charts.locator(ws.shapes, wards, found["name"], (
+        f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
+        "filled in.")) if ws.shapes and wards else None
     return render(request, "locality_page.html", ws=ws, loc=found, here=here, borough=borough,
-                  activities=unique, partners=partners)
+                  activities=unique, partners=partners, charts={"where": where})
 
 
 @router.get("/w/{workspace}/data")

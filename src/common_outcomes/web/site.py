@@ -24,6 +24,7 @@ from common_outcomes.project import (
     results_version,
     store_of,
     store_version,
+    ward_shapes,
 )
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.results_view import Value
@@ -56,6 +57,8 @@ class Served:
     borough_name: str
     map: dict[str, Any]
     indicators: dict[str, Indicator]
+    # Ward polygons for the maps (`outcomes boundaries`), none when not written.
+    shapes: list[dict[str, Any]] = field(default_factory=list)
     _cached: tuple[int, Published | None] = (-1, None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # What pages derive from the results or the store, until either changes.
@@ -69,7 +72,8 @@ class Served:
             raise UserError(f"{folder} cannot be served: it has errors that stop it being "
                             "read; run 'outcomes check' and fix them first.")
         return cls(ws.settings.id, project, ws.settings.title, ws.settings.borough.code,
-                   ws.settings.borough.name, project.map(), indicator_catalogue(project))
+                   ws.settings.borough.name, project.map(), indicator_catalogue(project),
+                   ward_shapes(project))
 
     def published(self) -> Published | None:
         version = results_version(self.project)
@@ -109,6 +113,10 @@ class Served:
         """Indicators held back by disclosure control, with the reason."""
         published = self.published()
         return published.withheld if published else {}
+
+    def locality_of_ward(self) -> dict[str, str]:
+        """Each ward's Family Hub locality (for localities built from wards)."""
+        return {w["code"]: loc["id"] for loc in self.map["localities"] for w in loc["wards"]}
 
     @property
     def usual_periods(self) -> dict[str, str]:
