@@ -263,6 +263,11 @@ def run(
     data: str | None = typer.Option(None, "--data", metavar="PATH|URI",
                                     help="Where Spark reads a copy of the store's "
                                     "versions folder (default: the store itself)."),
+    first: str | None = typer.Option(None, "--from", metavar="PERIOD",
+                                     help="Only periods from the start of this one "
+                                     "(2022/23, 2022/23 Q1, 2022, May 2022)."),
+    last: str | None = typer.Option(None, "--to", metavar="PERIOD",
+                                    help="Only periods that end by the end of this one."),
 ) -> None:
     """Compute every defined indicator from the store into the results table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -278,7 +283,7 @@ def run(
         def step(name: str, done: int, total: int) -> None:
             bar.update(task, description=f"Computing {name}", completed=done, total=total)
 
-        result = run_indicators(Project.load(workspace), step, engine, settings)
+        result = run_indicators(Project.load(workspace), step, engine, settings, first, last)
     out.print(f"Wrote {result.rows:,} rows for {len(result.indicators)} indicators to "
               f"{escape(str(result.path))} ({result.passes_computed} passes computed, "
               f"{result.passes_reused} unchanged since the last run).")

@@ -103,6 +103,24 @@ def parse_period(label: str, period_type: PeriodType) -> Period:
         ) from None
 
 
+# The type a bare label most naturally names: a split year is the financial year.
+_ANY_ORDER = (PeriodType.QUARTER, PeriodType.MONTH, PeriodType.CALENDAR_YEAR,
+              PeriodType.ROLLING_12_MONTHS, PeriodType.FINANCIAL_YEAR)
+
+
+def parse_any_period(label: str) -> Period:
+    """A period from a label of any type ("2024/25" is the financial year, "2024", "2024/25
+    Q1", "May 2024", "12 months to Mar 2025"); ValueError with the forms otherwise."""
+    text = str(label).strip()
+    for period_type in _ANY_ORDER:
+        try:
+            return _parse(text, period_type)
+        except ValueError:
+            continue
+    raise ValueError(f"'{text}' is not a period; write it like "
+                     + ", ".join(f"'{EXAMPLES[t]}'" for t in _ANY_ORDER))
+
+
 def _parse(text: str, t: PeriodType) -> Period:
     if t is PeriodType.FINANCIAL_YEAR:
         y = _split_year(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -206,9 +207,11 @@ def data_quality(project: Project) -> list[QualityRow]:
 
 
 def run_indicators(project: Project, progress: RunProgress | None = None,
-                   engine: str = "duckdb", settings: dict[str, str] | None = None) -> RunResult:
+                   engine: str = "duckdb", settings: dict[str, str] | None = None,
+                   first: str | None = None, last: str | None = None) -> RunResult:
     """`outcomes run`: every indicator definition over the store, to the results table, on
-    `engine` with its `settings` (DuckDB's or Spark's configuration)."""
+    `engine` with its `settings` (DuckDB's or Spark's configuration); with `first`/`last`
+    (period labels), only periods wholly from the start of one to the end of the other."""
     from common_outcomes.engine.run import run
     from common_outcomes.errors import UserError
 
@@ -238,7 +241,21 @@ def run_indicators(project: Project, progress: RunProgress | None = None,
         # from the local store, whose catalog says which parts are current.
         settings = {**(settings or {}), STORE: str(open_store(project.folder).root)}
     return run(project.folder, workspace, framework, project.sources, track, progress,
-               engine=engine, settings=settings)
+               engine=engine, settings=settings, window=_window(first, last))
+
+
+def _window(first: str | None, last: str | None) -> tuple[date | None, date | None]:
+    from common_outcomes.errors import UserError
+    from common_outcomes.periods import parse_any_period
+
+    try:
+        start = parse_any_period(first).start if first else None
+        end = parse_any_period(last).end if last else None
+    except ValueError as exc:
+        raise UserError(f"--from/--to: {exc}.") from None
+    if start and end and start > end:
+        raise UserError(f"--from {first} starts after --to {last} ends.")
+    return start, end
 
 
 def indicator_changes(project: Project, indicator: str, area: str | None = None,

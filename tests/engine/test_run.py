@@ -366,3 +366,23 @@ def test_re_referrals_look_back_to_the_same_childs_previous_referral(
                 f"date '{start}-04-01' and date '{start + 1}-03-31'").fetchone()
             assert counts is not None
             assert (row["denominator"], row["numerator"]) == counts
+
+
+def test_from_and_to_keep_only_periods_wholly_between(results: tuple[Path, pa.Table]) -> None:
+    ws, table = results
+    path = ws / ".outcomes" / "results" / "indicator_values.parquet"
+    try:
+        ran = outcomes("run", str(ws), "--from", "2023/24", "--to", "2024/25 Q2")
+        assert ran.returncode == 0, ran.stderr
+        assert "0 passes computed" in ran.stdout  # the window needs no recomputing
+        cut = pq.read_table(path)
+        starts = set(cut.column("period_start").to_pylist())
+        ends = set(cut.column("period_end").to_pylist())
+        assert cut.num_rows and min(starts).isoformat() >= "2023-04-01"
+        assert max(ends).isoformat() <= "2024-09-30"
+        assert "2024/25" not in set(cut.column("period").to_pylist())  # ends in March 2025
+        bad = outcomes("run", str(ws), "--from", "next year")
+        assert bad.returncode == 2 and "'next year' is not a period" in bad.stderr
+    finally:
+        assert outcomes("run", str(ws)).returncode == 0
+    assert pq.read_table(path).num_rows == table.num_rows

@@ -7,9 +7,11 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common_outcomes import __version__
@@ -95,7 +97,8 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
         sources: dict[str, SourceDeclaration],
         finish: Callable[[pa.Table], pa.Table] = lambda t: t,
         progress: Progress | None = None, engine: str = "duckdb",
-        settings: dict[str, str] | None = None) -> RunResult:
+        settings: dict[str, str] | None = None,
+        window: tuple[date | None, date | None] = (None, None)) -> RunResult:
     """Compute, let `finish` add what the layers above know (tracking), then write.
 
     A pass whose inputs have not changed since the last run (same data versions, definitions,
@@ -122,7 +125,7 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
     table = pa.concat_tables(tables) if tables else build_results(
         pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
         [], about, areas)
-    table = finish(table)
+    table = _within(finish(table), *window)
     _write(result.path, _gate(table, about, [d for p in passes for d in p.definitions]))
     result.rows = table.num_rows
     result.indicators = sorted({d.indicator for p in passes for d in p.definitions})
@@ -166,6 +169,21 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         if stale not in used:
             stale.unlink()  # results of inputs that no longer exist
     return tables
+
+
+def _within(table: pa.Table, first: date | None, last: date | None) -> pa.Table:
+    """Rows of periods that lie wholly from `first` to `last` (`outcomes run --from/--to`).
+    Wholly, so that no family of cells that add up is cut in two (a year kept without one of
+    its quarters would give away the sum of the quarters cut). Trends were computed before
+    the cut, so they still look back before `first`."""
+    if first is None and last is None:
+        return table
+    keep = pc.scalar(True)
+    if first is not None:
+        keep = keep & (pc.field("period_start") >= pc.scalar(first))
+    if last is not None:
+        keep = keep & (pc.field("period_end") <= pc.scalar(last))
+    return table.filter(keep)
 
 
 def _gate(table: pa.Table, about: dict[str, About], definitions: Sequence[Definition]
