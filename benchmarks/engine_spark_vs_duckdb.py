@@ -10,7 +10,7 @@ twice over all queries (cold, then warm), while this process samples the residen
 that process and all its children (for Spark, the JVM) every 50 ms.
 
     .venv/bin/python benchmarks/engine_spark_vs_duckdb.py --scales borough london --years 1
-    .venv/bin/python benchmarks/engine_spark_vs_duckdb.py --scales england --years 1 \\
+    .venv/bin/python benchmarks/engine_spark_vs_duckdb.py --scales england --years 1 --runs 1 \\
         --keep /var/tmp/bench     # keeps the loaded workspaces for another run
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -60,8 +61,8 @@ def queries(ws: Path) -> tuple[list[Expr], int]:
     return found, sum(pq.ParquetFile(path).metadata.num_rows for path in parts)
 
 
-def child(engine: str, ws: Path) -> None:
-    """One engine, in this process: open it, run every query twice; print what it took."""
+def child(engine: str, ws: Path, runs: int) -> None:
+    """One engine, in this process: open it, run every query `runs` times; print the times."""
     start = time.perf_counter()
     from common_outcomes.engine.backends import open_backend
 
@@ -69,20 +70,21 @@ def child(engine: str, ws: Path) -> None:
     planned = time.perf_counter()
     backend = open_backend(engine, SETTINGS[engine])
     opened = time.perf_counter()
-    runs, rows = [], 0
-    for _ in range(2):
+    took, rows = [], 0
+    for _ in range(runs):
         t = time.perf_counter()
         rows = sum(backend.run(q).num_rows for q in todo)
-        runs.append(time.perf_counter() - t)
+        took.append(time.perf_counter() - t)
     backend.close()
-    print(json.dumps({"plan": planned - start, "open": opened - planned, "cold": runs[0],
-                      "warm": runs[1], "queries": len(todo), "records": records,
-                      "rows_out": rows}))
+    print(json.dumps({"plan": planned - start, "open": opened - planned, "cold": took[0],
+                      "warm": took[-1] if runs > 1 else float("nan"), "queries": len(todo),
+                      "records": records, "rows_out": rows}))
 
 
-def run_engine(engine: str, ws: Path) -> dict[str, float]:
+def run_engine(engine: str, ws: Path, runs: int) -> dict[str, float]:
     """Run the engine's child process; its wall time, what it printed and its peak memory."""
-    done = measure([sys.executable, __file__, "--child", engine, str(ws)], engine)
+    done = measure([sys.executable, __file__, "--child", engine, str(ws), "--runs", str(runs)],
+                   engine)
     said: dict[str, float] = json.loads(done.out.strip().splitlines()[-1])
     return {**said, "wall": done.wall, "peak_mb": done.peak_mb}
 
@@ -91,11 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", nargs="+", default=["borough", "london", "england"])
     parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=2, help="Runs of every query (the first "
+                        "cold, the last warm).")
     parser.add_argument("--keep", type=Path, help="Keep (and reuse) the loaded workspaces here.")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "WS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], Path(args.child[1]))
+        child(args.child[0], Path(args.child[1]), args.runs)
         return
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="spark-vs-duckdb-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -109,12 +113,12 @@ def main() -> None:
                 print(f"<!-- {scale}: synth {took['synth']:.0f} s, load {took['load']:.0f} s "
                       "-->", flush=True)
             for engine in ("duckdb", "spark"):
-                m = run_engine(engine, ws)
+                m = run_engine(engine, ws, args.runs)
                 per_million = m["cold"] / (m["records"] / 1e6)
+                warm = "-" if math.isnan(m["warm"]) else f"{m['warm']:.1f}"
                 print(f"| {scale} | {args.years} | {int(m['records']):,} | {engine} | "
-                      f"{int(m['queries'])} | {m['open']:.1f} | {m['cold']:.1f} | "
-                      f"{m['warm']:.1f} | {m['wall']:.1f} | {per_million:.2f} | "
-                      f"{m['peak_mb']:,.0f} |", flush=True)
+                      f"{int(m['queries'])} | {m['open']:.1f} | {m['cold']:.1f} | {warm} | "
+                      f"{m['wall']:.1f} | {per_million:.2f} | {m['peak_mb']:,.0f} |", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
