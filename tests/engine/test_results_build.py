@@ -210,3 +210,12 @@ def test_an_indirectly_standardised_ratio_compares_with_the_boroughs_age_specifi
     assert ward["value"] == pytest.approx(float(ratio.ratio), rel=1e-12)
     assert ward["upper_95"] == pytest.approx(float(ratio.ratio_upper), rel=1e-12)
     assert out["E09", "Jun 2024"]["value"] == pytest.approx(100.0, rel=1e-12)
+
+
+def test_a_standardised_rate_with_no_whole_period_gives_no_rows() -> None:
+    """Data for part of one year only: nothing to standardise, and no error."""
+    about = {"x": About("X", "low_is_good", PeriodType.CALENDAR_YEAR, Rule(0, None))}
+    d = definition(measure="isr", multiplier=100, standardise={"age": "age"})
+    table = banded(EVENTS, "x__numerator").append_column(
+        "x__denominator", pa.array([100.0] * len(EVENTS)))
+    assert build_results(table, [d], about, AREAS).num_rows == 0

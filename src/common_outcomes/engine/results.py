@@ -473,6 +473,8 @@ def _standardise(block: Block, d: Definition) -> Block:
     """Fold the age bands back: one row per area, period and grouping, with counts by band
     standardised (stats/intervals.py: Dobson's DSR; ISR against the benchmark area's, i.e.
     the borough's, age-specific rates). Only the bands the denominator has anywhere count."""
+    if not len(block):
+        return block
     label, _, band_text = np.char.partition(block.breakdown, SEP).T
     band = band_text.astype(np.int64)
     keys = _keys(block.area_code, block.period, label)
