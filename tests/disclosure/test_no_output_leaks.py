@@ -198,7 +198,7 @@ def _tables_in(path: Path, where: str) -> Iterator[tuple[str, list[Row]]]:
         for sheet in book.worksheets:
             yield from _csv_tables(sheet.iter_rows(values_only=True), f"xlsx:{where}")
         book.close()
-    elif suffix in (".json", ".jsonl"):
+    elif suffix in (".json", ".jsonl", ".geojson"):  # a map's shapes are JSON too
         yield from _tables_in_text(path.read_text(encoding="utf-8"), f"json:{where}")
     elif suffix == ".html":
         yield from _html_tables(path.read_text(encoding="utf-8"), f"html:{where}")
