@@ -605,7 +605,8 @@ def demo(
     if not key_file.is_file():
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
-    synth(workspace, "borough", years, seed, "parquet", 2024, False, True)
+    _command("synth", str(workspace), "--scale", "borough", "--years", str(years), "--seed",
+             str(seed), "--force")
     if comparators is not None:
         found = sorted(comparators.glob("*.csv"))
         if not found:
@@ -613,12 +614,8 @@ def demo(
         (workspace / "incoming" / "comparators").mkdir(parents=True, exist_ok=True)
         for path in found:
             shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
-    try:
-        load([str(workspace)], True, key_file)
-    except typer.Exit as done:
-        if done.exit_code:
-            raise
-    run(workspace, "duckdb", None, [], None)
+    _command("load", str(workspace), "--all", "--key-file", str(key_file))
+    _command("run", str(workspace))
     email, password = demo_account(Project.load(workspace), f"cli:{getpass.getuser()}")
     out.print(f"\nSign in at http://{host}:{port}/ as [bold]{email}[/bold] with the password "
               f"[bold]{escape(password)}[/bold] (new each time the demo is built).")
@@ -643,6 +640,14 @@ def boundaries(
 
     path, wards, points = write_boundaries(workspace, source, la or _borough_code(workspace))
     out.print(f"Wrote {escape(str(path))}: {wards} wards, {points:,} points.")
+
+
+def _command(*args: str) -> None:
+    """Another command, run as if typed: its own defaults, checks and output."""
+    code = typer.main.get_command(app).main(list(args), prog_name="outcomes",
+                                            standalone_mode=False)
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
 
 
 users = typer.Typer(help="The web app's local accounts and their roles.", no_args_is_help=True)

@@ -10,15 +10,17 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from common_outcomes.state import Role
+from common_outcomes.state import ActionFields, Role
 from common_outcomes.web.app import create_app
 from common_outcomes.web.site import Served, Site
+from common_outcomes.web.stories import subject_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long synthetic passphrase"
@@ -94,7 +96,33 @@ def app(workspaces: tuple[Path, Path], database: str) -> FastAPI:
     for email, (workspace, role) in USERS.items():
         state.add_user(email, email.split("@")[0].title(), PASSWORD, workspace, role, "tests")
     state.grant(VISITOR, "elsewhere", Role.ANALYST, "tests")
+    seed_story(application, "contributor@example.org")
     return application
+
+
+@pytest.fixture(scope="session")
+def seed() -> Callable[[FastAPI, str], None]:
+    """seed_story, for an app a test module makes itself."""
+    return seed_story
+
+
+def seed_story(app: FastAPI, email: str) -> None:
+    """A story and an action for the first priority, so that their pages have content."""
+    site_: Site = app.state.site
+    served = site_.workspaces["tower-hamlets"]
+    priority = served.map["priorities"][0]["id"]
+    subject = subject_of(served, "priority", priority)
+    assert subject is not None
+    period = served.periods(subject.indicators)[0]
+    account = site_.state.account(site_.state.sign_in(email, PASSWORD, "tests"))
+    assert account is not None
+    partner = sorted(served.partners)[0]
+    site_.state.save_narrative(account, "tower-hamlets", "priority", priority, period,
+                               "Bookings rose after the hub sessions began.",
+                               "More midwives in the hubs.", (partner,))
+    site_.state.add_action(account, "tower-hamlets", "priority", priority, ActionFields(
+        period, "Run antenatal sessions in every hub", "Head of midwifery", partner,
+        date(2026, 3, 31), "open"))
 
 
 def site(app: FastAPI) -> Site:
@@ -159,7 +187,10 @@ def paths(example: Served) -> list[str]:
         "/",
         base,
         *(f"{base}/priorities/{p['id']}" for p in served.map["priorities"]),
+        *(f"{base}/priorities/{p['id']}/story" for p in served.map["priorities"]),
         *(f"{base}/indicators/{i}" for i in computed + uncomputed),
+        f"{base}/indicators/{computed[0]}/story",
+        f"{base}/actions/1",  # seeded by seed_story
         *(f"{base}/localities/{loc['id']}" for loc in served.map["localities"]),
         f"{base}/data",
         "/w/elsewhere",  # a workspace before its first load

@@ -23,7 +23,9 @@ def test_the_openapi_document_describes_every_api_route(client: Client) -> None:
     document = client(None).get("/api/v1/openapi.json").json()
     assert set(document["paths"]) == {
         "/api/v1/workspaces", "/api/v1/workspaces/{workspace}",
-        "/api/v1/workspaces/{workspace}/framework", "/api/v1/workspaces/{workspace}/results"}
+        "/api/v1/workspaces/{workspace}/framework", "/api/v1/workspaces/{workspace}/results",
+        "/api/v1/workspaces/{workspace}/narratives", "/api/v1/workspaces/{workspace}/actions",
+        "/api/v1/workspaces/{workspace}/actions/{number}"}
     # No page is in it: the pages are HTML, not API.
     assert not any(p.startswith("/w/") for p in document["paths"])
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from common_outcomes.state import Role
@@ -34,13 +35,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[str]:
+def server(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
+           seed: Callable[[FastAPI, str], None]) -> Iterator[str]:
     database = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.sqlite3'}"
     app = create_app(list(workspaces), database)
     state = app.state.site.state
     state.add_user(EMAIL, "Browser", PASSWORD, "tower-hamlets", Role.ANALYST, "tests")
     state.grant(EMAIL, "elsewhere", Role.ANALYST, "tests")
+    seed(app, EMAIL)
     port = free_port()
     running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                             log_level="warning"))
@@ -132,12 +134,19 @@ def test_every_page_is_accessible_and_keeps_to_its_policy(server: str, page: Pag
     assert drawn >= len([p for p in paths if "/indicators/" in p])
 
 
-def test_an_invalid_story_is_accessible_too(server: str, page: Page, indicator: str) -> None:
+def test_invalid_stories_and_actions_are_accessible_too(server: str, page: Page,
+                                                         indicator: str) -> None:
     problems = Problems(page)
-    page.goto(f"{server}/w/tower-hamlets/indicators/{indicator}")
-    page.get_by_role("button", name="Save the story").click()
-    summary = page.locator(".govuk-error-summary")
-    assert summary.is_visible()
-    # GOV.UK Frontend's script moves focus to the summary, for screen reader users.
-    assert page.evaluate("document.activeElement.classList.contains('govuk-error-summary')")
-    check(page, problems, "story with errors")
+    for path, button in ((f"/w/tower-hamlets/indicators/{indicator}/story", "Save the story"),
+                         (f"/w/tower-hamlets/indicators/{indicator}/story", "Add the action"),
+                         ("/w/tower-hamlets/actions/1", "Save the change")):
+        page.goto(server + path)
+        if button == "Save the change":
+            page.get_by_label("Owner").fill("")
+        page.get_by_role("button", name=button).click()
+        summary = page.locator(".govuk-error-summary")
+        assert summary.is_visible(), button
+        # GOV.UK Frontend's script moves focus to the summary, for screen reader users.
+        assert page.evaluate(
+            "document.activeElement.classList.contains('govuk-error-summary')"), button
+        check(page, problems, f"{button} with errors")

@@ -101,3 +101,23 @@ def test_an_invalid_narrative_shows_an_error_summary(client: Client, csrf: Csrf,
                                   "/w/tower-hamlets/localities/nowhere"])
 def test_unknown_things_are_not_found(client: Client, path: str) -> None:
     assert client(VISITOR).get(path).status_code == 404
+
+
+def test_an_invalid_action_shows_an_error_summary(client: Client, csrf: Csrf) -> None:
+    contributor = client("contributor@example.org")
+    story = "/w/tower-hamlets/priorities/first-1001-days/story"
+    token = csrf(contributor.get(story).text)
+    empty = contributor.post("/w/tower-hamlets/priorities/first-1001-days/actions", data={
+        "period": "", "description": " ", "owner": "", "due-day": "31", "due-month": "2",
+        "due-year": "2026", "csrf_token": token})
+    assert empty.status_code == 400
+    assert error_summary_links(check_page_rules(empty.text)) == [
+        "#action-period", "#description", "#owner", "#due-day"]
+    # Changing an action: the same fields, and the status.
+    bad = contributor.post("/w/tower-hamlets/actions/1", data={
+        "period": "", "description": "Kept in the form", "owner": "Lead",
+        "status": "finished", "csrf_token": token})
+    assert bad.status_code == 400
+    assert error_summary_links(check_page_rules(bad.text)) == [
+        "#action-period", "#status", "#due-day"]
+    assert "Kept in the form" in bad.text

@@ -6,6 +6,18 @@ Alembic's (`migrations/`), brought to the newest revision whenever the state is 
 
 from common_outcomes.state.accounts import Account, Role, SignInRefused
 from common_outcomes.state.database import database_url
-from common_outcomes.state.store import State
+from common_outcomes.state.store import (
+    ACTION_STATUSES,
+    ActionFields,
+    ActionStatus,
+    ActionVersion,
+    Invalid,
+    NarrativeVersion,
+    State,
+    action_problems,
+    narrative_problems,
+)
 
-__all__ = ["Account", "Role", "SignInRefused", "State", "database_url"]
+__all__ = ["ACTION_STATUSES", "Account", "ActionFields", "ActionStatus", "ActionVersion",
+           "Invalid", "NarrativeVersion", "Role", "SignInRefused", "State", "action_problems",
+           "database_url", "narrative_problems"]

@@ -98,21 +98,31 @@ class Narrative(Base):
     period: Mapped[str] = mapped_column(String(50))
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    # What contributed to the curve, and the workspace's partners involved (a JSON list of ids).
+    factors: Mapped[str] = mapped_column(Text, default="", server_default="")
+    partners: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Action(Base):
-    """Something a partner will do about an indicator or priority, with an owner and a date."""
+    """Something a partner will do about an indicator or priority, with an owner and a date.
+    An action is its `number` in the workspace; each change is a new `version`, earlier ones
+    are kept."""
 
     __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("workspace", "number", "version",
+                                       name="uq_actions_workspace_number_version"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
     subject_kind: Mapped[str] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(100))
     period: Mapped[str] = mapped_column(String(50))
     description: Mapped[str] = mapped_column(Text)
     owner: Mapped[str] = mapped_column(String(200))
+    partner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     due: Mapped[date | None] = mapped_column(Date, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -9,8 +9,8 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from common_outcomes.state.accounts import (
 )
 from common_outcomes.state.database import migrate, open_engine
 from common_outcomes.state.models import (
+    Action,
     AuditEvent,
     Membership,
     Narrative,
@@ -45,6 +46,19 @@ MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_CLIENT = 20
 SUBJECT_KINDS = ("indicator", "priority")
 MAX_NARRATIVE = 20_000
+MAX_FACTORS = 5_000
+MAX_ACTION = 2_000
+MAX_OWNER = 200
+ActionStatus = Literal["open", "in progress", "done", "dropped"]
+ACTION_STATUSES: tuple[str, ...] = get_args(ActionStatus)
+
+
+class Invalid(UserError):
+    """A value a contributor wrote cannot be saved; `field` names the form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -59,9 +73,36 @@ class Event:
 
 @dataclass(frozen=True)
 class NarrativeVersion:
+    subject_kind: str
+    subject: str
     period: str
     version: int
     text: str
+    factors: str
+    partners: tuple[str, ...]
+    author: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ActionFields:
+    """What a contributor writes about an action; each change saves all of it again."""
+
+    period: str
+    description: str
+    owner: str
+    partner: str | None
+    due: date | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ActionVersion:
+    number: int
+    version: int
+    subject_kind: str
+    subject: str
+    fields: ActionFields
     author: str
     created_at: datetime
 
@@ -218,37 +259,111 @@ class State:
     # Narratives -----------------------------------------------------------------------------
 
     def save_narrative(self, account: Account, workspace: str, subject_kind: str, subject: str,
-                       period: str, text: str) -> int:
-        """A new version of the story behind the curve; returns its number."""
-        if not account.may(workspace, Role.CONTRIBUTOR):
-            raise PermissionError(f"{account.email} may not write in {workspace}")
-        if subject_kind not in SUBJECT_KINDS:
-            raise ValueError(f"unknown subject kind {subject_kind}")
-        text = text.strip()
-        if not text:
-            raise UserError("Enter the story behind the curve.")
-        if len(text) > MAX_NARRATIVE:
-            raise UserError(f"The story must be {MAX_NARRATIVE:,} characters or fewer.")
+                       period: str, text: str, factors: str = "",
+                       partners: tuple[str, ...] = ()) -> NarrativeVersion:
+        """A new version of the story behind the curve for a subject and period: the
+        narrative, what contributed, and the partners involved."""
+        _may_write(account, workspace, subject_kind)
+        text, factors = text.strip(), factors.strip()
+        for problem in narrative_problems(text, factors):
+            raise problem
         with self._transaction() as db:
             same = (Narrative.workspace == workspace, Narrative.subject_kind == subject_kind,
                     Narrative.subject == subject, Narrative.period == period)
             version = (db.scalar(select(func.max(Narrative.version)).where(*same)) or 0) + 1
-            db.add(Narrative(workspace=workspace, subject_kind=subject_kind, subject=subject,
-                             period=period, version=version, text=text, author_id=account.id,
-                             created_at=now()))
+            row = Narrative(workspace=workspace, subject_kind=subject_kind, subject=subject,
+                            period=period, version=version, text=text, factors=factors,
+                            partners=json.dumps(sorted(set(partners))), author_id=account.id,
+                            created_at=now())
+            db.add(row)
             self._audit(db, account.email, "narrative.save",
                         f"{subject_kind}/{subject}/{period}", workspace, version=version)
-            return version
+            return _narrative(row, account.email)
 
-    def narratives(self, workspace: str, subject_kind: str, subject: str) -> list[NarrativeVersion]:
-        """Every version for a subject, newest first."""
+    def narratives(self, workspace: str, subject_kind: str | None = None,
+                   subject: str | None = None, period: str | None = None
+                   ) -> list[NarrativeVersion]:
+        """Every version for a subject (or every subject), newest first."""
         query = (select(Narrative, User.email).join(User, User.id == Narrative.author_id)
-                 .where(Narrative.workspace == workspace, Narrative.subject_kind == subject_kind,
-                        Narrative.subject == subject)
-                 .order_by(Narrative.created_at.desc(), Narrative.version.desc()))
+                 .where(Narrative.workspace == workspace)
+                 .order_by(Narrative.created_at.desc(), Narrative.id.desc()))
+        for column, wanted in ((Narrative.subject_kind, subject_kind),
+                               (Narrative.subject, subject), (Narrative.period, period)):
+            if wanted is not None:
+                query = query.where(column == wanted)
         with self._transaction() as db:
-            return [NarrativeVersion(n.period, n.version, n.text, email, n.created_at)
-                    for n, email in db.execute(query)]
+            return [_narrative(n, email) for n, email in db.execute(query)]
+
+    # Actions --------------------------------------------------------------------------------
+
+    def add_action(self, account: Account, workspace: str, subject_kind: str, subject: str,
+                   fields: ActionFields) -> ActionVersion:
+        """A new action (version 1), numbered in the workspace."""
+        _may_write(account, workspace, subject_kind)
+        fields = _checked(fields)
+        with self._transaction() as db:
+            number = (db.scalar(select(func.max(Action.number))
+                                .where(Action.workspace == workspace)) or 0) + 1
+            return self._write_action(db, account, workspace, subject_kind, subject, number, 1,
+                                      fields)
+
+    def change_action(self, account: Account, workspace: str, number: int,
+                      fields: ActionFields) -> ActionVersion:
+        """A new version of an existing action, for the same subject."""
+        current = self.action(workspace, number)
+        if current is None:
+            raise LookupError(f"no action {number} in {workspace}")
+        _may_write(account, workspace, current[0].subject_kind)
+        fields = _checked(fields)
+        with self._transaction() as db:
+            return self._write_action(db, account, workspace, current[0].subject_kind,
+                                      current[0].subject, number, current[0].version + 1,
+                                      fields)
+
+    def _write_action(self, db: Db, account: Account, workspace: str, subject_kind: str,
+                      subject: str, number: int, version: int,
+                      fields: ActionFields) -> ActionVersion:
+        row = Action(workspace=workspace, number=number, version=version,
+                     subject_kind=subject_kind, subject=subject, period=fields.period,
+                     description=fields.description, owner=fields.owner,
+                     partner=fields.partner, due=fields.due, status=fields.status,
+                     author_id=account.id, created_at=now())
+        db.add(row)
+        try:
+            db.flush()
+        except IntegrityError:
+            # Another writer took the number or version first: one sentence, not a 500.
+            raise Invalid("description", "Someone else saved this action at the same "
+                          "moment; try again") from None
+        self._audit(db, account.email, "action.add" if version == 1 else "action.change",
+                    f"{subject_kind}/{subject}/action-{number}", workspace, version=version,
+                    status=fields.status)
+        return _action(row, account.email)
+
+    def actions(self, workspace: str, subject_kind: str | None = None,
+                subject: str | None = None) -> list[ActionVersion]:
+        """The current version of every action (or a subject's), by number."""
+        newest = (select(Action.number, func.max(Action.version).label("version"))
+                  .where(Action.workspace == workspace).group_by(Action.number).subquery())
+        query = (select(Action, User.email).join(User, User.id == Action.author_id)
+                 .join(newest, (Action.number == newest.c.number)
+                       & (Action.version == newest.c.version))
+                 .where(Action.workspace == workspace).order_by(Action.number))
+        if subject_kind is not None:
+            query = query.where(Action.subject_kind == subject_kind)
+        if subject is not None:
+            query = query.where(Action.subject == subject)
+        with self._transaction() as db:
+            return [_action(a, email) for a, email in db.execute(query)]
+
+    def action(self, workspace: str, number: int) -> list[ActionVersion] | None:
+        """Every version of one action, newest first, or None when there is no such action."""
+        query = (select(Action, User.email).join(User, User.id == Action.author_id)
+                 .where(Action.workspace == workspace, Action.number == number)
+                 .order_by(Action.version.desc()))
+        with self._transaction() as db:
+            found = [_action(a, email) for a, email in db.execute(query)]
+        return found or None
 
     # Settings -------------------------------------------------------------------------------
 
@@ -266,3 +381,54 @@ class State:
         except IntegrityError:
             # Another worker made it first: theirs is the key.
             return self.secret(name)
+
+
+def _may_write(account: Account, workspace: str, subject_kind: str) -> None:
+    if not account.may(workspace, Role.CONTRIBUTOR):
+        raise PermissionError(f"{account.email} may not write in {workspace}")
+    if subject_kind not in SUBJECT_KINDS:
+        raise ValueError(f"unknown subject kind {subject_kind}")
+
+
+def _written(text: str, limit: int, field: str, missing: str, what: str) -> list[Invalid]:
+    if not text.strip():
+        return [Invalid(field, missing)] if missing else []
+    if len(text.strip()) > limit:
+        return [Invalid(field, f"{what} must be {limit:,} characters or fewer")]
+    return []
+
+
+def narrative_problems(text: str, factors: str) -> list[Invalid]:
+    """Everything wrong with a narrative's words, each naming its field (forms show all)."""
+    return [*_written(text, MAX_NARRATIVE, "text", "Enter the story behind the curve",
+                      "The story"),
+            *_written(factors, MAX_FACTORS, "factors", "", "The contributing factors")]
+
+
+def action_problems(fields: ActionFields) -> list[Invalid]:
+    """Everything wrong with an action's words and status, each naming its field."""
+    problems = [*_written(fields.description, MAX_ACTION, "description",
+                          "Enter what will be done", "The action"),
+                *_written(fields.owner, MAX_OWNER, "owner", "Enter who owns the action",
+                          "The owner")]
+    if fields.status not in ACTION_STATUSES:
+        problems.append(Invalid("status", f"Select a status: {', '.join(ACTION_STATUSES)}"))
+    return problems
+
+
+def _checked(fields: ActionFields) -> ActionFields:
+    for problem in action_problems(fields):
+        raise problem
+    return ActionFields(fields.period, fields.description.strip(), fields.owner.strip(),
+                        fields.partner or None, fields.due, fields.status)
+
+
+def _narrative(n: Narrative, author: str) -> NarrativeVersion:
+    return NarrativeVersion(n.subject_kind, n.subject, n.period, n.version, n.text, n.factors,
+                            tuple(json.loads(n.partners)), author, n.created_at)
+
+
+def _action(a: Action, author: str) -> ActionVersion:
+    return ActionVersion(a.number, a.version, a.subject_kind, a.subject,
+                         ActionFields(a.period, a.description, a.owner, a.partner, a.due,
+                                      a.status), author, a.created_at)

@@ -40,7 +40,7 @@ class SignInNeeded(Exception):
 def create_app(folders: Sequence[Path], database: str | None = None) -> FastAPI:
     """The app serving these workspaces, its state in `database` (else DATABASE_URL, else
     SQLite in the first workspace's .outcomes folder)."""
-    from common_outcomes.web import api, pages
+    from common_outcomes.web import api, pages, stories
 
     site = Site.open(folders, database)
 
@@ -58,6 +58,7 @@ def create_app(folders: Sequence[Path], database: str | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=OWN_ASSETS), name="static")
     app.mount("/vega", StaticFiles(directory=VEGA_ASSETS), name="vega")
     app.include_router(pages.router)
+    app.include_router(stories.router)
     app.include_router(api.router, prefix=API)
     app.middleware("http")(_headers)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)

@@ -14,6 +14,9 @@ TAGS = {
     "Better": "govuk-tag--green", "Worse": "govuk-tag--red", "Similar": "govuk-tag--grey",
     "on track": "govuk-tag--green", "off track": "govuk-tag--red",
     "achieved": "govuk-tag--green", "not achieved": "govuk-tag--red",
+    # An action's status.
+    "open": "govuk-tag--blue", "in progress": "govuk-tag--yellow", "done": "govuk-tag--green",
+    "dropped": "govuk-tag--grey",
 }
 
 
@@ -57,11 +60,16 @@ def area_kind(area_type: str) -> str:
     return AREA_KINDS.get(area_type, words(area_type))
 
 
+def partner_name(partner: str, partners: dict[str, str]) -> str:
+    """A partner's name, or its id when the workspace no longer has it."""
+    return partners.get(partner, partner)
+
+
 def tag(text: str | None) -> str:
     return TAGS.get(text or "", "govuk-tag--grey")
 
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "number": number, "count": count, "interval": interval, "shown": shown, "words": words,
-    "tag": tag, "area_kind": area_kind,
+    "tag": tag, "area_kind": area_kind, "partner_name": partner_name,
 }

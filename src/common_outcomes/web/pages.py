@@ -11,13 +11,12 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Indicator
 from common_outcomes.project import results_file
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web import charts
-from common_outcomes.web.app import SignedIn, Workspace, render, signed_in, site_of
+from common_outcomes.web.app import SignedIn, Workspace, render, site_of
 from common_outcomes.web.formats import words
 from common_outcomes.web.security import (
     CSRF_FIELD,
@@ -114,19 +113,17 @@ def priority(request: Request, ws: Workspace, priority: str) -> Response:
     found = next((p for p in ws.map["priorities"] if p["id"] == priority), None)
     if found is None:
         raise HTTPException(404, "There is no such priority.")
+    state = site_of(request).state
     return render(request, "priority_page.html", ws=ws, p=found,
-                  latest=ws.latest(ws.borough_code))
+                  latest=ws.latest(ws.borough_code), partners=ws.partners,
+                  narratives=state.narratives(ws.id, "priority", priority),
+                  actions=state.actions(ws.id, "priority", priority))
 
 
 @router.get("/w/{workspace}/indicators/{indicator}")
-def indicator(request: Request, ws: Workspace, indicator: str,
+def indicator(request: Request, ws: Workspace, account: SignedIn, indicator: str,
               area: Annotated[str | None, Query(max_length=20)] = None,
               period_type: Annotated[str | None, Query(max_length=40)] = None) -> Response:
-    return _indicator_page(request, ws, indicator, area, period_type)
-
-
-def _indicator_page(request: Request, ws: Workspace, indicator: str, area: str | None,
-                    period_type: str | None, status: int = 200, **form: Any) -> Response:
     about = ws.indicators.get(indicator)
     if about is None:
         raise HTTPException(404, "There is no such indicator.")
@@ -139,15 +136,13 @@ def _indicator_page(request: Request, ws: Workspace, indicator: str, area: str |
     series = rv.series(table, indicator, area, chosen) if table is not None else []
     # The newest period's areas: what the area list offers and the comparison shows.
     areas = rv.compared(table, indicator, chosen) if table is not None else []
-    account = signed_in(request)
     narratives = site_of(request).state.narratives(ws.id, "indicator", indicator)
     area_name = next((a.area_name for a in areas if a.area_code == area), area)
-    return render(request, "indicator_page.html", status=status, ws=ws, about=about,
+    return render(request, "indicator_page.html", ws=ws, about=about, partners=ws.partners,
                   unit=about.unit.value, types=types, period_type=chosen, area=area,
                   area_name=area_name, areas=areas, series=series, compared=areas,
                   narratives=narratives, may_write=account.may(ws.id, Role.CONTRIBUTOR),
-                  periods=[r.period for r in reversed(series)],
-                  charts=_indicator_charts(ws, about, area_name, chosen, series, areas), **form)
+                  charts=_indicator_charts(ws, about, area_name, chosen, series, areas))
 
 
 def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type: str,
@@ -184,36 +179,6 @@ def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]
             f"Map of {ws.borough_name}'s Family Hub localities, each locality's wards shaded "
             f"by its value of {about.name} in {period}.")) if in_locality else None,
     }
-
-
-@router.post("/w/{workspace}/indicators/{indicator}/narrative")
-def save_narrative(request: Request, ws: Workspace, indicator: str, account: SignedIn,
-                   period: Annotated[str, Form()] = "", text: Annotated[str, Form()] = "",
-                   csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None
-                   ) -> Response:
-    _check_csrf(request, csrf_token)
-    if indicator not in ws.indicators:
-        raise HTTPException(404, "There is no such indicator.")
-    if not account.may(ws.id, Role.CONTRIBUTOR):
-        raise HTTPException(403, "Your role lets you read this workspace, not write in it.")
-    errors: dict[str, str] = {}
-    table = ws.results()
-    periods = set(rv.select(table, indicator=indicator).column("period").to_pylist()) \
-        if table is not None else set()
-    if period.strip() not in periods:
-        errors["period"] = "Select the period the story is about"
-    if not text.strip():
-        errors["text"] = "Enter the story behind the curve"
-    if not errors:
-        try:
-            site_of(request).state.save_narrative(account, ws.id, "indicator", indicator,
-                                                  period.strip(), text)
-        except UserError as e:
-            errors["text"] = str(e)
-    if errors:
-        return _indicator_page(request, ws, indicator, None, None, status=400, errors=errors,
-                               text=text, period=period)
-    return RedirectResponse(f"/w/{ws.id}/indicators/{indicator}#story", status_code=303)
 
 
 @router.get("/w/{workspace}/indicators/{indicator}/download.{fmt}")

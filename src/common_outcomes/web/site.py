@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 
 from common_outcomes.errors import UserError
@@ -59,6 +60,8 @@ class Served:
     indicators: dict[str, Indicator]
     # Ward polygons for the maps (`outcomes boundaries`), none when not written.
     shapes: list[dict[str, Any]] = field(default_factory=list)
+    # The workspace's partners, id to name, for the story behind the curve.
+    partners: dict[str, str] = field(default_factory=dict)
     _cached: tuple[int, Published | None] = (-1, None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # What pages derive from the results or the store, until either changes.
@@ -73,7 +76,7 @@ class Served:
                             "read; run 'outcomes check' and fix them first.")
         return cls(ws.settings.id, project, ws.settings.title, ws.settings.borough.code,
                    ws.settings.borough.name, project.map(), indicator_catalogue(project),
-                   ward_shapes(project))
+                   ward_shapes(project), {p.id: p.name for p in ws.partners})
 
     def published(self) -> Published | None:
         version = results_version(self.project)
@@ -113,6 +116,23 @@ class Served:
         """Indicators held back by disclosure control, with the reason."""
         published = self.published()
         return published.withheld if published else {}
+
+    def periods(self, indicators: frozenset[str]) -> list[str]:
+        """The periods these indicators have published values for, newest first."""
+        table = self.results()
+
+        def find() -> list[str]:
+            if table is None:
+                return []
+            rows = table.filter(pc.is_in(table.column("indicator_id"),
+                                         pa.array(sorted(indicators), pa.string())))
+            ends: dict[str, Any] = {}
+            for period, end in zip(rows.column("period").to_pylist(),
+                                   rows.column("period_end").to_pylist(), strict=True):
+                ends[period] = max(end, ends.get(period, end))
+            return sorted(ends, key=lambda p: (ends[p], p), reverse=True)
+
+        return self._remember("periods", self._cached[0], ",".join(sorted(indicators)), find)
 
     def locality_of_ward(self) -> dict[str, str]:
         """Each ward's Family Hub locality (for localities built from wards)."""
