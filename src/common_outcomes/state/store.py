@@ -194,16 +194,46 @@ class State:
         with self._transaction() as db:
             refusal = self._check_attempt(db, email, password, client)
             if refusal is None:
-                token = secrets.token_urlsafe(32)
                 user_id = db.scalar(select(User.id).where(User.email == email))
-                db.add(Session(id=_token_id(token), user_id=user_id, created_at=now(),
-                               expires_at=now() + SESSION_LIFETIME))
-                db.execute(delete(Session).where(Session.expires_at < now()))
+                assert user_id is not None
+                token = self._new_session(db, user_id)
                 self._audit(db, email, "sign-in", email, client=client)
         # Raised after the commit: a failure must count towards the limit.
         if refusal is not None:
             raise SignInRefused(refusal)
         return token
+
+    def _new_session(self, db: Db, user_id: int) -> str:
+        token = secrets.token_urlsafe(32)
+        db.add(Session(id=_token_id(token), user_id=user_id, created_at=now(),
+                       expires_at=now() + SESSION_LIFETIME))
+        db.execute(delete(Session).where(Session.expires_at < now()))
+        return token
+
+    def sign_in_external(self, issuer: str, subject: str, email: str | None,
+                         client: str) -> str:
+        """A new session's token for someone an identity provider (OpenID Connect) has
+        vouched for: the account that provider and subject belong to, or else, the first
+        time, the account with their email that no provider holds yet, which is then linked
+        to them for good. Accounts are only ever added by an administrator."""
+        with self._transaction() as db:
+            user = db.scalar(select(User).where(User.provider == issuer,
+                                                User.subject == subject))
+            if user is None and email:
+                user = db.scalar(select(User).where(User.email == email.strip().lower(),
+                                                    User.subject.is_(None)))
+                if user is not None:
+                    user.provider, user.subject = issuer, subject
+                    self._audit(db, user.email, "user.link", user.email, issuer=issuer)
+            if user is not None and user.active:
+                token = self._new_session(db, user.id)
+                self._audit(db, user.email, "sign-in", user.email, client=client,
+                            provider=issuer)
+                return token
+            self._audit(db, email or subject, "sign-in.failed", email or subject,
+                        client=client, provider=issuer)
+        raise SignInRefused(f"There is no account here for {email or 'you'}; ask an "
+                            "administrator to add you.")
 
     def _check_attempt(self, db: Db, email: str, password: str, client: str) -> str | None:
         since = now() - ATTEMPT_WINDOW

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from common_outcomes.errors import UserError
 from common_outcomes.state import Account, Role
+from common_outcomes.web.oidc import OidcSettings
 from common_outcomes.web.security import HEADERS, SESSION_COOKIE, csrf_token
 from common_outcomes.web.site import GOVUK_ASSETS, OWN_ASSETS, VEGA_ASSETS, Served, Site
 
@@ -30,19 +31,22 @@ API = "/api/v1"
 # the API's description (which holds no data). A test fails when a route is added without
 # sign-in and without being named here.
 PUBLIC = frozenset({"/sign-in", "/health", f"{API}/openapi.json", "/assets", "/static",
-                    "/vega"})
+                    "/vega", "/sign-in/oidc", "/sign-in/oidc/callback"})
 
 
 class SignInNeeded(Exception):
     pass
 
 
-def create_app(folders: Sequence[Path], database: str | None = None) -> FastAPI:
+def create_app(folders: Sequence[Path], database: str | None = None,
+               oidc: OidcSettings | None = None) -> FastAPI:
     """The app serving these workspaces, its state in `database` (else DATABASE_URL, else
-    SQLite in the first workspace's .outcomes folder)."""
+    SQLite in the first workspace's .outcomes folder), with sign-in through the OpenID
+    Connect provider `oidc` (else the one OUTCOMES_OIDC_* name, if any) beside local
+    accounts."""
     from common_outcomes.web import api, pages, stories
 
-    site = Site.open(folders, database)
+    site = Site.open(folders, database, oidc or OidcSettings.from_environment())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +63,8 @@ def create_app(folders: Sequence[Path], database: str | None = None) -> FastAPI:
     app.mount("/vega", StaticFiles(directory=VEGA_ASSETS), name="vega")
     app.include_router(pages.router)
     app.include_router(stories.router)
+    if site.oidc is not None:
+        app.include_router(pages.oidc_router)
     app.include_router(api.router, prefix=API)
     app.middleware("http")(_headers)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)

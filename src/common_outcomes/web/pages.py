@@ -18,6 +18,14 @@ from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web import charts
 from common_outcomes.web.app import SignedIn, Workspace, render, site_of
 from common_outcomes.web.formats import words
+from common_outcomes.web.oidc import (
+    FLOW_COOKIE,
+    FLOW_LIFETIME,
+    Provider,
+    SignInFailed,
+    seal,
+    unseal,
+)
 from common_outcomes.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -81,6 +89,55 @@ def sign_in(request: Request, email: Annotated[str, Form()] = "",
             return response
     return render(request, "sign_in.html", status=status, next=_local(next), errors=errors,
                   email=email)
+
+
+# OpenID Connect: included by create_app only when a provider is configured.
+oidc_router = APIRouter(include_in_schema=False)
+
+
+def _redirect_uri(request: Request, provider: Provider) -> str:
+    return provider.settings.redirect_uri or str(request.url_for("oidc_callback"))
+
+
+@oidc_router.get("/sign-in/oidc")
+def oidc_start(request: Request, next: str | None = None) -> Response:
+    site = site_of(request)
+    assert site.oidc is not None
+    try:
+        url, flow = site.oidc.start(_redirect_uri(request, site.oidc), _local(next))
+    except SignInFailed as failed:
+        return render(request, "sign_in.html", status=502, next=_local(next),
+                      errors={"oidc": str(failed)}, email="")
+    response = RedirectResponse(url, status_code=303)
+    set_cookie(response, FLOW_COOKIE, seal(flow, site.csrf_secret), max_age=FLOW_LIFETIME)
+    return response
+
+
+@oidc_router.get("/sign-in/oidc/callback")
+def oidc_callback(request: Request, code: Annotated[str, Query(max_length=4000)] = "",
+                  state: Annotated[str, Query(max_length=200)] = "",
+                  error: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    site = site_of(request)
+    assert site.oidc is not None
+    next_path = "/"
+    response: Response
+    try:
+        if error:
+            raise SignInFailed(f"The identity provider did not sign you in ({error}).")
+        flow = unseal(request.cookies.get(FLOW_COOKIE), site.csrf_secret)
+        next_path = flow.next
+        who = site.oidc.finish(flow, state, code, _redirect_uri(request, site.oidc))
+        token = site.state.sign_in_external(who.issuer, who.subject, who.email,
+                                            client_of(request))
+    except (SignInFailed, SignInRefused) as failed:
+        response = render(request, "sign_in.html", status=400, next=_local(next_path),
+                          errors={"oidc": str(failed)}, email="")
+    else:
+        response = RedirectResponse(_local(next_path), status_code=303)
+        set_cookie(response, SESSION_COOKIE, token)
+    # A flow is used once, whatever came of it.
+    response.delete_cookie(FLOW_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
 
 
 @router.post("/sign-out")

@@ -31,6 +31,7 @@ from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.results_view import Value
 from common_outcomes.state import Role, State
 from common_outcomes.web import formats
+from common_outcomes.web.oidc import OidcSettings, Provider
 
 if TYPE_CHECKING:
     from common_outcomes.data.quality import QualityRow
@@ -149,9 +150,11 @@ class Site:
     state: State
     templates: Environment
     csrf_secret: bytes
+    oidc: Provider | None = None
 
     @classmethod
-    def open(cls, folders: Sequence[Path], database: str | None = None) -> Site:
+    def open(cls, folders: Sequence[Path], database: str | None = None,
+             oidc: OidcSettings | None = None) -> Site:
         if not folders:
             raise UserError("Name at least one workspace folder to serve.")
         served: dict[str, Served] = {}
@@ -166,7 +169,10 @@ class Site:
                 raise UserError(f"{needed} is missing; run 'make install' (it installs the "
                                 "pinned npm packages).")
         state = open_state(folders[0], database)
-        return cls(served, state, environment(), state.secret("csrf"))
+        site = cls(served, state, environment(), state.secret("csrf"),
+                   Provider(oidc) if oidc else None)
+        site.templates.globals["oidc"] = oidc
+        return site
 
 
 def environment() -> Environment:
