@@ -133,7 +133,7 @@ def _scan(parts: Sequence[Part], root: Path | None = None) -> exp.Expr:
     ]
     union: exp.Expr = selects[0]
     for more in selects[1:]:
-        union = exp.union(union, more, distinct=False)
+        union = exp.union(union, more, distinct=False, copy=False)  # copying is quadratic
     return exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("rows")))
 
 

@@ -407,7 +407,8 @@ def _aggregate(cells: Cells, rows: Ints, period: Ints, num: Floats, den: Floats,
             label_codes, label_index = group.labels, group.index
             key = ((code_of_row * len(spans) + period) * len(label_codes)
                    + label_index[rows])[valid]
-            unique, inverse = np.unique(key, return_inverse=True)
+            unique, inverse = _dense_unique(key, len(level_codes) * len(spans)
+                                            * len(label_codes))
             code = unique // (len(spans) * len(label_codes))
             # Any small area of the cell gives its parent and benchmark: areas nest.
             first_small = np.zeros(len(unique), dtype=np.int64)
@@ -528,6 +529,13 @@ def _snapshots(month: Ints, spans: Sequence[Period]) -> tuple[Ints, Ints]:
     if not rows:
         return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
     return np.concatenate(rows), np.concatenate(period)
+
+
+def _dense_unique(key: Ints, size: int) -> tuple[Ints, Ints]:
+    """np.unique(key, return_inverse=True) for keys from 0 to size - 1, without sorting: a
+    count per possible key says which occur, and a running count numbers them."""
+    seen = np.bincount(key, minlength=size) > 0
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[key]
 
 
 def _sum(group: Ints, values: Floats, groups: int) -> Floats:
@@ -763,8 +771,8 @@ def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]
     names, inverse = np.unique(_keys(head.astype(str), kind), return_inverse=True)
     sort = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[sort], np.arange(len(names) + 1))
-    heads = head[sort][bounds[:-1]]
-    return [(h, member[sort][bounds[i]:bounds[i + 1]]) for i, h in enumerate(heads.tolist())]
+    heads, members = head[sort][bounds[:-1]], member[sort]  # sorted once, sliced per family
+    return [(h, members[bounds[i]:bounds[i + 1]]) for i, h in enumerate(heads.tolist())]
 
 
 def _tilings(rows: Dated) -> list[tuple[str, str, str, str]]:
