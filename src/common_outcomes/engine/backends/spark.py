@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -206,8 +207,10 @@ def _missing(exc: Exception, data: str | None) -> str:
 
 def _reason(exc: BaseException) -> str:
     """The one line of an engine's error that says what went wrong (not its stack)."""
-    java = getattr(exc, "java_exception", None)
-    text = str(java.toString()) if java is not None else str(exc)
+    text, java = str(exc), getattr(exc, "java_exception", None)
+    with suppress(Exception):  # if the JVM is gone, the last message read will do
+        while java is not None:  # Spark wraps the cause ("Exception thrown in awaitResult")
+            text, java = str(java.toString()), java.getCause()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(exc).__name__
     return re.sub(r"\s*SQLSTATE: \w+$", "", first).rstrip(".")
