@@ -548,17 +548,19 @@ def serve(
                                             help="The workspace folders (default: this one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
     port: int = typer.Option(8000, "--port", help="The port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes "
+                                "(about one a core; they share the state's database)."),
 ) -> None:
     """Serve the web app; its state is in DATABASE_URL, else SQLite in .outcomes/."""
-    _serve(workspaces or [Path(".")], host, port)
+    _serve(workspaces or [Path(".")], host, port, workers)
 
 
-def _serve(workspaces: list[Path], host: str, port: int) -> None:
+def _serve(workspaces: list[Path], host: str, port: int, workers: int = 1) -> None:
     import socket
 
     import uvicorn
 
-    from common_outcomes.web.app import create_app
+    from common_outcomes.web.app import FOLDERS, create_app
 
     application = create_app(workspaces)
     # Said in one sentence here, rather than by uvicorn's log after start-up.
@@ -571,7 +573,14 @@ def _serve(workspaces: list[Path], host: str, port: int) -> None:
                             "with --port or --host.") from None
     err.print(f"Serving {', '.join(application.state.site.workspaces)} on "
               f"http://{host}:{port}/ (Ctrl+C stops it).")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its own app from the folders (an app cannot be handed over).
+    application.state.site.state.close()
+    os.environ[FOLDERS] = os.pathsep.join(str(w.resolve()) for w in workspaces)
+    uvicorn.run("common_outcomes.web.app:from_environment", factory=True, workers=workers,
+                host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -395,12 +395,20 @@ def disclosure_rules(project: Project) -> tuple[dict[str, Rule], set[str]]:
     return {k: a.rule for k, a in about.items()}, stocks
 
 
-def results_version(project: Project) -> int:
-    """Changes whenever `outcomes run` rewrites the results (a cache key for the web app)."""
+def results_path(project: Project) -> Path:
+    """Where `outcomes run` writes the results table."""
     from common_outcomes.engine.run import RESULTS
 
-    path = project.folder / RESULTS
-    return path.stat().st_mtime_ns if path.is_file() else 0
+    return project.folder / RESULTS
+
+
+def results_version(project: Project, path: Path | None = None) -> int:
+    """Changes whenever `outcomes run` rewrites the results (a cache key for the web app);
+    `path` is results_path(project), for a caller that asks many times a second."""
+    try:
+        return (path or results_path(project)).stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 def store_version(project: Project) -> int:

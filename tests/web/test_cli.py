@@ -64,7 +64,9 @@ def test_serve_answers_on_the_port_it_is_given(workspaces: tuple[Path, Path],
                                                tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}"}
-    server = subprocess.Popen([str(EXE), "serve", str(workspaces[0]), "--port", str(port)],
+    # Two worker processes (the demo's test serves with one).
+    server = subprocess.Popen([str(EXE), "serve", str(workspaces[0]), "--port", str(port),
+                               "--workers", "2"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(f"http://127.0.0.1:{port}", server)

@@ -35,8 +35,14 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # As many connections as the server has threads (40), so that none is opened, set up
+        # and closed again per request under load.
+        engine = create_engine(url, connect_args={"check_same_thread": False},
+                               pool_size=20, max_overflow=30)
         event.listen(engine, "connect", _sqlite_pragmas)
+        with engine.begin() as connection:
+            # WAL lets readers work during a write; it is kept in the file, so set once.
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise UserError(f"DATABASE_URL names '{parsed.get_backend_name()}': the app's state "
@@ -45,10 +51,9 @@ def open_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:
-    # Foreign keys are off in SQLite unless asked for; WAL lets readers work during a write.
+    # Foreign keys are off in SQLite unless each connection asks for them.
     cursor = connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 

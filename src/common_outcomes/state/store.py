@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from common_outcomes.state.models import (
 )
 
 SESSION_LIFETIME = timedelta(hours=8)
+ACCOUNT_MEMORY = 5.0  # seconds a session's account is remembered in a process
+MAX_REMEMBERED = 10_000
 # Sign-in is refused for a while after this many failures for one email or from one client.
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
@@ -119,6 +122,8 @@ class State:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._db = sessionmaker(engine, expire_on_commit=False)
+        # Session token's hash -> (when looked up, the account or None); see account().
+        self._accounts: dict[str, tuple[float, Account | None]] = {}
 
     @classmethod
     def open(cls, url: str) -> State:
@@ -159,6 +164,7 @@ class State:
 
     def grant(self, email: str, workspace: str, role: Role, actor: str) -> None:
         """Give an existing account a role in a workspace (replacing any it had there)."""
+        self._accounts.clear()
         email = normal_email(email)
         with self._transaction() as db:
             user_id = db.scalar(select(User.id).where(User.email == email))
@@ -256,9 +262,23 @@ class State:
         return None
 
     def account(self, token: str | None) -> Account | None:
-        """The account a session cookie belongs to, if the session is live."""
+        """The account a session cookie belongs to, if the session is live. Remembered for
+        ACCOUNT_MEMORY seconds, so that a busy server does not ask the database on every
+        request: a sign-out, or a role granted, in this process takes effect at once; in
+        another worker process within that time."""
         if not token:
             return None
+        key, at = _token_id(token), time.monotonic()
+        found = self._accounts.get(key)
+        if found is not None and at - found[0] < ACCOUNT_MEMORY:
+            return found[1]
+        account = self._account(token)
+        if len(self._accounts) > MAX_REMEMBERED:
+            self._accounts.clear()
+        self._accounts[key] = (at, account)
+        return account
+
+    def _account(self, token: str) -> Account | None:
         with self._transaction() as db:
             row = db.execute(
                 select(User).join(Session, Session.user_id == User.id).where(
@@ -271,6 +291,7 @@ class State:
             return Account(id=row.id, email=row.email, name=row.name, roles=roles)
 
     def sign_out(self, token: str, account: Account) -> None:
+        self._accounts.clear()
         with self._transaction() as db:
             db.execute(delete(Session).where(Session.id == _token_id(token)))
             self._audit(db, account.email, "sign-out", account.email)

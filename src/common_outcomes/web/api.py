@@ -91,12 +91,16 @@ def results(ws: Workspace,
             limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 1000) -> Results:
     """Published indicator values, filtered by indicator, area code, period label, period
     type and breakdown; paged by offset and limit."""
-    table = ws.results()
-    if table is None:
-        return Results(total=0, offset=offset, rows=[])
-    chosen = rv.select(table, indicator, area, period, period_type, breakdown)
-    return Results(total=chosen.num_rows, offset=offset,
-                   rows=rv.values(chosen.slice(offset, limit)))
+    def pick() -> Results:
+        table = ws.results() if indicator is None else ws.of(indicator)
+        if table is None:
+            return Results(total=0, offset=offset, rows=[])
+        chosen = rv.select(table, indicator, area, period, period_type, breakdown)
+        return Results(total=chosen.num_rows, offset=offset,
+                       rows=rv.values(chosen.slice(offset, limit)))
+
+    return ws.derived("results", repr((indicator, area, period, period_type, breakdown,
+                                       offset, limit)), pick)
 
 
 # The story behind the curve: narratives and actions (stories.py holds the pages). ----------

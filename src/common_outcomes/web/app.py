@@ -7,7 +7,7 @@ role in that workspace (a user without one gets 404, as if it did not exist).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,8 +17,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common_outcomes.errors import UserError
 from common_outcomes.state import Account, Role
@@ -50,6 +52,11 @@ def create_app(folders: Sequence[Path], database: str | None = None,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Read and check the results (and the data page's quality) before the first request,
+        # so that it does not wait seconds for them while others queue behind it.
+        for served in site.workspaces.values():
+            served.published()
+            served.data()
         yield
         site.state.close()
 
@@ -66,7 +73,7 @@ def create_app(folders: Sequence[Path], database: str | None = None,
     if site.oidc is not None:
         app.include_router(pages.oidc_router)
     app.include_router(api.router, prefix=API)
-    app.middleware("http")(_headers)
+    app.add_middleware(Headers)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -74,14 +81,40 @@ def create_app(folders: Sequence[Path], database: str | None = None,
     return app
 
 
-async def _headers(request: Request,
-                   call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    response.headers.update(HEADERS)
-    if not request.url.path.startswith(("/assets/", "/static/", "/vega/")):
-        # Pages and data are per user: no shared cache may keep them.
-        response.headers["Cache-Control"] = "no-store"
-    return response
+FOLDERS = "OUTCOMES_SERVE_FOLDERS"
+
+
+def from_environment() -> FastAPI:
+    """The app for the workspaces OUTCOMES_SERVE_FOLDERS names (separated as in PATH): the
+    factory each worker process of `outcomes serve --workers N` calls."""
+    import os
+
+    return create_app([Path(f) for f in os.environ[FOLDERS].split(os.pathsep) if f])
+
+
+class Headers:
+    """The security headers on every answer, and no-store on all but the assets (pages and
+    data are per user: no shared cache may keep them). Plain ASGI: no per-request copy of
+    the body, as Starlette's BaseHTTPMiddleware would make."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cached = scope["path"].startswith(("/assets/", "/static/", "/vega/"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(HEADERS)
+                if not cached:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def site_of(request: Request) -> Site:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from markupsafe import Markup
+
 from common_outcomes.reports.results_view import Value
 from common_outcomes.web.formats import SUFFIX, area_kind, number
 
@@ -203,3 +205,11 @@ def locator(shapes: Iterable[Mapping[str, Any]], highlighted: set[str], legend: 
                                "legend": {"orient": "bottom"}},
                      "description": {"field": "properties.label"}},
     })
+
+
+def attribute(spec: Spec | None) -> Markup | None:
+    """A spec as the value of a single-quoted HTML attribute (JSON with <, >, & and '
+    escaped), made once where the page keeps it rather than on every render."""
+    from jinja2.utils import htmlsafe_json_dumps
+
+    return None if spec is None else htmlsafe_json_dumps(spec)

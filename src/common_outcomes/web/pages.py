@@ -184,22 +184,30 @@ def indicator(request: Request, ws: Workspace, account: SignedIn, indicator: str
     about = ws.indicators.get(indicator)
     if about is None:
         raise HTTPException(404, "There is no such indicator.")
-    table = ws.results()
-    types = rv.period_types(table, indicator) if table is not None else []
+    shown = ws.derived("indicator", f"{indicator}|{area}|{period_type}", lambda: _shown(
+        ws, about, area or ws.borough_code, period_type))
+    narratives = site_of(request).state.narratives(ws.id, "indicator", indicator)
+    return render(request, "indicator_page.html", ws=ws, about=about, partners=ws.partners,
+                  unit=about.unit.value, narratives=narratives,
+                  may_write=account.may(ws.id, Role.CONTRIBUTOR), **shown)
+
+
+def _shown(ws: Served, about: Indicator, area: str, period_type: str | None
+           ) -> dict[str, Any]:
+    """What the indicator page shows of the results for an area and period type."""
+    table = ws.of(about.id)
+    types = rv.period_types(table, about.id) if table is not None else []
     usual = about.period_type.value
     chosen = period_type if period_type in types else (usual if usual in types else
                                                        (types[0] if types else usual))
-    area = area or ws.borough_code
-    series = rv.series(table, indicator, area, chosen) if table is not None else []
+    series = rv.series(table, about.id, area, chosen) if table is not None else []
     # The newest period's areas: what the area list offers and the comparison shows.
-    areas = rv.compared(table, indicator, chosen) if table is not None else []
-    narratives = site_of(request).state.narratives(ws.id, "indicator", indicator)
+    areas = rv.compared(table, about.id, chosen) if table is not None else []
     area_name = next((a.area_name for a in areas if a.area_code == area), area)
-    return render(request, "indicator_page.html", ws=ws, about=about, partners=ws.partners,
-                  unit=about.unit.value, types=types, period_type=chosen, area=area,
-                  area_name=area_name, areas=areas, series=series, compared=areas,
-                  narratives=narratives, may_write=account.may(ws.id, Role.CONTRIBUTOR),
-                  charts=_indicator_charts(ws, about, area_name, chosen, series, areas))
+    specs = _indicator_charts(ws, about, area_name, chosen, series, areas)
+    return {"types": types, "period_type": chosen, "area": area, "area_name": area_name,
+            "areas": areas, "series": series, "compared": areas,
+            "charts": {k: charts.attribute(v) for k, v in specs.items()}}
 
 
 def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type: str,
@@ -242,12 +250,12 @@ def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]
 def download(ws: Workspace, indicator: str, fmt: str) -> Response:
     if indicator not in ws.indicators or fmt not in DOWNLOADS:
         raise HTTPException(404, "There is no such download.")
-    table = ws.results()
+    table = ws.of(indicator)
     if table is None:
         raise HTTPException(404, "There are no results yet.")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{indicator}.{fmt}"
-        results_file(ws.project, rv.select(table, indicator=indicator), fmt, path)
+        results_file(ws.project, table, fmt, path)
         body = path.read_bytes()
     return Response(body, media_type=DOWNLOADS[fmt], headers={
         "Content-Disposition": f'attachment; filename="{ws.id}-{indicator}.{fmt}"'})
@@ -269,7 +277,8 @@ def locality(request: Request, ws: Workspace, locality: str) -> Response:
         f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
         "filled in.")) if ws.shapes and wards else None
     return render(request, "locality_page.html", ws=ws, loc=found, here=here, borough=borough,
-                  activities=unique, partners=partners, charts={"where": where})
+                  activities=unique, partners=partners,
+                  charts={"where": charts.attribute(where)})
 
 
 @router.get("/w/{workspace}/data")

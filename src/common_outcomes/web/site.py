@@ -22,6 +22,7 @@ from common_outcomes.project import (
     indicator_catalogue,
     open_state,
     published_results,
+    results_path,
     results_version,
     store_of,
     store_version,
@@ -67,6 +68,11 @@ class Served:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # What pages derive from the results or the store, until either changes.
     _memo: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+    _making: threading.RLock = field(default_factory=threading.RLock)
+    _results: Path | None = None
+
+    def __post_init__(self) -> None:
+        self._results = results_path(self.project)
 
     @classmethod
     def load(cls, folder: Path) -> Served:
@@ -80,7 +86,7 @@ class Served:
                    ward_shapes(project), {p.id: p.name for p in ws.partners})
 
     def published(self) -> Published | None:
-        version = results_version(self.project)
+        version = results_version(self.project, self._results)
         if self._cached[0] != version:
             with self._lock:
                 if self._cached[0] != version:
@@ -91,6 +97,21 @@ class Served:
         """The rows that passed disclosure control, or None before the first run."""
         published = self.published()
         return published.table if published else None
+
+    def derived(self, name: str, key: str, make: Callable[[], T]) -> T:
+        """What a page derives from the published results alone (rows picked, charts made),
+        made once per results version and kept until `outcomes run` rewrites them."""
+        self.published()
+        return self._remember(name, self._cached[0], key, make)
+
+    def of(self, indicator: str) -> pa.Table | None:
+        """One indicator's published rows (split once per results version, so that a page
+        filters its own rows rather than the whole table), or None before the first run."""
+        table = self.results()
+        if table is None:
+            return None
+        split = self._remember("split", self._cached[0], "", lambda: _by_indicator(table))
+        return split.get(indicator, table.slice(0, 0))
 
     def latest(self, area: str) -> dict[str, Value]:
         """Each indicator's newest published value for an area (see results_view.latest)."""
@@ -106,9 +127,14 @@ class Served:
     def _remember(self, name: str, version: int, key: str, make: Callable[[], T]) -> T:
         found = self._memo.get((name, version, key))
         if found is None:
-            if len(self._memo) > MEMO:
-                self._memo.clear()
-            found = self._memo[(name, version, key)] = make()
+            # One thread makes it while the others wait: under load, fifty requests arriving
+            # together must not all compute the same thing.
+            with self._making:
+                found = self._memo.get((name, version, key))
+                if found is None:
+                    if len(self._memo) > MEMO:
+                        self._memo.clear()
+                    found = self._memo[(name, version, key)] = make()
         result: T = found
         return result
 
@@ -142,6 +168,11 @@ class Served:
     @property
     def usual_periods(self) -> dict[str, str]:
         return {k: i.period_type.value for k, i in self.indicators.items()}
+
+
+def _by_indicator(table: pa.Table) -> dict[str, pa.Table]:
+    ids = table.column("indicator_id")
+    return {i: table.filter(pc.equal(ids, i)) for i in pc.unique(ids).to_pylist()}
 
 
 @dataclass
@@ -182,6 +213,8 @@ def environment() -> Environment:
             PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
         ]),
         autoescape=select_autoescape(["html"]),
+        # Templates are package files: never check them for changes on every page.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
