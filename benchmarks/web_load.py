@@ -58,11 +58,15 @@ def paths(workspace: Path) -> list[str]:
     indicators = sorted(set(table.column("indicator_id").to_pylist()))
     return [base, f"{base}/data",
             *(f"{base}/priorities/{p['id']}" for p in served.map["priorities"]),
+            *(f"{base}/priorities/{p['id']}/story" for p in served.map["priorities"]),
             *(f"{base}/indicators/{i}" for i in indicators),
+            f"{base}/indicators/{indicators[0]}/story",
             *(f"{base}/localities/{x['id']}" for x in served.map["localities"]),
             "/api/v1/workspaces", f"/api/v1/workspaces/{served.id}",
             *(f"/api/v1/workspaces/{served.id}/results?indicator={i}&limit=100"
-              for i in indicators)]
+              for i in indicators),
+            f"/api/v1/workspaces/{served.id}/narratives",
+            f"/api/v1/workspaces/{served.id}/actions"]
 
 
 def free_port() -> int:
@@ -72,7 +76,8 @@ def free_port() -> int:
         return port
 
 
-def measure(workspace: Path, url: str, duration: int, connections: int) -> dict[str, float]:
+def measure(workspace: Path, url: str, duration: int, connections: int,
+            workers: int = 1) -> dict[str, float]:
     state = open_state(workspace, url)
     email = f"load-{uuid.uuid4().hex[:8]}@example.org"
     state.add_user(email, "Load", "a long load passphrase", Served.load(workspace).id,
@@ -80,7 +85,8 @@ def measure(workspace: Path, url: str, duration: int, connections: int) -> dict[
     token = state.sign_in(email, "a long load passphrase", "benchmark")
     state.close()
     port = free_port()
-    server = subprocess.Popen([str(EXE), "serve", str(workspace), "--port", str(port)],
+    server = subprocess.Popen([str(EXE), "serve", str(workspace), "--port", str(port),
+                               "--workers", str(workers)],
                               env={**os.environ, "DATABASE_URL": url})
     try:
         deadline = time.monotonic() + 60
@@ -115,12 +121,13 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="outcomes serve --workers")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
-    print("| database | clients | seconds | requests | requests/s | p50 ms | p95 ms | p99 ms "
-          "| errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| database | workers | clients | seconds | requests | requests/s | p50 ms | p95 ms "
+          "| p99 ms | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for database in args.databases.split(","):
         folder = Path(tempfile.mkdtemp(prefix="web-load-"))
         name = f"outcomes_load_{uuid.uuid4().hex[:10]}"
@@ -134,14 +141,15 @@ def main() -> None:
                 admin.execute(f'CREATE DATABASE "{name}"')
             url = POSTGRES + name
         try:
-            r = measure(args.workspace, url, args.duration, args.connections)
+            r = measure(args.workspace, url, args.duration, args.connections, args.workers)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
             if database != "sqlite":
                 with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres",
                                      autocommit=True) as admin:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        print(f"| {database} | {args.connections} | {r['seconds']:.0f} | {r['requests']:,} | "
+        print(f"| {database} | {args.workers} | {args.connections} | {r['seconds']:.0f} | "
+              f"{r['requests']:,} | "
               f"{r['requests'] / r['seconds']:,.0f} | {r['p50'] / 1000:.0f} | "
               f"{r['p95'] / 1000:.0f} | {r['p99'] / 1000:.0f} | "
               f"{r['errors'] + r['status']:,} |", flush=True)

@@ -7,6 +7,7 @@ role in that workspace (a user without one gets 404, as if it did not exist).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,11 +53,18 @@ def create_app(folders: Sequence[Path], database: str | None = None,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Read and check the results (and the data page's quality) before the first request,
-        # so that it does not wait seconds for them while others queue behind it.
+        # Compile the templates, read and check the results, and make the data page's
+        # quality and each page's default view, before the first request: not for the
+        # first fifty at once.
+        for name in site.templates.list_templates(filter_func=_page_or_macro):
+            site.templates.get_template(name)  # compiled once, not by fifty threads at once
         for served in site.workspaces.values():
-            served.published()
             served.data()
+            pages.warm(served)
+        # What is loaded now lives as long as the app: keep the collector from walking it
+        # again and again (its full passes were the slowest requests' pauses under load).
+        gc.collect()
+        gc.freeze()
         yield
         site.state.close()
 
@@ -90,6 +98,10 @@ def from_environment() -> FastAPI:
     import os
 
     return create_app([Path(f) for f in os.environ[FOLDERS].split(os.pathsep) if f])
+
+
+def _page_or_macro(name: str) -> bool:
+    return name.endswith(".html")
 
 
 class Headers:

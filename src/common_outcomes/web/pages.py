@@ -4,6 +4,7 @@ formatting lives in template filters (formats.py)."""
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -190,6 +191,19 @@ def indicator(request: Request, ws: Workspace, account: SignedIn, indicator: str
     return render(request, "indicator_page.html", ws=ws, about=about, partners=ws.partners,
                   unit=about.unit.value, narratives=narratives,
                   may_write=account.may(ws.id, Role.CONTRIBUTOR), **shown)
+
+
+def warm(ws: Served) -> None:
+    """Make what the pages show by default (each indicator page, each area's latest values)
+    before the first request, rather than for the first fifty requests at once."""
+    table = ws.results()
+    if table is None:
+        return
+    for indicator in set(table.column("indicator_id").to_pylist()) & set(ws.indicators):
+        ws.derived("indicator", f"{indicator}|None|None",
+                   partial(_shown, ws, ws.indicators[indicator], ws.borough_code, None))
+    for area in (ws.borough_code, *(x["id"] for x in ws.map["localities"])):
+        ws.latest(area)
 
 
 def _shown(ws: Served, about: Indicator, area: str, period_type: str | None

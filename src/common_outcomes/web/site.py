@@ -68,7 +68,8 @@ class Served:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # What pages derive from the results or the store, until either changes.
     _memo: dict[tuple[str, int, str], Any] = field(default_factory=dict)
-    _making: threading.RLock = field(default_factory=threading.RLock)
+    _making: threading.Lock = field(default_factory=threading.Lock)
+    _locks: dict[tuple[str, int, str], threading.Lock] = field(default_factory=dict)
     _results: Path | None = None
 
     def __post_init__(self) -> None:
@@ -127,14 +128,19 @@ class Served:
     def _remember(self, name: str, version: int, key: str, make: Callable[[], T]) -> T:
         found = self._memo.get((name, version, key))
         if found is None:
-            # One thread makes it while the others wait: under load, fifty requests arriving
-            # together must not all compute the same thing.
+            # One thread makes each thing while others that want the same one wait (fifty
+            # requests arriving together must not all compute it), and different things are
+            # made side by side.
             with self._making:
+                lock = self._locks.setdefault((name, version, key), threading.Lock())
+            with lock:
                 found = self._memo.get((name, version, key))
                 if found is None:
                     if len(self._memo) > MEMO:
                         self._memo.clear()
                     found = self._memo[(name, version, key)] = make()
+            with self._making:
+                self._locks.pop((name, version, key), None)
         result: T = found
         return result
 
