@@ -121,3 +121,16 @@ def test_an_invalid_action_shows_an_error_summary(client: Client, csrf: Csrf) ->
     assert error_summary_links(check_page_rules(bad.text)) == [
         "#action-period", "#status", "#due-day"]
     assert "Kept in the form" in bad.text
+
+
+def test_a_story_with_an_unknown_partner_shows_an_error_summary(client: Client,
+                                                                 csrf: Csrf) -> None:
+    contributor = client("contributor@example.org")
+    story = "/w/tower-hamlets/priorities/first-1001-days"
+    page = contributor.get(f"{story}/story").text
+    period = re.findall(r'<option value="([^"]+)"', page.split('id="period"')[1])[0]
+    odd = contributor.post(f"{story}/narrative", data={
+        "period": period, "text": "Kept", "partners": ["no-such-partner"],
+        "csrf_token": csrf(page)})
+    assert odd.status_code == 400
+    assert error_summary_links(check_page_rules(odd.text)) == ["#partners"]
