@@ -13,6 +13,9 @@ from common_outcomes.errors import UserError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_FILE = Path(".outcomes") / "app.sqlite3"
+# Connections kept open for as many threads as the server runs at once (40), so that under
+# load none is opened and closed again per request (a PostgreSQL backend started each time).
+POOL = {"pool_size": 20, "max_overflow": 30}
 
 
 def database_url(folder: Path, environ: dict[str, str] | None = None) -> str:
@@ -35,10 +38,7 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # As many connections as the server has threads (40), so that none is opened, set up
-        # and closed again per request under load.
-        engine = create_engine(url, connect_args={"check_same_thread": False},
-                               pool_size=20, max_overflow=30)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **POOL)
         event.listen(engine, "connect", _sqlite_pragmas)
         with engine.begin() as connection:
             # WAL lets readers work during a write; it is kept in the file, so set once.
@@ -47,7 +47,7 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "postgresql":
         raise UserError(f"DATABASE_URL names '{parsed.get_backend_name()}': the app's state "
                         "lives in SQLite or PostgreSQL.")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **POOL)
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

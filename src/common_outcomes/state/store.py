@@ -122,6 +122,8 @@ class State:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._db = sessionmaker(engine, expire_on_commit=False)
+        self._reader = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                    expire_on_commit=False)
         # Session token's hash -> (when looked up, the account or None); see account().
         self._accounts: dict[str, tuple[float, Account | None]] = {}
 
@@ -137,6 +139,13 @@ class State:
     @contextmanager
     def _transaction(self) -> Iterator[Db]:
         with self._db.begin() as db:
+            yield db
+
+    @contextmanager
+    def _reading(self) -> Iterator[Db]:
+        """For a read of one statement's worth: autocommit, so no BEGIN and COMMIT round
+        trips (on PostgreSQL they were a third of a page's time under load)."""
+        with self._reader() as db:
             yield db
 
     def _audit(self, db: Db, actor: str, action: str, target: str,
@@ -190,7 +199,7 @@ class State:
             self._audit(db, actor, "user.password", email)
 
     def has_user(self, email: str) -> bool:
-        with self._transaction() as db:
+        with self._reading() as db:
             return db.scalar(select(User.id).where(User.email == normal_email(email))) is not None
 
     def sign_in(self, email: str, password: str, client: str) -> str:
@@ -279,7 +288,7 @@ class State:
         return account
 
     def _account(self, token: str) -> Account | None:
-        with self._transaction() as db:
+        with self._reading() as db:
             row = db.execute(
                 select(User).join(Session, Session.user_id == User.id).where(
                     Session.id == _token_id(token), Session.expires_at > now(),
@@ -303,7 +312,7 @@ class State:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         if workspace is not None:
             query = query.where(AuditEvent.workspace == workspace)
-        with self._transaction() as db:
+        with self._reading() as db:
             return [Event(e.at, e.actor, e.workspace, e.action, e.target, json.loads(e.detail))
                     for e in db.scalars(query)]
 
@@ -342,7 +351,7 @@ class State:
                                (Narrative.subject, subject), (Narrative.period, period)):
             if wanted is not None:
                 query = query.where(column == wanted)
-        with self._transaction() as db:
+        with self._reading() as db:
             return [_narrative(n, email) for n, email in db.execute(query)]
 
     # Actions --------------------------------------------------------------------------------
@@ -404,7 +413,7 @@ class State:
             query = query.where(Action.subject_kind == subject_kind)
         if subject is not None:
             query = query.where(Action.subject == subject)
-        with self._transaction() as db:
+        with self._reading() as db:
             return [_action(a, email) for a, email in db.execute(query)]
 
     def action(self, workspace: str, number: int) -> list[ActionVersion] | None:
@@ -412,7 +421,7 @@ class State:
         query = (select(Action, User.email).join(User, User.id == Action.author_id)
                  .where(Action.workspace == workspace, Action.number == number)
                  .order_by(Action.version.desc()))
-        with self._transaction() as db:
+        with self._reading() as db:
             found = [_action(a, email) for a, email in db.execute(query)]
         return found or None
 
