@@ -662,13 +662,15 @@ def _command(*args: str) -> None:
 users = typer.Typer(help="The web app's local accounts and their roles.", no_args_is_help=True)
 app.add_typer(users, name="users")
 ROLE = typer.Option("viewer", "--role", help="viewer, contributor, analyst or admin.")
+EMAIL = typer.Option(..., "--email", help="The user's email address (their sign-in).")
+NAME = typer.Option("", "--name", help="Their name as pages show it.")
 
 
 @users.command("add")
 def users_add(
     workspace: Path = WORKSPACE,
-    email: str = typer.Option(..., "--email", help="The user's email address (their sign-in)."),
-    name: str = typer.Option("", "--name", help="Their name as pages show it."),
+    email: str = EMAIL,
+    name: str = NAME,
     role: str = ROLE,
     password: str = typer.Option(..., envvar="OUTCOMES_PASSWORD", prompt=True, hide_input=True,
                                  confirmation_prompt=True,
@@ -682,6 +684,20 @@ def users_add(
     ws = add_user(Project.load(workspace), email, name, password, role,
                   f"cli:{getpass.getuser()}")
     out.print(f"Added {escape(email)} as {escape(role)} in {escape(ws)}.")
+
+
+@users.command("invite")
+def users_invite(workspace: Path = WORKSPACE, email: str = EMAIL, name: str = NAME,
+                 role: str = ROLE) -> None:
+    """Add an account without a password, for someone who signs in with OpenID Connect (the
+    provider's account with this email is linked on first sign-in; audited)."""
+    import getpass
+
+    from common_outcomes.project import Project, add_user
+
+    ws = add_user(Project.load(workspace), email, name, None, role, f"cli:{getpass.getuser()}")
+    out.print(f"Invited {escape(email)} as {escape(role)} in {escape(ws)}: they sign in with "
+              "the identity provider.")
 
 
 @users.command("grant")

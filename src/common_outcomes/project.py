@@ -443,10 +443,11 @@ def open_state(folder: Path, url: str | None = None) -> State:
     return State.open(url or database_url(folder))
 
 
-def add_user(project: Project, email: str, name: str, password: str, role: str,
+def add_user(project: Project, email: str, name: str, password: str | None, role: str,
              actor: str, url: str | None = None) -> str:
-    """`outcomes users add`: a local account with a role in this workspace (audited); returns
-    the workspace's id."""
+    """`outcomes users add` (with a password) and `outcomes users invite` (without: the
+    person signs in through OpenID Connect): an account with a role in this workspace
+    (audited); returns the workspace's id."""
     from common_outcomes.state.accounts import parse_role
 
     workspace = _workspace_id(project)

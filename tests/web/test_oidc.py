@@ -8,8 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import secrets
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -29,7 +32,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from common_outcomes.errors import UserError
-from common_outcomes.state import Role
+from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web.app import create_app
 from common_outcomes.web.oidc import OidcSettings
 from common_outcomes.web.security import SESSION_COOKIE
@@ -274,3 +277,21 @@ def test_the_provider_is_configured_by_environment_variables() -> None:
                   "OUTCOMES_OIDC_CLIENT_ID": "app-id"}):
         with pytest.raises(UserError):
             OidcSettings.from_environment(half)
+
+
+def test_an_invited_account_signs_in_only_through_the_provider(
+        oidc_app: FastAPI, provider: Provider, workspaces: tuple[Path, Path]) -> None:
+    url = str(oidc_app.state.site.state.engine.url)
+    invited = subprocess.run(
+        [str(Path(sys.executable).with_name("outcomes")), "users", "invite", str(workspaces[0]),
+         "--email", "invited@example.org", "--role", "contributor"],
+        capture_output=True, text=True, check=False, timeout=120, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DATABASE_URL": url})
+    assert invited.returncode == 0, invited.stderr
+    state = oidc_app.state.site.state
+    with pytest.raises(SignInRefused):
+        state.sign_in("invited@example.org", "any password at all", "tests")
+    provider.person = {"sub": "subject-invited", "email": "invited@example.org"}
+    browser, answer = sign_in(oidc_app, provider)
+    assert answer.status_code == 303
+    assert browser.get("/api/v1/workspaces").json()[0]["role"] == "contributor"

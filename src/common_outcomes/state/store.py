@@ -155,11 +155,12 @@ class State:
 
     # Accounts -------------------------------------------------------------------------------
 
-    def add_user(self, email: str, name: str, password: str, workspace: str, role: Role,
-                 actor: str) -> None:
-        """A new local account with a role in one workspace."""
+    def add_user(self, email: str, name: str, password: str | None, workspace: str,
+                 role: Role, actor: str) -> None:
+        """A new account with a role in one workspace: with a password, or without one for
+        someone who signs in only through the identity provider (linked on first sign-in)."""
         email = normal_email(email)
-        hashed = hash_password(password)
+        hashed = None if password is None else hash_password(password)
         with self._transaction() as db:
             if db.scalar(select(User.id).where(User.email == email)) is not None:
                 raise UserError(f"There is already an account for {email}; grant it a role "
