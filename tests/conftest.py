@@ -52,3 +52,38 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
             "intended, run 'make goldens' and review the diff"
 
     return check
+
+
+# The loaded example's pseudonymisation key: outside the workspace, as a real key must be.
+KEY_TEXT = "k" * 64
+
+
+@pytest.fixture(scope="session")
+def loaded_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example with three years of synthetic data (seed 5) loaded into its store, made
+    once for the session: tests that change it work on a copy (`copy_loaded`)."""
+    from common_outcomes.project import Project, load_data, synthesize
+    from common_outcomes.synth.spec import Scale, SynthSpec
+
+    root = tmp_path_factory.mktemp("loaded")
+    ws = root / "ws"
+    shutil.copytree(EXAMPLE, ws, ignore=shutil.ignore_patterns(
+        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
+    synthesize(ws, SynthSpec(Scale.BOROUGH, years=3, seed=5))
+    key = root / "key"
+    key.write_text(KEY_TEXT)
+    loaded = load_data(Project.load(ws), None, [], True, key)
+    assert loaded and all(r.status != "rejected" for r in loaded)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def copy_loaded(loaded_example: Path) -> Callable[[Path], Path]:
+    """Makes a private copy of the loaded example at ROOT/ws, with its key at ROOT/key."""
+    def copy(root: Path) -> Path:
+        ws = root / "ws"
+        shutil.copytree(loaded_example, ws)
+        (root / "key").write_text(KEY_TEXT)
+        return ws
+
+    return copy

@@ -16,8 +16,7 @@ import pytest
 from common_outcomes.engine import plan
 from common_outcomes.engine.backends import open_backend
 from common_outcomes.engine.run import RESULTS, passes_of
-from common_outcomes.project import Project, load_data, run_indicators, synthesize
-from common_outcomes.synth.spec import Scale, SynthSpec
+from common_outcomes.project import Project, run_indicators
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -29,18 +28,9 @@ SETTINGS = {"duckdb": {"threads": "2"}, "spark": {"spark.master": "local[2]"}}
 
 
 @pytest.fixture(scope="session")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example with three years of synthetic data, loaded into its store."""
-    root = tmp_path_factory.mktemp("backends")
-    ws = root / "ws"
-    shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
-        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
-    synthesize(ws, SynthSpec(Scale.BOROUGH, years=3, seed=5))
-    key = root / "key"
-    key.write_text("k" * 64)
-    loaded = load_data(Project.load(ws), None, [], True, key)
-    assert loaded and all(r.status != "rejected" for r in loaded)
-    return ws
+def workspace(loaded_example: Path) -> Path:
+    """The example with three years of synthetic data, loaded into its store (read only)."""
+    return loaded_example
 
 
 @pytest.fixture(scope="session")

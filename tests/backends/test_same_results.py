@@ -63,8 +63,10 @@ def test_spark_gives_stage_two_dates_and_whole_counts(
         passes: list[plan.Pass], counts_on: Callable[[str], list[pa.Table]]) -> None:
     for p, table in zip(passes, counts_on("spark"), strict=True):
         assert table.schema.field("month").type == pa.date32(), p.source
+        if plan.CLOSED in table.column_names:  # a stock's month closed is a month too
+            assert table.schema.field(plan.CLOSED).type == pa.date32(), p.source
         counts = [f for f in table.schema  # everything but the grouping columns
-                  if f.name not in ("area_code", "month", "person")
+                  if f.name not in ("area_code", "month", "person", plan.CLOSED, plan.BAND)
                   and not f.name.startswith("breakdown__")]
         assert counts and {f.type for f in counts} <= {pa.int64(), pa.float64()}, p.source
     # A person's 0/1 flag is a MAX, which Spark types as a 32-bit int: made 64-bit too.

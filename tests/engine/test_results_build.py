@@ -219,3 +219,17 @@ def test_a_standardised_rate_with_no_whole_period_gives_no_rows() -> None:
     table = banded(EVENTS, "x__numerator").append_column(
         "x__denominator", pa.array([100.0] * len(EVENTS)))
     assert build_results(table, [d], about, AREAS).num_rows == 0
+
+
+def test_a_stock_counted_by_opening_and_closing_month_is_the_same_as_its_changes() -> None:
+    """The pass counts a stock's records by (month opened, month closed); stage two makes
+    those +1 and -1: the same records as the hand-made changes above."""
+    table = pa.table({"area_code": ["a1", "a2", "a2", "a1"],
+                      "month": [date(2023, 1, 1), date(2023, 3, 1), date(2024, 2, 1),
+                                date(2024, 12, 1)],
+                      "closed__": [date(2024, 6, 1), None, date(2024, 2, 1), None],
+                      "x__numerator": [1, 1, 1, 1], "x__denominator": [0, 0, 0, 0]})
+    d = definition(measure="count", open_until="e")
+    out = rows_of(build_results(table, [d], ABOUT, AREAS))
+    assert (out[("E09", "2023")]["numerator"], out[("E09", "2024")]["numerator"]) == (2, 2)
+    assert (out[("w1", "2023")]["numerator"], out[("w2", "2024")]["numerator"]) == (1, 1)

@@ -88,11 +88,9 @@ def check_definitions(workspace: Workspace, sources: Mapping[str, SourceDeclarat
                 issues.error("ref.unknown-indicator", f"Definition for unknown indicator "
                              f"'{definition.indicator}'.", at("indicator"),
                              "use a framework or local indicator id")
-            decl = sources.get(definition.source)
+            decl = _source(sources, definition.source, f"Definition of "
+                           f"'{definition.indicator}' names", at("source"), issues)
             if decl is None:
-                issues.error("ref.unknown-source", f"Definition of '{definition.indicator}' "
-                             f"names unknown source '{definition.source}'.", at("source"),
-                             f"sources: {', '.join(sorted(sources)) or 'none declared'}")
                 continue
             _check_measure(definition, at, issues)
             columns = decl.analytic_columns()
@@ -177,17 +175,25 @@ def _check_per_person(definition: Definition, columns: Mapping[str, str],
     return {name: "number" for name in definition.per_person}
 
 
+def _source(sources: Mapping[str, SourceDeclaration], name: str, what: str, where: Location,
+            issues: Issues) -> SourceDeclaration | None:
+    """The declared source called `name`, or an error ("<what> unknown source 'x'.")."""
+    decl = sources.get(name)
+    if decl is None:
+        issues.error("ref.unknown-source", f"{what} unknown source '{name}'.", where,
+                     f"sources: {', '.join(sorted(sources)) or 'none declared'}")
+    return decl
+
+
 def _check_area_from(definition: Definition, columns: Mapping[str, str],
                      sources: Mapping[str, SourceDeclaration], at: Callable[..., Location],
                      issues: Issues) -> None:
     """The area taken from another source by person: both keys and the area must be there."""
     lookup = definition.area_from
     assert lookup is not None
-    decl = sources.get(lookup.source)
+    decl = _source(sources, lookup.source, f"The area of '{definition.indicator}' comes from",
+                   at("area_from", "source"), issues)
     if decl is None:
-        issues.error("ref.unknown-source", f"The area of '{definition.indicator}' comes from "
-                     f"unknown source '{lookup.source}'.", at("area_from", "source"),
-                     f"sources: {', '.join(sorted(sources)) or 'none declared'}")
         return
     theirs = decl.analytic_columns()
     _check_column(lookup.key, "person key", columns, at("area_from", "key"), issues)
@@ -202,11 +208,9 @@ def _check_other_denominator(definition: Definition, sources: Mapping[str, Sourc
     """A denominator from another source: its columns, and every breakdown, must be there."""
     other = definition.denominator
     assert not isinstance(other, str)
-    decl = sources.get(other.source)
+    decl = _source(sources, other.source, f"The denominator of '{definition.indicator}' names",
+                   at("denominator", "source"), issues)
     if decl is None:
-        issues.error("ref.unknown-source", f"The denominator of '{definition.indicator}' names "
-                     f"unknown source '{other.source}'.", at("denominator", "source"),
-                     f"sources: {', '.join(sorted(sources)) or 'none declared'}")
         return
     columns = decl.analytic_columns()
     _check_expression(other.filter, columns, at("denominator", "filter"), issues)
@@ -275,12 +279,9 @@ def _check_mapping(mapping: Comparator, decl: SourceDeclaration,
         _comparator_column(name, decl.id, columns, at(*where), issues)
     other = mapping.denominator
     if other is not None and not isinstance(other, str):
-        found = sources.get(other.source)
-        if found is None:
-            issues.error("ref.unknown-source", f"The comparator denominator names unknown "
-                         f"source '{other.source}'.", at("denominator", "source"),
-                         f"sources: {', '.join(sorted(sources)) or 'none declared'}")
-        else:
+        found = _source(sources, other.source, "The comparator denominator names",
+                        at("denominator", "source"), issues)
+        if found is not None:
             # The other source is matched on the same area and period columns.
             theirs = found.analytic_columns()
             for name in (other.column, *mapping.areas, mapping.period.column):

@@ -152,11 +152,16 @@ def _band(age: str) -> exp.Expr:
 
 
 def _grouped(month: exp.Expr, area: str, breakdowns: Sequence[str], person: str | None = None,
-             age: str | None = None) -> tuple[list[exp.Expr], list[exp.Expr]]:
-    """The grouping columns (small area, month, person, age band, breakdowns), and names."""
+             age: str | None = None, closes: str | None = None
+             ) -> tuple[list[exp.Expr], list[exp.Expr]]:
+    """The grouping columns (small area, month, month closed, person, age band, breakdowns),
+    and their names."""
     columns: list[exp.Expr] = [exp.column(area).as_("area_code"), month.as_("month")]
     extra: tuple[str, ...] = ("person",) if person else ()
     columns += [exp.column(person).as_("person")] if person else []
+    if closes:
+        columns.append(_month(closes).as_(CLOSED))
+        extra += (CLOSED,)
     if age:
         columns.append(_band(age).as_(BAND))
         extra += (BAND,)
@@ -172,14 +177,13 @@ def _present(*columns: str) -> exp.Expr:
     return exp.and_(*(exp.column(c).is_(exp.null()).not_() for c in columns))
 
 
-AREA, MONTH, DELTA, BAND = "area__", "month__", "delta__", "band__"
+AREA, CLOSED, BAND = "area__", "closed__", "band__"
 PREVIOUS = "previous_date"
 
 
 def _rows(p: Pass, root: Path | None) -> exp.Expr:
-    """What a pass reads: the source's current rows; with `area_from`, each joined to its
-    person's latest small area; with `open_until`, each record twice, +1 in the month it
-    opens and -1 in the month it closes, so that a running sum is the stock at a month's end."""
+    """What a pass reads: the source's current rows; with `previous`, each with its person's
+    previous date; with `area_from`, each joined to its person's latest small area."""
     rows = _scan(p.parts, root)
     if p.previous is not None:
         # The same person's record before this one in the source (all of it, not just the
@@ -206,23 +210,17 @@ def _rows(p: Pass, root: Path | None) -> exp.Expr:
                   .from_(rows).join(places, join_type="left", on=exp.column(
                       a.key, table="rows").eq(exp.column("person__", table="places"))))
         rows = joined.subquery("rows")
-    if p.open_until is not None:
-        opened = exp.select(exp.Star(), _month(p.date).as_(MONTH),
-                            exp.Literal.number(1).as_(DELTA)).from_(rows.copy())
-        closed = (exp.select(exp.Star(), _month(p.open_until).as_(MONTH),
-                             exp.Literal.number(-1).as_(DELTA)).from_(rows.copy())
-                  .where(_present(p.open_until)))
-        rows = exp.union(opened, closed, distinct=False).subquery("rows")
     return rows
 
 
 def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
     """Counts of every definition in the pass by small area and month (and person)."""
     area = AREA if p.area_from else p.area
-    month = exp.column(MONTH) if p.open_until else _month(p.date)
-    columns, group = _grouped(month, area, p.breakdowns, p.person, p.age)
+    # A stock is counted by the months its records open and close, in the same scan; stage
+    # two turns those into +1 and -1 and sums them to each period's end.
+    columns, group = _grouped(_month(p.date), area, p.breakdowns, p.person, p.age,
+                              p.open_until)
     flag = p.person is not None
-    value = exp.column(DELTA) if p.open_until else None
     for d in p.definitions:
         if d.per_person:
             # Each person's totals by small area and month; tested once summed over a period.
@@ -245,12 +243,12 @@ def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
             continue
         if isinstance(d.denominator, OtherDenominator):
             # The denominator is summed from its own source; this pass counts the numerator.
-            columns.append(_count_where(num, value, flag).as_(numerator_column(d.indicator)))
+            columns.append(_count_where(num, flag=flag).as_(numerator_column(d.indicator)))
             continue
         den = exp.Paren(this=parse(d.denominator))
-        columns.append(_count_where(exp.and_(den, num), value, flag)
+        columns.append(_count_where(exp.and_(den, num), flag=flag)
                        .as_(numerator_column(d.indicator)))
-        columns.append(_count_where(den, value, flag).as_(denominator_column(d.indicator)))
+        columns.append(_count_where(den, flag=flag).as_(denominator_column(d.indicator)))
     present = _present(p.date, area, *((p.person,) if p.person else ()))
     return exp.select(*columns).from_(_rows(p, root)).where(present).group_by(*group)
 
@@ -277,9 +275,9 @@ def explain(p: Pass, dialect: str, root: Path | None = None) -> str:
         person += (f"-- The small area is the person's latest in source '{p.area_from.source}' "
                    f"(by {p.area_from.key}).\n")
     if p.open_until:
-        person += (f"-- A stock: each record is +1 in the month it opens ({p.date}) and -1 in the "
-                   f"month it\n-- closes ({p.open_until}); stage two sums them up to each "
-                   "period's last month.\n")
+        person += (f"-- A stock: counted by the month each record opens ({p.date}) and closes "
+                   f"({p.open_until});\n-- stage two makes those +1 and -1 and sums them to "
+                   "each period's last month.\n")
     text = (f"-- Pass over source '{p.source}': counts {names}\n"
             f"-- by small area ({p.area}) and month ({p.date}){by}, in one scan of the\n"
             f"-- current Parquet parts of the store (each only for the periods it is current).\n"

@@ -18,7 +18,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from common_outcomes.engine.plan import BAND, BANDS, total_column
+from common_outcomes.engine.plan import (
+    BAND,
+    BANDS,
+    CLOSED,
+    denominator_column,
+    numerator_column,
+    total_column,
+)
 from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
 from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import Period, PeriodType, period_containing
@@ -217,10 +224,11 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
     another source (area_code, month, breakdowns, <indicator>__denominator)."""
     if counts.num_rows == 0:
         return _empty()
+    counts = _as_changes(counts)
     tables = []
     frame = _frame(counts, sorted({b for d in definitions for b in d.breakdowns}))
     for d in definitions:
-        cells = _cells(frame, d, f"{d.indicator}__numerator")
+        cells = _cells(frame, d, numerator_column(d.indicator))
         other = (denominators or {}).get(d.indicator)
         blocks = []
         for ptype in d.period_types or (about[d.indicator].period_type,):
@@ -237,11 +245,29 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
     return pa.concat_tables(tables) if tables else _empty()
 
 
+def _as_changes(counts: pa.Table) -> pa.Table:
+    """A stock's counts by the months its records open and close, as changes: + in the month
+    they open, - in the month they close (a running sum is then the stock at a month's end)."""
+    if CLOSED not in counts.column_names:
+        return counts
+    counted = [n for n in counts.column_names
+               if n not in ("area_code", "month", "person", BAND, CLOSED)
+               and not n.startswith("breakdown__")]
+    opened = counts.drop_columns([CLOSED])
+    closing = counts.filter(pc.is_valid(counts.column(CLOSED)))
+    closed = closing.drop_columns(["month"]).rename_columns(
+        ["month" if n == CLOSED else n for n in closing.drop_columns(["month"]).column_names])
+    for name in counted:
+        at = closed.schema.get_field_index(name)
+        closed = closed.set_column(at, name, pc.negate(closed.column(name)))
+    return pa.concat_tables([opened, closed.select(opened.column_names)])
+
+
 def _cells(frame: Frame, d: Definition, numerator: str | None) -> Cells:
     """A pass's (or a denominator's) counts as arrays for one definition."""
     counts = frame.counts
     zeros = np.zeros(counts.num_rows)
-    den = f"{d.indicator}__denominator"
+    den = denominator_column(d.indicator)
     totals = {name: _floats(counts, total_column(d.indicator, name))
               for name in d.per_person} if d.per_person and numerator else None
     everyone = Group(np.array(["all"]), np.zeros(counts.num_rows, dtype=np.int64))

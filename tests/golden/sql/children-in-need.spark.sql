@@ -2,116 +2,67 @@
 -- by small area (addr_address_postcode_lsoa) and month (cine_referral_date), in one scan of the
 -- current Parquet parts of the store (each only for the periods it is current).
 -- The small area is the person's latest in source 'ssd-address' (by cine_person_id_pseudonym).
--- A stock: each record is +1 in the month it opens (cine_referral_date) and -1 in the month it
--- closes (cine_close_date); stage two sums them up to each period's last month.
+-- A stock: counted by the month each record opens (cine_referral_date) and closes (cine_close_date);
+-- stage two makes those +1 and -1 and sums them to each period's last month.
 -- Roll-up to wards, localities and the borough, periods, intervals,
 -- comparisons and disclosure control follow in Arrow (engine/results.py).
 SELECT
   area__ AS area_code,
-  month__ AS month,
+  TRUNC(cine_referral_date, 'MONTH') AS month,
+  TRUNC(cine_close_date, 'MONTH') AS closed__,
   SUM(
     CASE
       WHEN (
         cine_referral_nfa IS NULL OR cine_referral_nfa <> 'Y'
       )
-      THEN delta__
+      THEN 1
       ELSE 0
     END
   ) AS `children-in-need-rate__numerator`
 FROM (
   SELECT
-    *,
-    TRUNC(cine_referral_date, 'MONTH') AS month__,
-    1 AS delta__
+    rows.*,
+    places.area__
   FROM (
     SELECT
-      rows.*,
-      places.area__
-    FROM (
-      SELECT
-        *
-      FROM parquet.`versions/ssd-cin-episodes/V1/data/part-00000.parquet`
-      WHERE
-        period IN ('2023/24')
-    ) AS rows
-    LEFT JOIN (
-      SELECT
-        person__,
-        area__
-      FROM (
-        SELECT
-          addr_person_id_pseudonym AS person__,
-          addr_address_postcode_lsoa AS area__,
-          ROW_NUMBER() OVER (
-            PARTITION BY addr_person_id_pseudonym
-            ORDER BY addr_address_start_date DESC, addr_address_postcode_lsoa NULLS LAST
-          ) AS rank__
-        FROM (
-          SELECT
-            *
-          FROM parquet.`versions/ssd-address/V1/data/part-00000.parquet`
-          WHERE
-            period IN ('2023/24')
-        ) AS rows
-        WHERE
-          NOT addr_person_id_pseudonym IS NULL AND NOT addr_address_postcode_lsoa IS NULL
-      ) AS ranked
-      WHERE
-        rank__ = 1
-    ) AS places
-      ON rows.cine_person_id_pseudonym = places.person__
+      *
+    FROM parquet.`versions/ssd-cin-episodes/V1/data/part-00000.parquet`
+    WHERE
+      period IN ('2023/24')
   ) AS rows
-  UNION ALL
-  SELECT
-    *,
-    TRUNC(cine_close_date, 'MONTH') AS month__,
-    -1 AS delta__
-  FROM (
+  LEFT JOIN (
     SELECT
-      rows.*,
-      places.area__
+      person__,
+      area__
     FROM (
       SELECT
-        *
-      FROM parquet.`versions/ssd-cin-episodes/V1/data/part-00000.parquet`
-      WHERE
-        period IN ('2023/24')
-    ) AS rows
-    LEFT JOIN (
-      SELECT
-        person__,
-        area__
+        addr_person_id_pseudonym AS person__,
+        addr_address_postcode_lsoa AS area__,
+        ROW_NUMBER() OVER (
+          PARTITION BY addr_person_id_pseudonym
+          ORDER BY addr_address_start_date DESC, addr_address_postcode_lsoa NULLS LAST
+        ) AS rank__
       FROM (
         SELECT
-          addr_person_id_pseudonym AS person__,
-          addr_address_postcode_lsoa AS area__,
-          ROW_NUMBER() OVER (
-            PARTITION BY addr_person_id_pseudonym
-            ORDER BY addr_address_start_date DESC, addr_address_postcode_lsoa NULLS LAST
-          ) AS rank__
-        FROM (
-          SELECT
-            *
-          FROM parquet.`versions/ssd-address/V1/data/part-00000.parquet`
-          WHERE
-            period IN ('2023/24')
-        ) AS rows
+          *
+        FROM parquet.`versions/ssd-address/V1/data/part-00000.parquet`
         WHERE
-          NOT addr_person_id_pseudonym IS NULL AND NOT addr_address_postcode_lsoa IS NULL
-      ) AS ranked
+          period IN ('2023/24')
+      ) AS rows
       WHERE
-        rank__ = 1
-    ) AS places
-      ON rows.cine_person_id_pseudonym = places.person__
-  ) AS rows
-  WHERE
-    NOT cine_close_date IS NULL
+        NOT addr_person_id_pseudonym IS NULL AND NOT addr_address_postcode_lsoa IS NULL
+    ) AS ranked
+    WHERE
+      rank__ = 1
+  ) AS places
+    ON rows.cine_person_id_pseudonym = places.person__
 ) AS rows
 WHERE
   NOT cine_referral_date IS NULL AND NOT area__ IS NULL
 GROUP BY
   area_code,
-  month;
+  month,
+  closed__;
 
 -- Denominator of children-in-need-rate from source 'population': population where age < 18,
 -- by small area (residence_area_code) and month (reference_date); each period takes the latest snapshot on or before its end.
