@@ -49,8 +49,8 @@ demo: $(STAMP) $(NODE_STAMP)
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.json --format json
 	@# Checks the example, makes five years of synthetic data, loads it with the published
 	@# comparators (DfE, Fingertips) under a demo key kept outside the workspace (never in
-	@# git), computes it, prints a demo account's sign-in and, from a terminal, serves the app
-	@# (Ctrl+C stops it). Without a terminal (CI) it stops after printing the sign-in.
+	@# git), computes it, prints a demo account's sign-in and serves the app until stopped
+	@# (Ctrl+C). `outcomes demo --no-serve` builds without serving.
 	@echo "The strategy map is in $(BUILD)/tower-hamlets/strategy-map.html: open it in a browser."
 	$(BIN)/outcomes demo $(EXAMPLE) --key-file $(DEMO_KEY) --comparators $(PUBLISHED)
 

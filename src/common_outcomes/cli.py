@@ -594,8 +594,8 @@ def demo(
                                   "(outside the workspace, never in git)."),
     comparators: Path | None = typer.Option(None, "--comparators", help="A folder of "
                                             "published CSVs (Fingertips, DfE) to load too."),
-    serving: bool | None = typer.Option(None, "--serve/--no-serve", help="Serve the app at "
-                                        "the end (default: only when run from a terminal)."),
+    serving: bool = typer.Option(True, "--serve/--no-serve", help="Serve the app at the end "
+                                 "(--no-serve: build, print the sign-in and stop)."),
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
     port: int = typer.Option(8000, "--port", help="The port to listen on."),
 ) -> None:
@@ -628,8 +628,6 @@ def demo(
     email, password = demo_account(Project.load(workspace), f"cli:{getpass.getuser()}")
     out.print(f"\nSign in at http://{host}:{port}/ as [bold]{email}[/bold] with the password "
               f"[bold]{escape(password)}[/bold] (new each time the demo is built).")
-    if serving is None:
-        serving = sys.stdin.isatty()
     if serving:
         _serve([workspace], host, port)
     else:

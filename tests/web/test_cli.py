@@ -135,14 +135,15 @@ def _wait_for(base: str, server: subprocess.Popen[str]) -> None:
 
 
 def test_demo_builds_the_example_prints_a_sign_in_and_serves(tmp_path: Path) -> None:
-    """As a person runs it: without a terminal it builds and stops after printing the
-    sign-in; with --serve it also serves, and the printed password signs in (a new one each
-    run: the last one no longer does)."""
+    """As a person or a script runs it: with --no-serve it builds and stops after printing
+    the sign-in; by default, with or without a terminal (stdin is not one here), it also
+    serves, and the printed password signs in (a new one each run: the last one no longer
+    does)."""
     folder = tmp_path / "th"
     shutil.copytree(ROOT / "examples" / "tower-hamlets", folder, ignore=IGNORE)
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}"}
     args = ("demo", str(folder), "--years", "1", "--key-file", str(tmp_path / "demo.key"))
-    built = outcomes(*args, env=env)
+    built = outcomes(*args, "--no-serve", env=env)
     assert built.returncode == 0, built.stderr
     assert "Traceback" not in built.stderr
     first = SIGN_IN.search(built.stdout)
@@ -150,7 +151,7 @@ def test_demo_builds_the_example_prints_a_sign_in_and_serves(tmp_path: Path) -> 
     assert f"To serve it: outcomes serve {folder}" in built.stdout
     assert (folder / ".outcomes" / "results" / "indicator_values.parquet").is_file()
     port = free_port()
-    server = subprocess.Popen([str(EXE), *args, "--serve", "--port", str(port)],
+    server = subprocess.Popen([str(EXE), *args, "--port", str(port)],
                               env={**os.environ, **env}, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

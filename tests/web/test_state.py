@@ -13,6 +13,8 @@ from sqlalchemy import select
 from common_outcomes.state import Role, database_url
 from common_outcomes.state.models import Base, User
 
+PASSWORD = "a worker's long passphrase"
+
 
 def test_the_migrations_build_the_models_schema(app: FastAPI) -> None:
     engine = app.state.site.state.engine
@@ -39,3 +41,45 @@ def test_the_database_is_sqlite_unless_database_url_says_otherwise(tmp_path: Pat
     assert database_url(tmp_path, {}) == f"sqlite:///{tmp_path / '.outcomes' / 'app.sqlite3'}"
     assert database_url(tmp_path, {"DATABASE_URL": "postgres://u@h/db"}) == (
         "postgresql+psycopg://u@h/db")
+
+
+def test_a_change_in_one_worker_is_seen_by_the_next_request_in_another(
+        app: FastAPI, database: str) -> None:
+    """Each worker process remembers accounts and stories with the state version they were
+    read at: a second State on the same database stands for another worker, and what it
+    changes must show at once in the first one's next read, never after a delay."""
+    from datetime import date
+
+    from common_outcomes.state import ActionFields, State
+
+    first: State = app.state.site.state
+    other = State.open(database)
+    try:
+        email = f"worker-{first.version()}@example.org"
+        other.add_user(email, "Worker", PASSWORD, "tower-hamlets", Role.VIEWER, "tests")
+        token = other.sign_in(email, PASSWORD, "tests")
+        seen = first.account(token)
+        assert seen is not None and seen.roles == {"tower-hamlets": Role.VIEWER}
+        assert first.account(token) == seen  # remembered: the version has not moved
+
+        other.grant(email, "tower-hamlets", Role.CONTRIBUTOR, "tests")
+        seen = first.account(token)
+        assert seen is not None and seen.roles == {"tower-hamlets": Role.CONTRIBUTOR}
+
+        before = first.story("tower-hamlets", "indicator", "early-booking")
+        writer = other.account(token)
+        assert writer is not None
+        other.save_narrative(writer, "tower-hamlets", "indicator", "early-booking",
+                             "2024/25", "Bookings rose.")
+        other.add_action(writer, "tower-hamlets", "indicator", "early-booking", ActionFields(
+            "2024/25", "Ask the GPs", "Lead midwife", None, date(2026, 1, 31), "open"))
+        after = first.story("tower-hamlets", "indicator", "early-booking")
+        assert len(after.narratives) == len(before.narratives) + 1
+        assert after.narratives[0].text == "Bookings rose."
+        assert len(after.actions) == len(before.actions) + 1
+        assert first.actions("tower-hamlets", "indicator", "early-booking") == after.actions
+
+        other.sign_out(token, writer)
+        assert first.account(token) is None
+    finally:
+        other.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -135,3 +136,14 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class StateVersion(Base):
+    """One row counting the changes: every change adds one in its own transaction (beside its
+    audit event), so a worker process knows whether what it remembers is current by reading
+    one number. A counter row rather than the newest audit id, because ids are handed out
+    before commit and can become visible out of order."""
+
+    __tablename__ = "state_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

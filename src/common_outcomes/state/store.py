@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
@@ -37,11 +36,11 @@ from common_outcomes.state.models import (
     Session,
     Setting,
     SignInAttempt,
+    StateVersion,
     User,
 )
 
 SESSION_LIFETIME = timedelta(hours=8)
-ACCOUNT_MEMORY = 5.0  # seconds a session's account is remembered in a process
 MAX_REMEMBERED = 10_000
 # Sign-in is refused for a while after this many failures for one email or from one client.
 ATTEMPT_WINDOW = timedelta(minutes=15)
@@ -110,6 +109,27 @@ class ActionVersion:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class Story:
+    """What contributors have written about a subject: every narrative version, newest first,
+    and the current version of each action, by number."""
+
+    narratives: list[NarrativeVersion]
+    actions: list[ActionVersion]
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A workspace's narratives and current actions as read at a state version."""
+
+    version: int
+    narratives: list[NarrativeVersion]
+    actions: list[ActionVersion]
+
+
+VERSION = select(StateVersion.version).where(StateVersion.id == 1)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -122,10 +142,12 @@ class State:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._db = sessionmaker(engine, expire_on_commit=False)
-        self._reader = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
-                                    expire_on_commit=False)
-        # Session token's hash -> (when looked up, the account or None); see account().
-        self._accounts: dict[str, tuple[float, Account | None]] = {}
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reader = sessionmaker(self._autocommit, expire_on_commit=False)
+        # What this process remembers, each with the state version it was read at; see
+        # account() and story(). Session token's hash -> (version, account or None, expiry).
+        self._accounts: dict[str, tuple[int, Account | None, datetime]] = {}
+        self._written: dict[str, _Written] = {}
 
     @classmethod
     def open(cls, url: str) -> State:
@@ -150,8 +172,20 @@ class State:
 
     def _audit(self, db: Db, actor: str, action: str, target: str,
                workspace: str | None = None, **detail: Any) -> None:
+        """Record a change, and count it in the state version (same transaction), which tells
+        every process that what it remembers may be stale. Every change comes through here."""
         db.add(AuditEvent(at=now(), actor=actor, workspace=workspace, action=action,
                           target=target, detail=json.dumps(detail, sort_keys=True, default=str)))
+        db.execute(update(StateVersion).where(StateVersion.id == 1)
+                   .values(version=StateVersion.version + 1))
+
+    def version(self) -> int:
+        """The number of changes made so far, by any process: one primary-key read, on a
+        plain connection (an ORM session costs three times as much, and this is read on
+        every request)."""
+        with self._autocommit.connect() as connection:
+            found: int | None = connection.execute(VERSION).scalar()
+            return found or 0
 
     # Accounts -------------------------------------------------------------------------------
 
@@ -174,7 +208,6 @@ class State:
 
     def grant(self, email: str, workspace: str, role: Role, actor: str) -> None:
         """Give an existing account a role in a workspace (replacing any it had there)."""
-        self._accounts.clear()
         email = normal_email(email)
         with self._transaction() as db:
             user_id = db.scalar(select(User.id).where(User.email == email))
@@ -272,36 +305,39 @@ class State:
         return None
 
     def account(self, token: str | None) -> Account | None:
-        """The account a session cookie belongs to, if the session is live. Remembered for
-        ACCOUNT_MEMORY seconds, so that a busy server does not ask the database on every
-        request: a sign-out, or a role granted, in this process takes effect at once; in
-        another worker process within that time."""
+        """The account a session cookie belongs to, if the session is live. Remembered while
+        the state version stays the same (a sign-out, a role granted or an account changed in
+        any worker process changes it), so a busy server reads one number per request rather
+        than the session, user and roles."""
         if not token:
             return None
-        key, at = _token_id(token), time.monotonic()
+        key, version = _token_id(token), self.version()
         found = self._accounts.get(key)
-        if found is not None and at - found[0] < ACCOUNT_MEMORY:
+        if found is not None and found[0] == version and now() < found[2]:
             return found[1]
-        account = self._account(token)
+        account, expires = self._account(key)
         if len(self._accounts) > MAX_REMEMBERED:
             self._accounts.clear()
-        self._accounts[key] = (at, account)
+        self._accounts[key] = (version, account, expires)
         return account
 
-    def _account(self, token: str) -> Account | None:
+    def _account(self, key: str) -> tuple[Account | None, datetime]:
+        """The live session's account and when the session expires (or None, and the end of
+        time: only a change, which moves the version on, can make an unknown token live)."""
         with self._reading() as db:
-            row = db.execute(
-                select(User).join(Session, Session.user_id == User.id).where(
-                    Session.id == _token_id(token), Session.expires_at > now(),
-                    User.active.is_(True))).scalar_one_or_none()
-            if row is None:
-                return None
+            found = db.execute(
+                select(User, Session.expires_at).join(Session, Session.user_id == User.id)
+                .where(Session.id == key, Session.expires_at > now(),
+                       User.active.is_(True))).one_or_none()
+            if found is None:
+                return None, datetime.max.replace(tzinfo=UTC)
+            row, expires = found
             roles = {m.workspace: Role(m.role) for m in db.scalars(
                 select(Membership).where(Membership.user_id == row.id))}
-            return Account(id=row.id, email=row.email, name=row.name, roles=roles)
+            return Account(id=row.id, email=row.email, name=row.name, roles=roles), _aware(
+                expires)
 
     def sign_out(self, token: str, account: Account) -> None:
-        self._accounts.clear()
         with self._transaction() as db:
             db.execute(delete(Session).where(Session.id == _token_id(token)))
             self._audit(db, account.email, "sign-out", account.email)
@@ -345,15 +381,37 @@ class State:
                    subject: str | None = None, period: str | None = None
                    ) -> list[NarrativeVersion]:
         """Every version for a subject (or every subject), newest first."""
-        query = (select(Narrative, User.email).join(User, User.id == Narrative.author_id)
-                 .where(Narrative.workspace == workspace)
-                 .order_by(Narrative.created_at.desc(), Narrative.id.desc()))
-        for column, wanted in ((Narrative.subject_kind, subject_kind),
-                               (Narrative.subject, subject), (Narrative.period, period)):
-            if wanted is not None:
-                query = query.where(column == wanted)
+        return [n for n in self._written_in(workspace).narratives
+                if _about(n, subject_kind, subject) and period in (None, n.period)]
+
+    def story(self, workspace: str, subject_kind: str, subject: str) -> Story:
+        """A subject's narratives and actions, as of one reading of the state version."""
+        written = self._written_in(workspace)
+        return Story([n for n in written.narratives if _about(n, subject_kind, subject)],
+                     [a for a in written.actions if _about(a, subject_kind, subject)])
+
+    def _written_in(self, workspace: str) -> _Written:
+        """A workspace's narratives and current actions, read again only when the state
+        version has moved: pages under load ask for one number, not two joins. The version is
+        read first, so a change committed meanwhile is read again next time, never missed."""
+        version = self.version()
+        found = self._written.get(workspace)
+        if found is not None and found.version == version:
+            return found
+        narratives = (select(Narrative, User.email).join(User, User.id == Narrative.author_id)
+                      .where(Narrative.workspace == workspace)
+                      .order_by(Narrative.created_at.desc(), Narrative.id.desc()))
+        newest = (select(Action.number, func.max(Action.version).label("version"))
+                  .where(Action.workspace == workspace).group_by(Action.number).subquery())
+        actions = (select(Action, User.email).join(User, User.id == Action.author_id)
+                   .join(newest, (Action.number == newest.c.number)
+                         & (Action.version == newest.c.version))
+                   .where(Action.workspace == workspace).order_by(Action.number))
         with self._reading() as db:
-            return [_narrative(n, email) for n, email in db.execute(query)]
+            found = _Written(version, [_narrative(n, email) for n, email in db.execute(narratives)],
+                             [_action(a, email) for a, email in db.execute(actions)])
+        self._written[workspace] = found
+        return found
 
     # Actions --------------------------------------------------------------------------------
 
@@ -404,18 +462,8 @@ class State:
     def actions(self, workspace: str, subject_kind: str | None = None,
                 subject: str | None = None) -> list[ActionVersion]:
         """The current version of every action (or a subject's), by number."""
-        newest = (select(Action.number, func.max(Action.version).label("version"))
-                  .where(Action.workspace == workspace).group_by(Action.number).subquery())
-        query = (select(Action, User.email).join(User, User.id == Action.author_id)
-                 .join(newest, (Action.number == newest.c.number)
-                       & (Action.version == newest.c.version))
-                 .where(Action.workspace == workspace).order_by(Action.number))
-        if subject_kind is not None:
-            query = query.where(Action.subject_kind == subject_kind)
-        if subject is not None:
-            query = query.where(Action.subject == subject)
-        with self._reading() as db:
-            return [_action(a, email) for a, email in db.execute(query)]
+        return [a for a in self._written_in(workspace).actions
+                if _about(a, subject_kind, subject)]
 
     def action(self, workspace: str, number: int) -> list[ActionVersion] | None:
         """Every version of one action, newest first, or None when there is no such action."""
@@ -482,6 +530,16 @@ def _checked(fields: ActionFields) -> ActionFields:
         raise problem
     return ActionFields(fields.period, fields.description.strip(), fields.owner.strip(),
                         fields.partner or None, fields.due, fields.status)
+
+
+def _about(written: NarrativeVersion | ActionVersion, subject_kind: str | None,
+           subject: str | None) -> bool:
+    return subject_kind in (None, written.subject_kind) and subject in (None, written.subject)
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite gives back naive datetimes for timezone-aware columns; they were written in UTC.
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _narrative(n: Narrative, author: str) -> NarrativeVersion:

@@ -171,11 +171,10 @@ def priority(request: Request, ws: Workspace, priority: str) -> Response:
     found = next((p for p in ws.map["priorities"] if p["id"] == priority), None)
     if found is None:
         raise HTTPException(404, "There is no such priority.")
-    state = site_of(request).state
+    written = site_of(request).state.story(ws.id, "priority", priority)
     return render(request, "priority_page.html", ws=ws, p=found,
                   latest=ws.latest(ws.borough_code), partners=ws.partners,
-                  narratives=state.narratives(ws.id, "priority", priority),
-                  actions=state.actions(ws.id, "priority", priority))
+                  narratives=written.narratives, actions=written.actions)
 
 
 @router.get("/w/{workspace}/indicators/{indicator}")
@@ -187,7 +186,7 @@ def indicator(request: Request, ws: Workspace, account: SignedIn, indicator: str
         raise HTTPException(404, "There is no such indicator.")
     shown = ws.derived("indicator", f"{indicator}|{area}|{period_type}", lambda: _shown(
         ws, about, area or ws.borough_code, period_type))
-    narratives = site_of(request).state.narratives(ws.id, "indicator", indicator)
+    narratives = site_of(request).state.story(ws.id, "indicator", indicator).narratives
     return render(request, "indicator_page.html", ws=ws, about=about, partners=ws.partners,
                   unit=about.unit.value, narratives=narratives,
                   may_write=account.may(ws.id, Role.CONTRIBUTOR), **shown)
@@ -215,8 +214,9 @@ def _shown(ws: Served, about: Indicator, area: str, period_type: str | None
     chosen = period_type if period_type in types else (usual if usual in types else
                                                        (types[0] if types else usual))
     series = rv.series(table, about.id, area, chosen) if table is not None else []
-    # The newest period's areas: what the area list offers and the comparison shows.
-    areas = rv.compared(table, about.id, chosen) if table is not None else []
+    # The newest period's areas: what the area list offers and the comparison shows (the
+    # borough's own and its comparators, not every London borough's wards).
+    areas = rv.compared(table, about.id, chosen, areas=ws.shown) if table is not None else []
     area_name = next((a.area_name for a in areas if a.area_code == area), area)
     specs = _indicator_charts(ws, about, area_name, chosen, series, areas)
     return {"types": types, "period_type": chosen, "area": area, "area_name": area_name,

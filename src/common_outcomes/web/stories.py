@@ -144,13 +144,13 @@ def story(request: Request, ws: Workspace, kind: str, subject: str) -> Response:
 
 def _story_page(request: Request, ws: Served, subject: Subject, status: int = 200,
                 errors: dict[str, str] | None = None, **form: Any) -> Response:
-    state = site_of(request).state
-    narratives = state.narratives(ws.id, subject.kind, subject.id)
+    written = site_of(request).state.story(ws.id, subject.kind, subject.id)
+    narratives = written.narratives
     latest = list({n.period: n for n in reversed(narratives)}.values())[::-1]
     account: Account = request.state.account
     return render(request, "story_page.html", status=status, ws=ws, subject=subject,
                   narratives=narratives, latest=latest,
-                  actions=state.actions(ws.id, subject.kind, subject.id),
+                  actions=written.actions,
                   periods=ws.periods(subject.indicators), partners=ws.partners,
                   statuses=ACTION_STATUSES, may_write=account.may(ws.id, Role.CONTRIBUTOR),
                   errors=errors or {}, action=form.pop("action", ActionForm()), **form)
