@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from common_outcomes.engine.publish import Exported
     from common_outcomes.engine.run import Progress as RunProgress
     from common_outcomes.engine.run import RunResult
+    from common_outcomes.engine.run import Scope as RunScope
     from common_outcomes.state import State
     from common_outcomes.stats.disclosure import Rule
     from common_outcomes.synth.run import Progress, SynthResult
@@ -208,10 +209,13 @@ def data_quality(project: Project) -> list[QualityRow]:
 
 def run_indicators(project: Project, progress: RunProgress | None = None,
                    engine: str = "duckdb", settings: dict[str, str] | None = None,
-                   first: str | None = None, last: str | None = None) -> RunResult:
+                   first: str | None = None, last: str | None = None,
+                   scope: RunScope | None = None) -> RunResult:
     """`outcomes run`: every indicator definition over the store, to the results table, on
     `engine` with its `settings` (DuckDB's or Spark's configuration); with `first`/`last`
-    (period labels), only periods wholly from the start of one to the end of the other."""
+    (period labels), only periods wholly from the start of one to the end of the other;
+    with a `scope`, over its parts and areas instead of the store's current parts and the
+    workspace's areas."""
     from common_outcomes.engine.run import run
     from common_outcomes.errors import UserError
 
@@ -241,7 +245,7 @@ def run_indicators(project: Project, progress: RunProgress | None = None,
         # from the local store, whose catalog says which parts are current.
         settings = {**(settings or {}), STORE: str(open_store(project.folder).root)}
     return run(project.folder, workspace, framework, project.sources, track, progress,
-               engine=engine, settings=settings, window=_window(first, last))
+               engine=engine, settings=settings, window=_window(first, last), scope=scope)
 
 
 def _window(first: str | None, last: str | None) -> tuple[date | None, date | None]:

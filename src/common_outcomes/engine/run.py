@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -80,14 +80,29 @@ def about_of(workspace: Workspace, framework: Framework,
     return out
 
 
-def passes_of(folder: Path, workspace: Workspace) -> tuple[list[plan.Pass], list[str]]:
-    """The passes over the store's current data, and the indicators lacking data (in their
-    own source or in their denominator's)."""
-    store = open_store(folder)
+@dataclass(frozen=True)
+class Scope:
+    """What a run covers when it is not the workspace's own: each source's parts and the area
+    hierarchy (a London instance computes every borough's parts over London's areas)."""
+
+    parts: Mapping[str, Sequence[plan.Part]]
+    areas: Areas
+
+
+def passes_of(folder: Path, workspace: Workspace,
+              given: Mapping[str, Sequence[plan.Part]] | None = None
+              ) -> tuple[list[plan.Pass], list[str]]:
+    """The passes over the store's current data (or over the `given` parts of each source),
+    and the indicators lacking data (in their own source or in their denominator's)."""
     definitions = definitions_of(workspace)
+    needed = {s for d in definitions for s in plan.sources_of(d)}
     parts: dict[str, list[plan.Part]] = {}
-    for source in {s for d in definitions for s in plan.sources_of(d)}:
-        parts[source] = [plan.Part(p.path, p.periods) for p in store.current_files(source)]
+    if given is None:
+        store = open_store(folder)
+        for source in needed:
+            parts[source] = [plan.Part(p.path, p.periods) for p in store.current_files(source)]
+    else:
+        parts = {source: list(given.get(source, ())) for source in needed}
     with_data = [d for d in definitions if all(parts[s] for s in plan.sources_of(d))]
     without = sorted({d.indicator for d in definitions} - {d.indicator for d in with_data})
     return plan.plan_passes(with_data, parts), without
@@ -98,14 +113,16 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
         finish: Callable[[pa.Table], pa.Table] = lambda t: t,
         progress: Progress | None = None, engine: str = "duckdb",
         settings: dict[str, str] | None = None,
-        window: tuple[date | None, date | None] = (None, None)) -> RunResult:
+        window: tuple[date | None, date | None] = (None, None),
+        scope: Scope | None = None) -> RunResult:
     """Compute, let `finish` add what the layers above know (tracking), then write.
 
+    Over the store's current parts and the workspace's areas, or over a `scope`'s.
     A pass whose inputs have not changed since the last run (same data versions, definitions,
     metadata and areas) is not recomputed: its results are reused from .outcomes/results."""
-    passes, without = passes_of(folder, workspace)
+    passes, without = passes_of(folder, workspace, scope.parts if scope else None)
     about = about_of(workspace, framework, sources)
-    areas = areas_of(workspace)
+    areas = scope.areas if scope else areas_of(workspace)
     result = RunResult(folder / RESULTS, without_data=without)
     cache = folder / PASSES
     # Opened only when a pass must be computed: starting Spark costs seconds.
