@@ -23,9 +23,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from common_outcomes.engine.plan import Part
+    from common_outcomes.engine.results import Areas
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = str(Path(sys.executable).with_name("outcomes"))
+ENGLAND = "E92000001"
+LONDON = "E12000007"
 # Synthetic files that must sit in the workspace's incoming/ when others load: the council's
 # postcode directory (load derives postcode LSOAs from it).
 DIRECTORY = "postcode_directory"
@@ -62,6 +65,26 @@ def workspace(workdir: Path, scale: str, years: int, sources: Sequence[str] = ()
         took["load"] = _outcomes("load", str(ws), "--all", "--key-file", str(key))
     shutil.rmtree(ws / "incoming")  # loaded; only the store is read from here on
     return ws, took
+
+
+def add_published(ws: Path, published: Path) -> float:
+    """Load the published comparators (the CSVs `make demo` loads: DfE, Fingertips) into a
+    workspace made by `workspace`, which synthesises and loads partners' data only: each
+    source with a file among them and nothing loaded yet. Returns the seconds it took."""
+    from common_outcomes.data.store import open_store
+    from common_outcomes.project import Project
+
+    incoming = ws / "incoming"
+    shutil.copytree(published, incoming / "comparators", dirs_exist_ok=True)
+    store = open_store(ws)
+    waiting = {source: files for source, files in _waiting(
+        ws, incoming, sorted(Project.load(ws).sources)).items()
+        if files and not store.current_files(source)}
+    took = sum(_outcomes("load", str(ws), source, *map(str, files),
+                         "--key-file", str(ws.parent / "key"))
+               for source, files in waiting.items())
+    shutil.rmtree(incoming)
+    return took
 
 
 def _waiting(ws: Path, incoming: Path, sources: Sequence[str]) -> dict[str, list[Path]]:
@@ -109,6 +132,52 @@ def every_la(ws: Path) -> Callable[[tuple[Part, ...]], tuple[Part, ...]]:
         return every[source_of[parts[0].path]] if parts else parts
 
     return widen
+
+
+def areas(scale: str, ws: Path, *, localities: bool = False, england: bool = True) -> Areas:
+    """Each small area's ward, locality, LA, region and England, as the scale has them.
+
+    Borough: the workspace's own (ward -> locality -> la), as `outcomes run` uses them.
+    London: every LSOA -> ward -> la -> region (-> England unless `england` is False), from
+    the shipped reference geography; with `localities`, the workspace's Family Hub localities
+    over its own LSOAs too. England: every MSOA -> la -> region -> England (the synthetic
+    England places people in MSOAs, which have no wards)."""
+    from common_outcomes.engine.results import Areas
+    from common_outcomes.engine.run import areas_of
+    from common_outcomes.geography import reference as ref
+    from common_outcomes.project import Project
+
+    def own() -> Areas:
+        project = Project.load(ws)
+        assert project.workspace is not None, f"{ws} does not load"
+        return areas_of(project.workspace)
+
+    if scale == "borough":
+        return own()
+    regions = {la.region_code: la.region_name for la in ref.local_authorities()}
+    if scale == "london":
+        lsoas = ref.london_lsoas()
+        within = {"ward": {r.lsoa_code: r.ward_code for r in lsoas},
+                  "la": {r.lsoa_code: r.la_code for r in lsoas},
+                  "region": {r.lsoa_code: LONDON for r in lsoas}}
+        names = ({r.ward_code: r.ward_name for r in lsoas} | {r.la_code: r.la_name for r in lsoas}
+                 | {LONDON: regions[LONDON]})
+        if england:
+            within["england"] = {r.lsoa_code: ENGLAND for r in lsoas}
+            names[ENGLAND] = "England"
+        if localities:
+            borough = own()
+            within["locality"] = dict(borough.within["locality"])
+            # Sorted: the areas are part of each pass's cache key, and a set's order is not.
+            names |= {code: borough.names[code]
+                      for code in sorted(set(within["locality"].values())) if code}
+        return Areas(within, names)
+    msoas = ref.england_msoas()
+    return Areas({"la": {r.msoa_code: r.utla_code for r in msoas},
+                  "region": {r.msoa_code: r.region_code for r in msoas},
+                  "england": {r.msoa_code: ENGLAND for r in msoas}},
+                 {r.utla_code: r.utla_name for r in msoas}
+                 | {r.region_code: r.region_name for r in msoas} | {ENGLAND: "England"})
 
 
 def tree_rss(root: int) -> int:

@@ -47,17 +47,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _workspaces import EXE, every_part, measure, workspace
+from _workspaces import EXE, areas, every_part, measure, workspace
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from common_outcomes.engine.results import Areas
-
 SOURCE = "maternity"
-ENGLAND = "E92000001"
-LONDON = "E12000007"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 Z95 = 1.959963984540054  # the normal quantile at 97.5%
 KEYS = ("indicator", "area_code", "period_type", "period", "breakdown")
@@ -108,36 +104,6 @@ class Job:
         path.write_text(json.dumps({"ws": str(self.ws), "scale": self.scale,
                                     "files": self.files, "periods": self.periods,
                                     "lookup": str(self.lookup)}))
-
-
-def areas(scale: str, ws: Path) -> Areas:
-    """Each small area's ward, locality, LA, region and England, as the scale has them."""
-    from common_outcomes.engine.results import Areas
-    from common_outcomes.geography import reference as ref
-
-    if scale == "borough":  # the workspace's own areas, as `outcomes run` uses them
-        from common_outcomes.engine.run import areas_of
-        from common_outcomes.project import Project
-
-        project = Project.load(ws)
-        assert project.workspace is not None
-        return areas_of(project.workspace)
-    regions = {la.region_code: la.region_name for la in ref.local_authorities()}
-    if scale == "london":
-        lsoas = ref.london_lsoas()
-        return Areas({"ward": {r.lsoa_code: r.ward_code for r in lsoas},
-                      "la": {r.lsoa_code: r.la_code for r in lsoas},
-                      "region": {r.lsoa_code: LONDON for r in lsoas},
-                      "england": {r.lsoa_code: ENGLAND for r in lsoas}},
-                     {r.ward_code: r.ward_name for r in lsoas}
-                     | {r.la_code: r.la_name for r in lsoas}
-                     | {LONDON: regions[LONDON], ENGLAND: "England"})
-    msoas = ref.england_msoas()
-    return Areas({"la": {r.msoa_code: r.utla_code for r in msoas},
-                  "region": {r.msoa_code: r.region_code for r in msoas},
-                  "england": {r.msoa_code: ENGLAND for r in msoas}},
-                 {r.utla_code: r.utla_name for r in msoas}
-                 | {r.region_code: r.region_name for r in msoas} | {ENGLAND: "England"})
 
 
 def prepare(ws: Path, scale: str, workdir: Path) -> Job:

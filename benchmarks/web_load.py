@@ -4,8 +4,18 @@ API route in turn, measured with wrk (Debian's package), on SQLite and on Postgr
     make demo                                     # the example, computed
     .venv/bin/python benchmarks/web_load.py       # 50 clients for 60 s, each database
     .venv/bin/python benchmarks/web_load.py --duration 20 --databases sqlite
+    .venv/bin/python benchmarks/web_load.py --scale london --keep /var/tmp/webload
 
-Prints one Markdown row per database: requests, requests/s, p50/p95/p99 latency, errors.
+At London scale the example is served with London's synthetic data (`outcomes synth --scale
+london`, built into --keep by _workspaces.workspace and reused, or an existing --workspace)
+and results computed over every LA's loaded parts and London's wards, LAs and region plus the
+borough's own Family Hub localities, with the tracking `outcomes run` adds (published
+comparators, England among them; baselines; targets), written where `outcomes run` writes
+them, through the same disclosure gate. England is left to the published comparator rather
+than computed from London's data alone, which would shadow it with London's figure.
+
+Prints one Markdown row per database: requests, requests/s, p50/p95/p99 latency, errors, and
+the server's peak resident memory (every worker) while measured.
 Traffic goes to 127.0.0.1 only; every run is bounded by --duration.
 """
 
@@ -19,12 +29,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
-from common_outcomes.project import open_state
+from _workspaces import add_published, areas, every_part, tree_rss, workspace
+
+from common_outcomes.engine.run import Scope
+from common_outcomes.project import Project, open_state, run_indicators
 from common_outcomes.state import Role
 from common_outcomes.web.security import SESSION_COOKIE
 from common_outcomes.web.site import Served
@@ -69,6 +83,16 @@ def paths(workspace: Path) -> list[str]:
             f"/api/v1/workspaces/{served.id}/actions"]
 
 
+def london_results(ws: Path) -> str:
+    """Compute the London workspace's results as one instance holding every borough would:
+    every LA's parts over London's areas and the borough's localities. Says what it did."""
+    start = time.perf_counter()
+    scope = Scope(every_part(ws), areas("london", ws, localities=True, england=False))
+    done = run_indicators(Project.load(ws), scope=scope)
+    return (f"London results: {done.rows:,} rows in {time.perf_counter() - start:,.1f} s "
+            f"({done.passes_computed} passes computed, {done.passes_reused} unchanged)")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,7 +101,7 @@ def free_port() -> int:
 
 
 def measure(workspace: Path, url: str, duration: int, connections: int,
-            workers: int = 1) -> dict[str, float]:
+            workers: int = 1, start_within: int = 60) -> dict[str, float]:
     state = open_state(workspace, url)
     email = f"load-{uuid.uuid4().hex[:8]}@example.org"
     state.add_user(email, "Load", "a long load passphrase", Served.load(workspace).id,
@@ -89,7 +113,7 @@ def measure(workspace: Path, url: str, duration: int, connections: int,
                                "--workers", str(workers)],
                               env={**os.environ, "DATABASE_URL": url})
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_within
         while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health").read()
@@ -101,14 +125,28 @@ def measure(workspace: Path, url: str, duration: int, connections: int,
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA % (", ".join(f'"{p}"' for p in paths(workspace)),
                                 f"{SESSION_COOKIE}={token}"))
-        done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s",
-                               "--timeout", "10s", "-s", script.name,
-                               f"http://127.0.0.1:{port}"],
-                              capture_output=True, text=True, check=True,
-                              timeout=duration + 60)
+        peak = [0]
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(0.5):
+                peak[0] = max(peak[0], tree_rss(server.pid))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s",
+                                   "--timeout", "10s", "-s", script.name,
+                                   f"http://127.0.0.1:{port}"],
+                                  capture_output=True, text=True, check=True,
+                                  timeout=duration + 60)
+        finally:
+            sampling.set()
+            sampler.join()
         Path(script.name).unlink()
         line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
         result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
+        result["rss_mb"] = peak[0] / 2**20
         return result
     finally:
         server.terminate()
@@ -117,7 +155,15 @@ def measure(workspace: Path, url: str, duration: int, connections: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workspace", type=Path, default=ROOT / "examples" / "tower-hamlets")
+    parser.add_argument("--scale", choices=("borough", "london"), default="borough")
+    parser.add_argument("--workspace", type=Path, default=None, help=(
+        "the workspace to serve (default: the example; at London scale, one built in --keep)"))
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="where the London workspace is built and kept for the next run")
+    parser.add_argument("--years", type=int, default=5, help="years of London's data")
+    parser.add_argument("--comparators", type=Path,
+                        default=ROOT.parent / "shared" / "data" / "published",
+                        help="the published CSVs loaded into the London workspace (as make demo)")
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--databases", default="sqlite,postgresql")
@@ -125,9 +171,24 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
+    ws = args.workspace or ROOT / "examples" / "tower-hamlets"
+    if args.scale == "london":
+        if args.workspace is None:
+            if args.keep is None:
+                sys.exit("--scale london needs --workspace or --keep (a folder to build it in).")
+            args.keep.mkdir(parents=True, exist_ok=True)
+            ws, took = workspace(args.keep, "london", args.years)
+            print(f"London workspace {ws}: " + (", ".join(
+                f"{k} {v:,.0f} s" for k, v in took.items()) or "reused"), flush=True)
+        if not args.comparators.is_dir():
+            sys.exit(f"{args.comparators} is missing: the published comparators to load.")
+        took = add_published(ws, args.comparators)
+        if took:
+            print(f"Loaded the published comparators in {took:,.0f} s", flush=True)
+        print(london_results(ws), flush=True)
     print("| database | workers | clients | seconds | requests | requests/s | p50 ms | p95 ms "
-          "| p99 ms | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| p99 ms | errors | server MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for database in args.databases.split(","):
         folder = Path(tempfile.mkdtemp(prefix="web-load-"))
         name = f"outcomes_load_{uuid.uuid4().hex[:10]}"
@@ -141,7 +202,8 @@ def main() -> None:
                 admin.execute(f'CREATE DATABASE "{name}"')
             url = POSTGRES + name
         try:
-            r = measure(args.workspace, url, args.duration, args.connections, args.workers)
+            r = measure(ws, url, args.duration, args.connections, args.workers,
+                        start_within=60 if args.scale == "borough" else 600)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
             if database != "sqlite":
@@ -152,7 +214,7 @@ def main() -> None:
               f"{r['requests']:,} | "
               f"{r['requests'] / r['seconds']:,.0f} | {r['p50'] / 1000:.0f} | "
               f"{r['p95'] / 1000:.0f} | {r['p99'] / 1000:.0f} | "
-              f"{r['errors'] + r['status']:,} |", flush=True)
+              f"{r['errors'] + r['status']:,} | {r['rss_mb']:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ and order rows, and never compute a new number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
@@ -109,10 +109,15 @@ def series(table: pa.Table, indicator: str, area: str, period_type: str) -> list
 
 
 def compared(table: pa.Table, indicator: str, period_type: str,
-             period: str | None = None) -> list[Value]:
-    """Every area's value for one period (the newest when none is named), the borough first,
-    then localities and wards, each by name."""
-    rows = values(select(table, indicator=indicator, period_type=period_type, breakdown=ALL))
+             period: str | None = None, areas: Collection[str] | None = None) -> list[Value]:
+    """Every area's value for one period (the newest when none is named), or only the `areas`
+    named (a borough's own among London's), the borough first, then localities and wards,
+    each by name."""
+    chosen = select(table, indicator=indicator, period_type=period_type, breakdown=ALL)
+    if areas is not None:
+        chosen = chosen.filter(pc.is_in(chosen.column("area_code"),
+                                        pa.array(sorted(areas), pa.string())))
+    rows = values(chosen)
     if not rows:
         return []
     if period is None:

@@ -92,7 +92,10 @@ def results(ws: Workspace,
     """Published indicator values, filtered by indicator, area code, period label, period
     type and breakdown; paged by offset and limit."""
     def pick() -> Results:
-        table = ws.results() if indicator is None else ws.of(indicator)
+        # An indicator's or an area's rows, split once per results version: a query filters
+        # those rather than the whole table (London's holds every borough's wards).
+        table = (ws.of(indicator) if indicator is not None else
+                 ws.in_area(area) if area is not None else ws.results())
         if table is None:
             return Results(total=0, offset=offset, rows=[])
         chosen = rv.select(table, indicator, area, period, period_type, breakdown)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
@@ -31,6 +32,7 @@ from common_outcomes.project import (
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.results_view import Value
 from common_outcomes.state import Role, State
+from common_outcomes.tracking.comparators import comparator_areas
 from common_outcomes.web import formats
 from common_outcomes.web.oidc import OidcSettings, Provider
 
@@ -64,6 +66,10 @@ class Served:
     shapes: list[dict[str, Any]] = field(default_factory=list)
     # The workspace's partners, id to name, for the story behind the curve.
     partners: dict[str, str] = field(default_factory=dict)
+    # The areas the pages compare: the borough's wards and localities, the borough and its
+    # comparators (region, England, statistical neighbours). Results computed for London
+    # hold every borough's wards; the API still serves any area, the pages only these.
+    shown: frozenset[str] = frozenset()
     _cached: tuple[int, Published | None] = (-1, None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # What pages derive from the results or the store, until either changes.
@@ -71,6 +77,11 @@ class Served:
     _making: threading.Lock = field(default_factory=threading.Lock)
     _locks: dict[tuple[str, int, str], threading.Lock] = field(default_factory=dict)
     _results: Path | None = None
+    # The published rows' order by a column and where each value's rows lie in it, per
+    # results version (apart from the memo, which a burst of distinct API queries may clear:
+    # making one reads the whole table).
+    _splits: dict[str, tuple[int, Split]] = field(default_factory=dict)
+    _splitting: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._results = results_path(self.project)
@@ -82,16 +93,20 @@ class Served:
         if ws is None or project.framework is None:
             raise UserError(f"{folder} cannot be served: it has errors that stop it being "
                             "read; run 'outcomes check' and fix them first.")
-        return cls(ws.settings.id, project, ws.settings.title, ws.settings.borough.code,
+        code = ws.settings.borough.code
+        wards = {w.code for w in ws.geography.wards} if ws.geography else set()
+        shown = frozenset({*wards, *(x.id for x in ws.localities),
+                           *comparator_areas(code).areas})
+        return cls(ws.settings.id, project, ws.settings.title, code,
                    ws.settings.borough.name, project.map(), indicator_catalogue(project),
-                   ward_shapes(project), {p.id: p.name for p in ws.partners})
+                   ward_shapes(project), {p.id: p.name for p in ws.partners}, shown)
 
     def published(self) -> Published | None:
         version = results_version(self.project, self._results)
         if self._cached[0] != version:
             with self._lock:
                 if self._cached[0] != version:
-                    self._cached = (version, published_results(self.project))
+                    self._cached = (version, _one_chunk(published_results(self.project)))
         return self._cached[1]
 
     def results(self) -> pa.Table | None:
@@ -108,17 +123,30 @@ class Served:
     def of(self, indicator: str) -> pa.Table | None:
         """One indicator's published rows (split once per results version, so that a page
         filters its own rows rather than the whole table), or None before the first run."""
+        return self._part("indicator_id", indicator)
+
+    def in_area(self, area: str) -> pa.Table | None:
+        """One area's published rows (split like `of`), or None before the first run."""
+        return self._part("area_code", area)
+
+    def _part(self, column: str, value: str) -> pa.Table | None:
         table = self.results()
         if table is None:
             return None
-        split = self._remember("split", self._cached[0], "", lambda: _by_indicator(table))
-        return split.get(indicator, table.slice(0, 0))
+        version = self._cached[0]
+        held = self._splits.get(column)
+        if held is None or held[0] != version:
+            with self._splitting:
+                held = self._splits.get(column)
+                if held is None or held[0] != version:
+                    held = self._splits[column] = (version, Split.of(table, column))
+        return held[1].rows(table, value)
 
     def latest(self, area: str) -> dict[str, Value]:
         """Each indicator's newest published value for an area (see results_view.latest)."""
-        table = self.results()
         return self._remember("latest", self._cached[0], area, lambda: (
-            rv.latest(table, area, self.usual_periods) if table is not None else {}))
+            rv.latest(table, area, self.usual_periods)
+            if (table := self.in_area(area)) is not None else {}))
 
     def data(self) -> tuple[list[VersionInfo], list[QualityRow]]:
         """Every loaded version, and the data quality of the current ones."""
@@ -152,17 +180,20 @@ class Served:
 
     def periods(self, indicators: frozenset[str]) -> list[str]:
         """The periods these indicators have published values for, newest first."""
-        table = self.results()
+        self.published()
 
         def find() -> list[str]:
-            if table is None:
-                return []
-            rows = table.filter(pc.is_in(table.column("indicator_id"),
-                                         pa.array(sorted(indicators), pa.string())))
             ends: dict[str, Any] = {}
-            for period, end in zip(rows.column("period").to_pylist(),
-                                   rows.column("period_end").to_pylist(), strict=True):
-                ends[period] = max(end, ends.get(period, end))
+            for indicator in sorted(indicators):
+                rows = self.of(indicator)
+                if rows is None:
+                    return []
+                # Each period's distinct ends, not every area's row.
+                pairs = rows.group_by(["period"]).aggregate([("period_end", "max")])
+                for period, end in zip(pairs.column("period").to_pylist(),
+                                       pairs.column("period_end_max").to_pylist(),
+                                       strict=True):
+                    ends[period] = max(end, ends.get(period, end))
             return sorted(ends, key=lambda p: (ends[p], p), reverse=True)
 
         return self._remember("periods", self._cached[0], ",".join(sorted(indicators)), find)
@@ -176,9 +207,41 @@ class Served:
         return {k: i.period_type.value for k, i in self.indicators.items()}
 
 
-def _by_indicator(table: pa.Table) -> dict[str, pa.Table]:
-    ids = table.column("indicator_id")
-    return {i: table.filter(pc.equal(ids, i)) for i in pc.unique(ids).to_pylist()}
+def _one_chunk(published: Published | None) -> Published | None:
+    """The published rows in one chunk (one copy per results version): taking an area's rows
+    from a table of many chunks (one per indicator) costs some 30 times more."""
+    return replace(published, table=published.table.combine_chunks()) if published else None
+
+
+@dataclass(frozen=True)
+class Split:
+    """A table's rows by a text column's value, each value's in the table's order: one
+    stable sort of the whole table, then a slice of it per value rather than a filter. The
+    order is kept, not a sorted copy (London's results are 80 MB); none when the table is
+    already in order (published results are, by indicator), so its rows are zero-copy."""
+
+    order: pa.Array | None
+    spans: dict[str, tuple[int, int]]
+
+    @classmethod
+    def of(cls, table: pa.Table, column: str) -> Split:
+        order = pc.sort_indices(table, [(column, "ascending")])
+        positions = np.asarray(order.to_numpy(), dtype=np.int64)
+        in_order = bool(np.all(positions == np.arange(len(positions))))
+        codes = pc.dictionary_encode(pc.take(table.column(column), order).combine_chunks())
+        index = np.asarray(codes.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        starts = np.flatnonzero(np.diff(index, prepend=-1))
+        ends = np.append(starts[1:], len(index))
+        names = codes.dictionary.to_pylist()
+        return cls(None if in_order else order,
+                   {str(names[index[a]]): (int(a), int(b)) for a, b in zip(starts, ends,
+                                                                          strict=True)})
+
+    def rows(self, table: pa.Table, value: str) -> pa.Table:
+        start, end = self.spans.get(value, (0, 0))
+        if self.order is None:
+            return table.slice(start, end - start)
+        return table.take(self.order.slice(start, end - start))
 
 
 @dataclass
