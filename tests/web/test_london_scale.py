@@ -4,6 +4,8 @@ borough's wards; the API still serves any area, from rows split once per results
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 from pathlib import Path
@@ -160,3 +162,14 @@ def test_a_boroughs_own_results_are_all_shown(example: Served) -> None:
     table = example.results()
     assert table is not None
     assert set(table.column("area_code").to_pylist()) <= example.shown
+
+
+def test_the_download_holds_what_the_page_compares(browser: TestClient, results: pa.Table,
+                                                   other_wards: set[str]) -> None:
+    got = browser.get(f"/w/tower-hamlets/indicators/{INDICATOR}/download.csv")
+    assert got.status_code == 200
+    codes = {row["area_code"] for row in csv.DictReader(io.StringIO(
+        got.content.decode("utf-8-sig")))}
+    assert OTHER not in codes and not codes & other_wards
+    rows = results.filter(pc.equal(results.column("indicator_id"), INDICATOR))
+    assert codes and codes < set(rows.column("area_code").to_pylist())

@@ -47,6 +47,9 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "postgresql":
         raise UserError(f"DATABASE_URL names '{parsed.get_backend_name()}': the app's state "
                         "lives in SQLite or PostgreSQL.")
+    # Pre-ping: a connection the server dropped (a restart, a failover) is opened again
+    # rather than failing a request. It costs a round trip per checkout, which is rare: the
+    # state version comes from the server's announcements (state/watch.py), not a read.
     return create_engine(url, pool_pre_ping=True, **POOL)
 
 

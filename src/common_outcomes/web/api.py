@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as ApiPath
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import (
@@ -22,7 +23,7 @@ from common_outcomes.state import (
     narrative_problems,
 )
 from common_outcomes.state.store import MAX_ACTION, MAX_FACTORS, MAX_NARRATIVE
-from common_outcomes.web.app import SignedIn, Workspace, site_of
+from common_outcomes.web.app import SignedIn, Workspace, kept_json, site_of
 from common_outcomes.web.site import Served
 from common_outcomes.web.stories import Subject, may_write, story_errors, subject_of
 
@@ -57,38 +58,46 @@ class Results(BaseModel):
     rows: list[rv.Value]
 
 
+# How the kept answers are written as JSON (web.app.kept_json).
+RESULTS = TypeAdapter(Results)
+NARRATIVES = TypeAdapter(list[NarrativeVersion])
+ACTIONS = TypeAdapter(list[ActionVersion])
+MAP: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+
 @router.get("/workspaces")
-def workspaces(request: Request, account: SignedIn) -> list[WorkspaceSummary]:
+async def workspaces(request: Request, account: SignedIn) -> list[WorkspaceSummary]:
     """The workspaces the signed-in user may read, with their role in each."""
     return [WorkspaceSummary(id=w.id, title=w.title, borough_code=w.borough_code,
                              borough_name=w.borough_name, role=account.roles[k])
             for k, w in site_of(request).workspaces.items() if account.may(k, Role.VIEWER)]
 
 
-@router.get("/workspaces/{workspace}")
-def workspace(ws: Workspace) -> dict[str, Any]:
+@router.get("/workspaces/{workspace}", response_model=dict[str, Any])
+async def workspace(request: Request, ws: Workspace) -> Response:
     """The workspace's strategy: priorities, golden threads, localities, the contribution
     matrix and gaps (the strategy map's JSON, format common-outcomes/strategy-map@1)."""
-    return ws.map
+    return await kept_json(request, ws, MAP, lambda: ws.map)
 
 
-@router.get("/workspaces/{workspace}/framework")
-def framework(ws: Workspace) -> dict[str, Any]:
+@router.get("/workspaces/{workspace}/framework", response_model=dict[str, Any])
+async def framework(request: Request, ws: Workspace) -> Response:
     """The framework release the workspace pins: layers, domains, outcomes, indicators."""
-    assert ws.project.framework is not None
-    return ws.project.framework.framework.model_dump(mode="json")
+    pinned = ws.project.framework
+    assert pinned is not None
+    return await kept_json(request, ws, MAP, lambda: pinned.framework.model_dump(mode="json"))
 
 
-@router.get("/workspaces/{workspace}/results", responses={
+@router.get("/workspaces/{workspace}/results", response_model=Results, responses={
     503: {"model": Problem, "description": "The results cannot be shown (disclosure control)."}})
-def results(ws: Workspace,
+async def results(request: Request, ws: Workspace,
             indicator: Annotated[str | None, Query(max_length=100)] = None,
             area: Annotated[str | None, Query(max_length=100)] = None,
             period: Annotated[str | None, Query(max_length=50)] = None,
             period_type: Annotated[str | None, Query(max_length=50)] = None,
             breakdown: Annotated[str | None, Query(max_length=200)] = None,
             offset: Annotated[int, Query(ge=0)] = 0,
-            limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 1000) -> Results:
+            limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 1000) -> Response:
     """Published indicator values, filtered by indicator, area code, period label, period
     type and breakdown; paged by offset and limit."""
     def pick() -> Results:
@@ -102,8 +111,7 @@ def results(ws: Workspace,
         return Results(total=chosen.num_rows, offset=offset,
                        rows=rv.values(chosen.slice(offset, limit)))
 
-    return ws.derived("results", repr((indicator, area, period, period_type, breakdown,
-                                       offset, limit)), pick)
+    return await kept_json(request, ws, RESULTS, pick)
 
 
 # The story behind the curve: narratives and actions (stories.py holds the pages). ----------
@@ -174,15 +182,15 @@ def _refuse(errors: dict[str, str]) -> None:
                                            for field, message in errors.items()) + ".")
 
 
-@router.get("/workspaces/{workspace}/narratives")
-def narratives(request: Request, ws: Workspace,
+@router.get("/workspaces/{workspace}/narratives", response_model=list[NarrativeVersion])
+async def narratives(request: Request, ws: Workspace,
                subject_kind: SubjectKind | None = None,
                subject: Annotated[str | None, Query(max_length=100)] = None,
-               period: Annotated[str | None, Query(max_length=50)] = None
-               ) -> list[NarrativeVersion]:
+               period: Annotated[str | None, Query(max_length=50)] = None) -> Response:
     """Every version of the story behind the curve, newest first; filtered by subject and
     period."""
-    return site_of(request).state.narratives(ws.id, subject_kind, subject, period)
+    return await kept_json(request, ws, NARRATIVES, lambda: site_of(request).state.narratives(
+        ws.id, subject_kind, subject, period))
 
 
 @router.post("/workspaces/{workspace}/narratives", status_code=201, responses=WRITES,
@@ -199,12 +207,12 @@ def add_narrative(request: Request, ws: Workspace, account: SignedIn,
         tuple(story.partners))
 
 
-@router.get("/workspaces/{workspace}/actions")
-def actions(request: Request, ws: Workspace, subject_kind: SubjectKind | None = None,
-            subject: Annotated[str | None, Query(max_length=100)] = None
-            ) -> list[ActionVersion]:
+@router.get("/workspaces/{workspace}/actions", response_model=list[ActionVersion])
+async def actions(request: Request, ws: Workspace, subject_kind: SubjectKind | None = None,
+                  subject: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     """The current version of every action, by number; filtered by subject."""
-    return site_of(request).state.actions(ws.id, subject_kind, subject)
+    return await kept_json(request, ws, ACTIONS, lambda: site_of(request).state.actions(
+        ws.id, subject_kind, subject))
 
 
 @router.post("/workspaces/{workspace}/actions", status_code=201, responses=WRITES,

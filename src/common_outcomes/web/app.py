@@ -7,17 +7,24 @@ role in that workspace (a user without one gets 404, as if it did not exist).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
-from collections.abc import AsyncIterator, Sequence
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import escape
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -26,9 +33,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common_outcomes.errors import UserError
 from common_outcomes.state import Account, Role
 from common_outcomes.web.oidc import OidcSettings
-from common_outcomes.web.security import HEADERS, SESSION_COOKIE, csrf_token
+from common_outcomes.web.security import (
+    COOKIE_FLAGS,
+    HEADERS,
+    SEEN_COOKIE,
+    SESSION_COOKIE,
+    csrf_token,
+)
 from common_outcomes.web.site import GOVUK_ASSETS, OWN_ASSETS, VEGA_ASSETS, Served, Site
 
+T = TypeVar("T")
 API = "/api/v1"
 # The only routes that answer without sign-in: signing in, the assets, a liveness probe and
 # the API's description (which holds no data). A test fails when a route is added without
@@ -73,6 +87,7 @@ def create_app(folders: Sequence[Path], database: str | None = None,
                   description="The borough's outcomes framework, strategy and published "
                   "indicator values. Every route but this document needs a signed-in user.")
     app.state.site = site
+    app.state.pages = Pages()
     app.mount("/assets", StaticFiles(directory=GOVUK_ASSETS), name="assets")
     app.mount("/static", StaticFiles(directory=OWN_ASSETS), name="static")
     app.mount("/vega", StaticFiles(directory=VEGA_ASSETS), name="vega")
@@ -81,7 +96,7 @@ def create_app(folders: Sequence[Path], database: str | None = None,
     if site.oidc is not None:
         app.include_router(pages.oidc_router)
     app.include_router(api.router, prefix=API)
-    app.add_middleware(Headers)
+    app.add_middleware(Headers, committed=site.state.committed)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -109,14 +124,16 @@ class Headers:
     data are per user: no shared cache may keep them). Plain ASGI: no per-request copy of
     the body, as Starlette's BaseHTTPMiddleware would make."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, committed: Callable[[], int]) -> None:
         self.app = app
+        self.committed = committed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         cached = scope["path"].startswith(("/assets/", "/static/", "/vega/"))
+        changing = scope["method"] not in ("GET", "HEAD")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -124,6 +141,8 @@ class Headers:
                 headers.update(HEADERS)
                 if not cached:
                     headers["Cache-Control"] = "no-store"
+                if changing and (seen := self.committed()):
+                    headers.append("set-cookie", f"{SEEN_COOKIE}={seen}; {COOKIE_FLAGS}")
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -134,16 +153,29 @@ def site_of(request: Request) -> Site:
     return site
 
 
-def signed_in(request: Request) -> Account:
-    account = site_of(request).state.account(request.cookies.get(SESSION_COOKIE))
+async def signed_in(request: Request) -> Account:
+    """The signed-in account, and the state version the request reads the state at (read
+    once). Both are usually known in this process (see State.known_version, remembered):
+    then the answer needs no worker thread; a round trip to the database goes to one."""
+    state = site_of(request).state
+    seen = request.cookies.get(SEEN_COOKIE, "")
+    at_least = int(seen) if seen.isdigit() and len(seen) < 19 else 0
+    version = state.known_version(at_least)
+    if version is None:
+        version = await run_in_threadpool(state.version, at_least)
+    request.state.version = version
+    token = request.cookies.get(SESSION_COOKIE)
+    known, account = state.remembered(token, version)
+    if not known:
+        account = await run_in_threadpool(state.account, token, version)
     if account is None:
         raise SignInNeeded
     request.state.account = account  # for the page's header, without asking again
     return account
 
 
-def workspace(workspace: str, request: Request,
-              account: Annotated[Account, Depends(signed_in)]) -> Served:
+async def workspace(workspace: str, request: Request,
+                    account: Annotated[Account, Depends(signed_in)]) -> Served:
     """A workspace the signed-in user may read; 404 for any other, so that its existence is
     not disclosed."""
     served = site_of(request).workspaces.get(workspace)
@@ -154,6 +186,79 @@ def workspace(workspace: str, request: Request,
 
 SignedIn = Annotated[Account, Depends(signed_in)]
 Workspace = Annotated[Served, Depends(workspace)]
+
+
+# Where the reader's own email and CSRF token go in a kept page: random for each process, so
+# that no text a contributor writes can contain them.
+EMAIL_MARK = f"email-{secrets.token_hex(16)}"
+CSRF_MARK = f"csrf-{secrets.token_hex(16)}"
+PAGES_KEPT = 1_000
+
+
+class Pages:
+    """Rendered pages by what they depend on (see `page`); the least recently used go first,
+    so query strings nobody repeats cannot fill the memory."""
+
+    def __init__(self, size: int = PAGES_KEPT) -> None:
+        self._kept: OrderedDict[Hashable, str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, text: str) -> None:
+        with self._lock:
+            self._kept[key] = text
+            if len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+
+async def kept(request: Request, ws: Served, make: Callable[[], str]) -> str:
+    """A workspace's GET answer as everyone with the reader's role there gets it: made once
+    for its path and query, that role, and the versions of the results, the store and the
+    state (any change to what an answer shows moves one of them on). A kept answer is given
+    on the event loop; only one to make goes to a worker thread (which reads files and the
+    database), since the hand-over costs more than the answer."""
+    account: Account = request.state.account
+    key = (request.url.path, request.url.query, account.roles.get(ws.id), ws.versions(),
+           request.state.version)
+    answers: Pages = request.app.state.pages
+    text = answers.get(key)
+    if text is None:
+        text = await run_in_threadpool(make)
+        answers.put(key, text)
+    return text
+
+
+async def kept_json(request: Request, ws: Served, adapter: TypeAdapter[T],
+                    make: Callable[[], T]) -> Response:
+    """An API answer, kept as JSON (see `kept`): neither checked against its model nor
+    serialised again for each request."""
+    text = await kept(request, ws, lambda: adapter.dump_json(make()).decode())
+    return Response(text, media_type="application/json")
+
+
+async def page(request: Request, ws: Served, template: str,
+               context: Callable[[], dict[str, Any]]) -> HTMLResponse:
+    """A workspace's page (GET, 200), rendered once and kept (see `kept`); each reader gets
+    it with their own email and CSRF token put in. Under load this is most of a page's cost
+    saved: templates with GOV.UK macros take milliseconds to render."""
+    site = site_of(request)
+    account: Account = request.state.account
+    text = await kept(request, ws, lambda: site.templates.get_template(template).render(
+        account=dataclasses.replace(account, email=EMAIL_MARK), csrf_token=CSRF_MARK,
+        **context()))
+    response = HTMLResponse("")
+    token = csrf_token(site.csrf_secret, request, response)
+    response.body = response.render(text.replace(EMAIL_MARK, str(escape(account.email)))
+                                    .replace(CSRF_MARK, token))
+    response.headers["content-length"] = str(len(response.body))
+    return response
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

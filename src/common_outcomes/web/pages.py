@@ -17,7 +17,7 @@ from common_outcomes.project import results_file
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web import charts
-from common_outcomes.web.app import SignedIn, Workspace, render, site_of
+from common_outcomes.web.app import SignedIn, Workspace, page, render, site_of
 from common_outcomes.web.formats import words
 from common_outcomes.web.oidc import (
     FLOW_COOKIE,
@@ -58,7 +58,7 @@ def _local(target: str | None) -> str:
 
 
 @router.get("/health")
-def health() -> PlainTextResponse:
+async def health() -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
@@ -153,7 +153,7 @@ def sign_out(request: Request, account: SignedIn,
 
 
 @router.get("/")
-def home(request: Request, account: SignedIn) -> Response:
+async def home(request: Request, account: SignedIn) -> Response:
     site = site_of(request)
     mine = [w for k, w in site.workspaces.items() if account.may(k, Role.VIEWER)]
     if len(mine) == 1:
@@ -162,34 +162,45 @@ def home(request: Request, account: SignedIn) -> Response:
 
 
 @router.get("/w/{workspace}")
-def overview(request: Request, ws: Workspace) -> Response:
-    return render(request, "overview.html", ws=ws, m=ws.map, latest=ws.latest(ws.borough_code))
+async def overview(request: Request, ws: Workspace) -> Response:
+    return await page(request, ws, "overview.html", lambda: {
+        "ws": ws, "m": ws.map, "latest": ws.latest(ws.borough_code)})
 
 
 @router.get("/w/{workspace}/priorities/{priority}")
-def priority(request: Request, ws: Workspace, priority: str) -> Response:
+async def priority(request: Request, ws: Workspace, priority: str) -> Response:
     found = next((p for p in ws.map["priorities"] if p["id"] == priority), None)
     if found is None:
         raise HTTPException(404, "There is no such priority.")
-    written = site_of(request).state.story(ws.id, "priority", priority)
-    return render(request, "priority_page.html", ws=ws, p=found,
-                  latest=ws.latest(ws.borough_code), partners=ws.partners,
-                  narratives=written.narratives, actions=written.actions)
+
+    def context() -> dict[str, Any]:
+        written = site_of(request).state.story(ws.id, "priority", priority,
+                                               request.state.version)
+        return {"ws": ws, "p": found, "latest": ws.latest(ws.borough_code),
+                "partners": ws.partners, "narratives": written.narratives,
+                "actions": written.actions}
+
+    return await page(request, ws, "priority_page.html", context)
 
 
 @router.get("/w/{workspace}/indicators/{indicator}")
-def indicator(request: Request, ws: Workspace, account: SignedIn, indicator: str,
+async def indicator(request: Request, ws: Workspace, account: SignedIn, indicator: str,
               area: Annotated[str | None, Query(max_length=20)] = None,
               period_type: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     about = ws.indicators.get(indicator)
     if about is None:
         raise HTTPException(404, "There is no such indicator.")
-    shown = ws.derived("indicator", f"{indicator}|{area}|{period_type}", lambda: _shown(
-        ws, about, area or ws.borough_code, period_type))
-    narratives = site_of(request).state.story(ws.id, "indicator", indicator).narratives
-    return render(request, "indicator_page.html", ws=ws, about=about, partners=ws.partners,
-                  unit=about.unit.value, narratives=narratives,
-                  may_write=account.may(ws.id, Role.CONTRIBUTOR), **shown)
+
+    def context() -> dict[str, Any]:
+        shown = ws.derived("indicator", f"{indicator}|{area}|{period_type}", lambda: _shown(
+            ws, about, area or ws.borough_code, period_type))
+        written = site_of(request).state.story(ws.id, "indicator", indicator,
+                                               request.state.version)
+        return {"ws": ws, "about": about, "partners": ws.partners, "unit": about.unit.value,
+                "narratives": written.narratives,
+                "may_write": account.may(ws.id, Role.CONTRIBUTOR), **shown}
+
+    return await page(request, ws, "indicator_page.html", context)
 
 
 def warm(ws: Served) -> None:
@@ -264,7 +275,7 @@ def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]
 def download(ws: Workspace, indicator: str, fmt: str) -> Response:
     if indicator not in ws.indicators or fmt not in DOWNLOADS:
         raise HTTPException(404, "There is no such download.")
-    table = ws.of(indicator)
+    table = ws.of_shown(indicator)
     if table is None:
         raise HTTPException(404, "There are no results yet.")
     with tempfile.TemporaryDirectory() as folder:
@@ -276,11 +287,14 @@ def download(ws: Workspace, indicator: str, fmt: str) -> Response:
 
 
 @router.get("/w/{workspace}/localities/{locality}")
-def locality(request: Request, ws: Workspace, locality: str) -> Response:
+async def locality(request: Request, ws: Workspace, locality: str) -> Response:
     found = next((x for x in ws.map["localities"] if x["id"] == locality), None)
     if found is None:
         raise HTTPException(404, "There is no such locality.")
-    here, borough = ws.latest(locality), ws.latest(ws.borough_code)
+    return await page(request, ws, "locality_page.html", lambda: _locality(ws, found))
+
+
+def _locality(ws: Served, found: dict[str, Any]) -> dict[str, Any]:
     activities = [c for p in ws.map["priorities"] for c in p["chains"]
                   if c["activity"] in found["activities"]]
     unique = list({c["activity"]: c for c in activities}.values())
@@ -290,17 +304,21 @@ def locality(request: Request, ws: Workspace, locality: str) -> Response:
     where = charts.locator(ws.shapes, wards, found["name"], (
         f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
         "filled in.")) if ws.shapes and wards else None
-    return render(request, "locality_page.html", ws=ws, loc=found, here=here, borough=borough,
-                  activities=unique, partners=partners,
-                  charts={"where": charts.attribute(where)})
+    return {"ws": ws, "loc": found, "here": ws.latest(found["id"]),
+            "borough": ws.latest(ws.borough_code), "activities": unique,
+            "partners": partners, "charts": {"where": charts.attribute(where)}}
 
 
 @router.get("/w/{workspace}/data")
-def data(request: Request, ws: Workspace, account: SignedIn) -> Response:
+async def data(request: Request, ws: Workspace, account: SignedIn) -> Response:
     if not account.may(ws.id, Role.ANALYST):
         # Record counts by source and period are not statistics that disclosure control has
         # passed: they are for the people who manage the data.
         raise HTTPException(403, "The data page is for analysts and administrators.")
-    versions, quality = ws.data()
-    return render(request, "data.html", ws=ws, versions=versions, quality=quality,
-                  has_results=ws.results() is not None)
+
+    def context() -> dict[str, Any]:
+        versions, quality = ws.data()
+        return {"ws": ws, "versions": versions, "quality": quality,
+                "has_results": ws.results() is not None}
+
+    return await page(request, ws, "data.html", context)

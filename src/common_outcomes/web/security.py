@@ -13,6 +13,10 @@ from starlette.responses import Response
 # path /, so a sibling subdomain cannot plant or read them.
 SESSION_COOKIE = "__Host-outcomes-session"
 CSRF_COOKIE = "__Host-outcomes-csrf"
+# The newest state version this browser's own changes made: whichever worker process it asks
+# next shows at least that (a process hears of others' changes a moment after they commit).
+SEEN_COOKIE = "__Host-outcomes-seen"
+COOKIE_FLAGS = "Path=/; Secure; HttpOnly; SameSite=lax"
 CSRF_FIELD = "csrf_token"
 
 # No inline script or style anywhere: everything the page runs or wears comes from /assets

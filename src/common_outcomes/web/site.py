@@ -101,6 +101,11 @@ class Served:
                    ws.settings.borough.name, project.map(), indicator_catalogue(project),
                    ward_shapes(project), {p.id: p.name for p in ws.partners}, shown)
 
+    def versions(self) -> tuple[int, int]:
+        """The results' version and the store's: what a workspace page shows changes only
+        when one of them (or the app's state) does."""
+        return results_version(self.project, self._results), store_version(self.project)
+
     def published(self) -> Published | None:
         version = results_version(self.project, self._results)
         if self._cached[0] != version:
@@ -124,6 +129,15 @@ class Served:
         """One indicator's published rows (split once per results version, so that a page
         filters its own rows rather than the whole table), or None before the first run."""
         return self._part("indicator_id", indicator)
+
+    def of_shown(self, indicator: str) -> pa.Table | None:
+        """One indicator's published rows for the areas the pages show (`shown`): what its
+        page's download holds, not every London borough's wards."""
+        table = self.of(indicator)
+        if table is None or not self.shown:
+            return table
+        return table.filter(pc.is_in(table.column("area_code"),
+                                     pa.array(sorted(self.shown), pa.string())))
 
     def in_area(self, area: str) -> pa.Table | None:
         """One area's published rows (split like `of`), or None before the first run."""

@@ -22,7 +22,7 @@ from common_outcomes.state import (
     action_problems,
     narrative_problems,
 )
-from common_outcomes.web.app import SignedIn, Workspace, render, site_of
+from common_outcomes.web.app import SignedIn, Workspace, page, render, site_of
 from common_outcomes.web.security import CSRF_FIELD, csrf_valid
 from common_outcomes.web.site import Served
 
@@ -138,22 +138,30 @@ def _action_form(period: Annotated[str, Form()] = "", description: Annotated[str
 
 
 @router.get("/w/{workspace}/{kind}/{subject}/story")
-def story(request: Request, ws: Workspace, kind: str, subject: str) -> Response:
-    return _story_page(request, ws, _subject(ws, kind, subject))
+async def story(request: Request, ws: Workspace, kind: str, subject: str) -> Response:
+    found = _subject(ws, kind, subject)
+    return await page(request, ws, "story_page.html", lambda: _story(request, ws, found))
 
 
-def _story_page(request: Request, ws: Served, subject: Subject, status: int = 200,
-                errors: dict[str, str] | None = None, **form: Any) -> Response:
-    written = site_of(request).state.story(ws.id, subject.kind, subject.id)
+def _story_page(request: Request, ws: Served, subject: Subject, status: int,
+                errors: dict[str, str], **form: Any) -> Response:
+    """The story page again with what was sent and what is wrong with it."""
+    return render(request, "story_page.html", status=status,
+                  **_story(request, ws, subject, errors, **form))
+
+
+def _story(request: Request, ws: Served, subject: Subject,
+           errors: dict[str, str] | None = None, **form: Any) -> dict[str, Any]:
+    written = site_of(request).state.story(ws.id, subject.kind, subject.id,
+                                           request.state.version)
     narratives = written.narratives
     latest = list({n.period: n for n in reversed(narratives)}.values())[::-1]
     account: Account = request.state.account
-    return render(request, "story_page.html", status=status, ws=ws, subject=subject,
-                  narratives=narratives, latest=latest,
-                  actions=written.actions,
-                  periods=ws.periods(subject.indicators), partners=ws.partners,
-                  statuses=ACTION_STATUSES, may_write=account.may(ws.id, Role.CONTRIBUTOR),
-                  errors=errors or {}, action=form.pop("action", ActionForm()), **form)
+    return {"ws": ws, "subject": subject, "narratives": narratives, "latest": latest,
+            "actions": written.actions, "periods": ws.periods(subject.indicators),
+            "partners": ws.partners, "statuses": ACTION_STATUSES,
+            "may_write": account.may(ws.id, Role.CONTRIBUTOR), "errors": errors or {},
+            "action": form.pop("action", ActionForm()), **form}
 
 
 @router.post("/w/{workspace}/{kind}/{subject}/narrative")
@@ -211,13 +219,19 @@ def _save_action(request: Request, ws: Served, about: Subject, account: Account,
 
 
 @router.get("/w/{workspace}/actions/{number}")
-def action(request: Request, ws: Workspace, number: int) -> Response:
-    return _action_page(request, ws, number)
+async def action(request: Request, ws: Workspace, number: int) -> Response:
+    return await page(request, ws, "action_page.html", lambda: _action(request, ws, number))
 
 
-def _action_page(request: Request, ws: Served, number: int, status: int = 200,
-                 errors: dict[str, str] | None = None,
-                 action: ActionForm | None = None) -> Response:
+def _action_page(request: Request, ws: Served, number: int, status: int,
+                 errors: dict[str, str], action: ActionForm) -> Response:
+    """The action page again with what was sent and what is wrong with it."""
+    return render(request, "action_page.html", status=status,
+                  **_action(request, ws, number, errors, action))
+
+
+def _action(request: Request, ws: Served, number: int, errors: dict[str, str] | None = None,
+            action: ActionForm | None = None) -> dict[str, Any]:
     versions = site_of(request).state.action(ws.id, number) if 0 < number < 2**31 else None
     if versions is None:
         raise HTTPException(404, "There is no such action.")
@@ -226,12 +240,11 @@ def _action_page(request: Request, ws: Served, number: int, status: int = 200,
         raise HTTPException(404, "This action's indicator or priority is no longer in the "
                             "workspace.")
     account: Account = request.state.account
-    return render(request, "action_page.html", status=status, ws=ws, subject=about,
-                  versions=versions, current=versions[0],
-                  action=action or ActionForm.of(versions[0]),
-                  periods=ws.periods(about.indicators), partners=ws.partners,
-                  statuses=ACTION_STATUSES, may_write=account.may(ws.id, Role.CONTRIBUTOR),
-                  errors=errors or {})
+    return {"ws": ws, "subject": about, "versions": versions, "current": versions[0],
+            "action": action or ActionForm.of(versions[0]),
+            "periods": ws.periods(about.indicators), "partners": ws.partners,
+            "statuses": ACTION_STATUSES, "may_write": account.may(ws.id, Role.CONTRIBUTOR),
+            "errors": errors or {}}
 
 
 @router.post("/w/{workspace}/actions/{number}")
