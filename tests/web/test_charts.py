@@ -109,3 +109,28 @@ def test_the_shipped_boundaries_are_what_outcomes_boundaries_writes(
                             "--from", str(shared / "data" / "geography")],
                            capture_output=True, text=True, check=False, timeout=60)
     assert wrong.returncode == 2 and "No ward boundaries for E06000001" in wrong.stderr
+
+
+def test_a_charts_comparison_legend_is_the_same_in_every_process() -> None:
+    """Kept pages are made by each worker process: a legend must not follow a set's order,
+    which changes with the process's hash seed (comparisons outside Better/Similar/Worse,
+    such as a quintile's 'Higher' and 'Lower', used to)."""
+    program = """
+import json
+from dataclasses import replace
+from datetime import date
+from common_outcomes.reports.results_view import Value
+from common_outcomes.web import charts
+base = Value("x", "X", "E05000001", "Ward", "ward", None, "2024/25", "financial_year",
+             date(2024, 4, 1), date(2025, 3, 31), "all", 5, 10, 50.0, 30.0, 70.0, None, None,
+             None, None, False, "E09000030", None, None, None, None, None)
+rows = [replace(base, area_code=f"E0500000{i}", area_name=f"Ward {i}",
+                compared_to_benchmark=c)
+        for i, c in enumerate(["Lower", "Worse", "Higher", None, "Better", "Middle"])]
+spec = charts.areas(rows, "percentage", "E09000030", "A chart.")
+print(json.dumps(spec["layer"][1]["encoding"]["color"]["scale"]["domain"]))
+"""
+    legends = {subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                              check=True, env={"PYTHONHASHSEED": str(seed)}).stdout.strip()
+               for seed in range(6)}
+    assert legends == {'["Better", "Worse", "Higher", "Lower", "Middle", "Not compared"]'}

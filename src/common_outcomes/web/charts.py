@@ -109,8 +109,9 @@ def areas(rows: Sequence[Value], unit: str, benchmark: str, description: str) ->
     points: list[Spec] = [{"area": name, "value": r.value, "lower": r.lower_95, "upper": r.upper_95,
                "comparison": r.compared_to_benchmark or "Not compared"}
               for name, r in zip(names, drawn, strict=True)]
-    kinds = sorted({p["comparison"] for p in points},
-                   key=lambda c: list(COMPARISON).index(c) if c in COMPARISON else 9)
+    # Known comparisons in their own order, others by name: the same spec in every process.
+    kinds = sorted({p["comparison"] for p in points}, key=lambda c: (
+        list(COMPARISON).index(c) if c in COMPARISON else len(COMPARISON), c))
     y = {"field": "area", "type": "nominal", "title": None, "sort": names,
          "axis": {"labelLimit": 0}}
     layers: list[Spec] = [
