@@ -43,8 +43,8 @@ class Watch:
                 self._known = version
 
     def close(self) -> None:
+        """Stop listening: the thread ends within TICK, on its own (no one waits for it)."""
         self._stop.set()
-        self._thread.join(timeout=TICK + 1)
 
     def _listen(self) -> None:
         while not self._stop.is_set():
