@@ -65,8 +65,10 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# One pytest process a core (pytest-xdist), each test file's tests in one of them, so that a
+# file's module fixtures are made once; a single file or test runs as plain `pytest`.
 unit: $(STAMP) $(NODE_STAMP) chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 # Regenerate golden files (compiled outputs the tests compare against); review the diff.
 goldens: $(STAMP)

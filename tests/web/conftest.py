@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -64,9 +65,9 @@ def workspaces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return example, other
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for the session, dropped at the end."""
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards."""
     import psycopg
 
     name = f"outcomes_test_{uuid.uuid4().hex[:12]}"
@@ -81,12 +82,24 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session, dropped at the end."""
+    with fresh_postgres() as url:
+        yield url
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[str]:
+    """A new, empty state database each time pytest makes this fixture: it may make it more
+    than once in a session (when tests of the two databases interleave, as they do when
+    the suite runs in several processes), and the app fixture adds its users to it."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('state') / 'app.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+        yield f"sqlite:///{tmp_path_factory.mktemp('state') / 'app.sqlite3'}"
+        return
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
