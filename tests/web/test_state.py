@@ -104,7 +104,7 @@ def test_a_change_in_one_worker_is_seen_by_the_next_request_in_another(
 def test_connections_the_database_dropped_are_opened_again_without_an_error(
         postgres_url: str) -> None:
     """When PostgreSQL drops every connection (a restart, a failover), the next reads open
-    new ones rather than fail, and the state version is heard again (state/watch.py)."""
+    new ones rather than fail, and the state version is heard again (state/versions.py)."""
     import psycopg
 
     from common_outcomes.state import State

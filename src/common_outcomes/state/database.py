@@ -49,7 +49,7 @@ def open_engine(url: str) -> Engine:
                         "lives in SQLite or PostgreSQL.")
     # Pre-ping: a connection the server dropped (a restart, a failover) is opened again
     # rather than failing a request. It costs a round trip per checkout, which is rare: the
-    # state version comes from the server's announcements (state/watch.py), not a read.
+    # state version comes from the server's announcements (state/versions.py), not a read.
     return create_engine(url, pool_pre_ping=True, **POOL)
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ from common_outcomes.state.models import (
     StateVersion,
     User,
 )
-from common_outcomes.state.watch import CHANNEL, Watch
+from common_outcomes.state.versions import CHANNEL, Versions
 
 SESSION_LIFETIME = timedelta(hours=8)
 MAX_REMEMBERED = 10_000
@@ -130,7 +128,6 @@ class _Written:
     actions: list[ActionVersion]
 
 
-VERSION = select(StateVersion.version).where(StateVersion.id == 1)
 
 
 def now() -> datetime:
@@ -148,24 +145,14 @@ class State:
         # Reads outside a transaction: PostgreSQL's autocommit saves the BEGIN and COMMIT
         # round trips; SQLite's driver begins none for a read anyway, and switching its
         # isolation level on every checkout cost more than the read.
-        self._autocommit = (engine.execution_options(isolation_level="AUTOCOMMIT")
-                            if engine.dialect.name == "postgresql" else engine)
-        self._reader = sessionmaker(self._autocommit, expire_on_commit=False)
+        self._reader = sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql" else engine, expire_on_commit=False)
         # What this process remembers, each with the state version it was read at; see
         # account() and story(). Session token's hash -> (version, account or None, expiry).
         self._accounts: dict[str, tuple[int, Account | None, datetime]] = {}
         self._written: dict[str, _Written] = {}
-        # PostgreSQL announces each new version (state/watch.py); SQLite is read in-process.
-        self.local = engine.dialect.name == "sqlite"
-        self._watch: Watch | None = None  # started by the first request (see _watching)
-        self._committed = 0  # the newest version this process committed itself
-        database = engine.url.database
-        self._file = database if self.local and database not in (None, "", ":memory:") else None
-        self._version_sql = str(VERSION.compile(dialect=engine.dialect,
-                                                compile_kwargs={"literal_binds": True}))
-        self._threads = threading.local()
-        self._opened: list[sqlite3.Connection] = []
-        self._opened_lock = threading.Lock()
+        self._versions = Versions(engine)
 
     @classmethod
     def open(cls, url: str) -> State:
@@ -174,17 +161,7 @@ class State:
         return cls(engine)
 
     def close(self) -> None:
-        with self._opened_lock:
-            watch, self._watch = self._watch, None
-        if watch is not None:
-            watch.close()
-        with self._opened_lock:
-            for connection in self._opened:
-                connection.close()
-            self._opened.clear()
-            # As the engine's pool after dispose(): usable again, with new connections (an
-            # app's lifespan closes its state each time a test client stops it).
-            self._threads = threading.local()
+        self._versions.close()
         self.engine.dispose()
 
     @contextmanager
@@ -193,9 +170,7 @@ class State:
             yield db
         version = db.info.get("version")
         if version is not None:  # committed: this process knows it before any notification
-            self._committed = max(self._committed, version)
-            if (watch := self._watch) is not None:
-                watch.saw(version)
+            self._versions.saw(version)
 
     @contextmanager
     def _reading(self) -> Iterator[Db]:
@@ -213,61 +188,24 @@ class State:
         version = db.execute(update(StateVersion).where(StateVersion.id == 1)
                              .values(version=StateVersion.version + 1)
                              .returning(StateVersion.version)).scalar_one()
-        if not self.local:  # sent to every listening process when (and if) this commits
+        if not self._versions.local:  # sent to every listening process when this commits
             db.execute(select(func.pg_notify(CHANNEL, str(version))))
         db.info["version"] = version
 
     def committed(self) -> int:
         """The newest version this process has committed (0 if none): a browser that made a
         change carries it, so that any worker it asks next shows at least that."""
-        return self._committed
+        return self._versions.committed
 
     def known_version(self, seen: int = 0) -> int | None:
-        """The state version, if it can be known without a round trip to a database server:
-        read in-process from SQLite, or announced by PostgreSQL and at least `seen`."""
-        if self.local:
-            return self.version()
-        known = self._watching().known()
-        return known if known is not None and known >= seen else None
-
-    def _watching(self) -> Watch:
-        """PostgreSQL's announcements, listened for from the first request on (and again
-        after close(), which an app's lifespan calls each time a test client stops it)."""
-        watch = self._watch
-        if watch is None:
-            with self._opened_lock:
-                if self._watch is None:
-                    self._watch = Watch(self.engine, self._read_version)
-                watch = self._watch
-        return watch
+        """The state version, if it can be known without a round trip to a database server
+        (state/versions.py): read in-process from SQLite, or announced by PostgreSQL."""
+        return self._versions.known(seen)
 
     def version(self, seen: int = 0) -> int:
         """The number of changes made so far, by any process (at least `seen`, a version a
-        browser has seen): announced (see known_version), else one primary-key read, on a
-        plain connection (an ORM session costs three times as much)."""
-        if not self.local and (known := self.known_version(seen)) is not None:
-            return known
-        return self._read_version()
-
-    def _read_version(self) -> int:
-        if self._file is not None:
-            return self._read_file(self._file)
-        with self._autocommit.connect() as connection:
-            found: int | None = connection.execute(VERSION).scalar()
-            return found or 0
-
-    def _read_file(self, path: str) -> int:
-        """SQLite: on the calling thread's own sqlite3 connection rather than through the
-        pool, a quarter of the cost; the event loop reads it for every request."""
-        connection: sqlite3.Connection | None = getattr(self._threads, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(path, isolation_level=None,
-                                         check_same_thread=False)
-            self._threads.connection = connection
-            with self._opened_lock:
-                self._opened.append(connection)
-        row = connection.execute(self._version_sql).fetchone()
-        return int(row[0]) if row else 0
+        browser has seen)."""
+        return self._versions.current(seen)
 
     # Accounts -------------------------------------------------------------------------------
 
