@@ -37,14 +37,15 @@ FLOATS = {"numerator", "denominator", "value", "lower_95", "upper_95", "lower_99
 
 def row(area: str, parent: str | None, numerator: float | None, *, hidden: bool = False,
         period: tuple[str, str, date, date] = FY, breakdown: str = "all",
-        method: str = "Wilson score", indicator: str = "births") -> dict[str, object]:
+        method: str = "Wilson score", indicator: str = "births",
+        denominator: float | None = 200.0) -> dict[str, object]:
     label, ptype, start, end = period
     value = None if numerator is None else numerator / 2
     return {"indicator_id": indicator, "indicator_name": "Births", "area_code": area,
             "area_name": area, "area_type": "ward" if parent and parent != "la" else "x",
             "parent_code": parent, "period": label, "period_type": ptype,
             "period_start": start, "period_end": end, "breakdown": breakdown,
-            "numerator": None if hidden else numerator, "denominator": 200.0,
+            "numerator": None if hidden else numerator, "denominator": denominator,
             "value": None if hidden else value, "lower_95": None if hidden else value,
             "upper_95": None if hidden else value, "lower_998": None if hidden else value,
             "upper_998": None if hidden else value, "method": method, "value_note": None,
@@ -215,6 +216,33 @@ def test_a_rounding_rule_is_kept() -> None:
     assert "[disclosure.not-rounded] indicator births, area la" in refused(rows, rules)
 
 
+def test_a_small_denominator_is_refused_even_on_a_suppressed_row() -> None:
+    rows = safe()
+    rows[3] = row("w1", "north", 3, hidden=True, denominator=4)  # 0..4 of 4: about 4 people
+    assert ("[disclosure.small-denominator] indicator births, area w1, period 2024/25"
+            in refused(rows))
+    rows[3] = row("w1", "north", 3, hidden=True, denominator=None)
+    rows[4] = row("w2", "north", 37, hidden=True, denominator=None)
+    assert len(find_leaks(table(rows), RULES)) == 0  # two hidden denominators of north
+
+
+def test_a_small_complement_of_a_proportion_is_refused() -> None:
+    rows = safe()
+    rows[5] = row("w3", "south", 30, denominator=33)  # 30 of 33: 3 did not
+    assert "[disclosure.small-complement] indicator births, area w3" in refused(rows)
+    rows[5] = row("w3", "south", 30, denominator=33, method="count")  # not a proportion
+    assert len(find_leaks(table(rows), RULES)) == 0
+
+
+def test_the_only_hidden_denominator_of_a_family_is_refused() -> None:
+    rows = safe()  # w1 and w2 are hidden; only w1's denominator is
+    rows[3] = row("w1", "north", 3, hidden=True, denominator=None)
+    assert "[disclosure.recoverable-denominator] indicator births, area w1" in refused(rows)
+    # A count publishes no denominator anywhere: nothing is given away by w1 having none.
+    counts = [r | {"denominator": None, "method": "count"} for r in rows]
+    assert len(find_leaks(table(counts), RULES)) == 0
+
+
 def test_the_export_refuses_a_leaking_table_and_leaves_no_file(tmp_path: Path) -> None:
     rows = safe()
     rows[4] = row("w2", "north", 37)
@@ -252,8 +280,10 @@ def test_the_guard_accepts_what_suppression_makes_and_refuses_one_cell_less(
     names = ["la", *[f"a{i}" for i in range(1, len(counts))]]
 
     def rows(published: set[int]) -> list[dict[str, object]]:
+        # Counts, not proportions: the fixed denominator of 200 would be below some sums.
         return [row(names[i], names[p] if p >= 0 else None, counts[i],
-                    hidden=not (shown[i] or i in published)) for i, p in enumerate(parent)]
+                    hidden=not (shown[i] or i in published), method="count")
+                for i, p in enumerate(parent)]
 
     rules = {"births": Rule(threshold)}
     assert len(find_leaks(table(rows(set())), rules)) == 0

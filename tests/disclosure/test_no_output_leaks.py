@@ -292,6 +292,10 @@ def _html_tables(text: str, where: str) -> Iterator[tuple[str, list[Row]]]:
 def _leaks(rows: list[Row], rules: Mapping[str, Rule]) -> Iterator[str]:
     cells = [_read(r) for r in rows]
     for c in cells:
+        n = c["denominator"]
+        if not c["published"] and isinstance(n, float) \
+                and 1 <= n <= rules[str(c["indicator_id"])].below:
+            yield f"{_name(c)} shows the small denominator {n:g}"
         if c["hidden"]:
             if any(c[k] is not None for k in SHOWN):
                 yield f"{_name(c)} is suppressed but shows a number"
@@ -305,10 +309,18 @@ def _leaks(rows: list[Row], rules: Mapping[str, Rule]) -> Iterator[str]:
             yield f"{_name(c)} shows the small count {x:g}"
         if rule.base and x % rule.base:
             yield f"{_name(c)} shows {x:g}, not rounded to {rule.base}"
+        if c["method"] == "Wilson score" and isinstance(n, float) and 1 <= n - x <= rule.below:
+            yield f"{_name(c)} shows {x:g} of {n:g}: the {n - x:g} left out are a small count"
+    with_denominators = {c["indicator_id"] for c in cells if c["denominator"] is not None}
     for members in _families(cells, rules):
         hidden = [m for m in members if m["hidden"]]
         if len(hidden) == 1:
             yield f"{_name(hidden[0])} is the only hidden cell of a family that adds up"
+        # A hidden denominator: a suppressed row without one, where the indicator has them.
+        gone = [m for m in hidden if m["denominator"] is None
+                and m["indicator_id"] in with_denominators]
+        if len(gone) == 1:
+            yield f"{_name(gone[0])} is the only hidden denominator of a family that adds up"
     same: dict[tuple[object, ...], list[Row]] = defaultdict(list)
     for c in cells:
         stock = c["indicator_id"] in rules and rules[str(c["indicator_id"])].stock
@@ -317,6 +329,9 @@ def _leaks(rows: list[Row], rules: Mapping[str, Rule]) -> Iterator[str]:
     for copies in same.values():
         if 0 < sum(bool(c["hidden"]) for c in copies) < len(copies):
             yield f"{_name(copies[0])} is hidden in one row and shown in another"
+        if any(c["denominator"] is None for c in copies if c["hidden"]) \
+                and any(c["denominator"] is not None for c in copies):
+            yield f"{_name(copies[0])}'s denominator is hidden in one row and shown in another"
 
 
 def _families(cells: list[Row], rules: Mapping[str, Rule]) -> Iterator[list[Row]]:
@@ -371,7 +386,8 @@ def _read(r: Row) -> Row:
     """A row from any format as Python values: numbers, dates, True/False, None for blank."""
     c: Row = {k: _text(r.get(k)) for k in ("indicator_id", "area_code", "parent_code", "period",
                                             "period_type", "breakdown")}
-    c |= {k: _number(r.get(k)) for k in SHOWN}
+    c |= {k: _number(r.get(k)) for k in (*SHOWN, "denominator")}
+    c["method"] = _text(r.get("method"))
     c["hidden"] = _truth(r.get("suppressed"))
     c["published"] = str(r.get("method") or "").startswith("published")
     c["start"], c["end"] = _day(r.get("period_start")), _day(r.get("period_end"))

@@ -4,6 +4,7 @@ state in SQLite and in PostgreSQL (a database made for the session and dropped a
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -208,3 +209,45 @@ def paths(example: Served) -> list[str]:
         f"{base}/data",
         "/w/elsewhere",  # a workspace before its first load
     ]
+
+
+Serve = Callable[..., "contextlib.AbstractContextManager[tuple[str, subprocess.Popen[str]]]"]
+
+
+@pytest.fixture
+def serve() -> Serve:
+    """`outcomes serve` in a real process on a free loopback port: a context manager giving
+    its base URL and process, stopped at the end."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    @contextmanager
+    def run(folders: list[Path], database: str, workers: int = 1
+            ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        exe = Path(sys.executable).with_name("outcomes")
+        server = subprocess.Popen(
+            [str(exe), "serve", *map(str, folders), "--port", str(port), "--workers",
+             str(workers)], env={**os.environ, "DATABASE_URL": database},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/health") as answer:
+                        assert answer.read() == b"ok"
+                        break
+                except OSError:
+                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                    assert time.monotonic() < deadline, "outcomes serve did not start"
+                    time.sleep(0.2)
+            yield base, server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return run

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount, Route
 
 from common_outcomes.state import Role, SignInRefused
-from common_outcomes.state.store import MAX_FAILURES_PER_EMAIL
+from common_outcomes.state.limits import SignInLimits
 from common_outcomes.web import api, pages, stories
 from common_outcomes.web.app import API, PUBLIC
 
@@ -145,7 +145,7 @@ def test_sign_in_is_rate_limited_per_email(app: FastAPI, client: Client, csrf: C
     state.add_user("target@example.org", "Target", "the right passphrase", "tower-hamlets",
                    Role.VIEWER, "tests")
     browser = client(None)
-    for _ in range(MAX_FAILURES_PER_EMAIL):
+    for _ in range(SignInLimits().free_per_account):
         wrong = browser.post("/sign-in", data={
             "email": "target@example.org", "password": "not the passphrase",
             "csrf_token": csrf(browser.get("/sign-in").text)})
@@ -162,7 +162,7 @@ def test_sign_in_is_rate_limited_per_email(app: FastAPI, client: Client, csrf: C
     except SignInRefused:
         pass
     actions = [e.action for e in state.events() if e.target == "target@example.org"]
-    assert actions.count("sign-in.failed") == MAX_FAILURES_PER_EMAIL
+    assert actions.count("sign-in.failed") == SignInLimits().free_per_account
     assert "sign-in.throttled" in actions and "user.add" in actions
 
 

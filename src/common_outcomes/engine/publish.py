@@ -7,7 +7,8 @@ different and simpler algorithm (integer keys sorted and searched over whole col
 loop per row), that
 
 - every published numerator is 0 or above its source's threshold (and a multiple of the
-  rule's rounding base, when it has one);
+  rule's rounding base, when it has one), and so is every published denominator, and, for
+  a proportion, the denominator minus the numerator (4 of 5 says one did not);
 - every suppressed row shows no numerator, value or limit;
 - no hidden cell can be worked out by subtraction. The cells that add up, within one
   indicator, are *families*: a parent area and its children (same period and breakdown); an
@@ -17,7 +18,9 @@ loop per row), that
   the financial year). A family with exactly one hidden member gives it away, as the parent
   minus the published children or the sum of the published children; copies of a cell must
   be all hidden or all shown. A stock (counted on each period's last day) does not add up
-  over periods; its rows that end on the same day are copies instead.
+  over periods; its rows that end on the same day are copies instead. Denominators add up
+  over the same families: a hidden denominator (a suppressed row without one, in an
+  indicator that has them) must not be the only one of its family.
 
 Rows whose method starts with "published" are comparators that others have published: they
 are exempt from the small-count rule but still count as published members of their families.
@@ -42,7 +45,9 @@ from common_outcomes.periods import PeriodType, period_containing
 from common_outcomes.stats.disclosure import Rule
 
 CELL = ("indicator_id", "area_code", "parent_code", "period", "period_type", "period_start",
-        "period_end", "breakdown", "numerator", "suppressed", "method")
+        "period_end", "breakdown", "numerator", "denominator", "suppressed", "method")
+# Wilson score is the method of proportions: the numerator counts people in the denominator.
+PROPORTION = "Wilson score"
 SHOWN_ON_HIDDEN = ("numerator", "value", "lower_95", "upper_95", "lower_998", "upper_998")
 COUNTS = ("numerator", "denominator")
 SHEET = "indicator_values"
@@ -96,14 +101,19 @@ def find_leaks(table: pa.Table, rules: Mapping[str, Rule],
     found += _small_counts(table, hidden, rules)
     found += [(np.flatnonzero(hidden & _shows_anything(table)), "disclosure.shown-when-hidden",
                "is suppressed but still shows its numerator, value or limits")]
+    no_denominator = _hidden_denominators(table, hidden)
     # Families never cross indicators: checking a batch of indicators at a time bounds the
     # memory (about 400 bytes a row while a batch is checked).
-    by_kind: dict[tuple[str, str], list[Ints]] = {kind: [] for kind in FAMILY_LEAKS}
+    by_kind: dict[tuple[str, str], list[Ints]] = {kind: [] for kind in
+                                                  (*FAMILY_LEAKS, DENOMINATOR_LEAK)}
     for batch in _batches(table.column("indicator_id")):
         part = table.select(list(CELL)).take(pa.array(batch))
-        for family, leaking in zip(FAMILY_LEAKS, _family_leaks(_cells(part, stocks),
-                                                               hidden[batch]), strict=True):
+        cells = _cells(part, stocks)
+        for family, leaking in zip(FAMILY_LEAKS, _family_leaks(cells, hidden[batch]),
+                                   strict=True):
             by_kind[family].append(batch[leaking])
+        by_kind[DENOMINATOR_LEAK].append(batch[np.unique(np.concatenate(
+            _family_leaks(cells, no_denominator[batch])))])
     found += [(np.concatenate(r) if r else np.empty(0, np.int64), *family)
               for family, r in by_kind.items()]
     rows = np.concatenate([r for r, _, _ in found]).astype(np.int64)
@@ -122,7 +132,21 @@ FAMILY_LEAKS = (
     ("disclosure.shown-elsewhere", "is hidden, but the same count (same area, breakdown and "
      "dates, or the same end for a stock) is shown in another row"),
 )
+DENOMINATOR_LEAK = ("disclosure.recoverable-denominator", "is the only hidden denominator "
+                    "of a family that adds up (areas, breakdowns, periods or copies of one "
+                    "cell), so it can be worked out from the others")
 BATCH_ROWS = 250_000
+
+
+def _hidden_denominators(table: pa.Table, hidden: Bools) -> Bools:
+    """Suppressed rows without a denominator, in indicators that publish denominators (a
+    count has none anywhere, and hides nothing by not showing one)."""
+    absent = np.isnan(_floats(table, "denominator"))
+    ids = _codes(table.column("indicator_id"))[0]
+    with_denominators = np.bincount(ids, weights=~absent, minlength=int(ids.max(initial=-1)) + 1)
+    has = with_denominators[ids] > 0 if len(ids) else np.zeros(0, bool)
+    result: Bools = hidden & absent & has
+    return result
 
 
 def _batches(indicator: pa.ChunkedArray) -> Iterator[Ints]:
@@ -154,14 +178,17 @@ def _floats(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
 
 def _small_counts(table: pa.Table, hidden: Bools,
                   rules: Mapping[str, Rule]) -> list[tuple[Ints, str, str]]:
-    """Published numerators from 1 up to the threshold, or off the rounding base (comparators
-    that others have published are theirs to protect, and need no rule here)."""
+    """Published numerators from 1 up to the threshold, or off the rounding base; published
+    denominators (on any row: a suppressed row may show a large one) and complements from 1
+    up to the threshold (comparators that others have published are theirs to protect, and
+    need no rule here)."""
     method = pc.fill_null(table.column("method"), "")
-    checked = ~hidden & ~pc.starts_with(method, "published").to_numpy(zero_copy_only=False)
+    ours = ~pc.starts_with(method, "published").to_numpy(zero_copy_only=False)
+    checked = ~hidden & ours
     ids = table.column("indicator_id")
     known = sorted(rules)
     where = pc.index_in(ids, value_set=pa.array(known, pa.string()))
-    without = checked & pc.is_null(where).to_numpy(zero_copy_only=False)
+    without = ours & pc.is_null(where).to_numpy(zero_copy_only=False)
     if without.any():
         absent = sorted({str(v) for v in ids.take(pa.array(np.flatnonzero(without))).unique()
                          .to_pylist()})
@@ -171,13 +198,20 @@ def _small_counts(table: pa.Table, hidden: Bools,
     at = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     below = np.array([rules[k].suppress_below for k in known] or [0], dtype=np.float64)[at]
     base = np.array([rules[k].round_to or 0 for k in known] or [0], dtype=np.float64)[at]
-    x = _floats(table, "numerator")
+    x, n = _floats(table, "numerator"), _floats(table, "denominator")
     small = checked & (x >= 1) & (x <= below)
     unrounded = checked & (base > 0) & ~np.isnan(x) & (np.fmod(x, np.maximum(base, 1)) != 0)
+    proportion = pc.equal(method, PROPORTION).to_numpy(zero_copy_only=False)
+    complement = n - x
     return [(np.flatnonzero(small), "disclosure.small-count",
              "shows a count from 1 up to its source's threshold"),
             (np.flatnonzero(unrounded), "disclosure.not-rounded",
-             "shows a count that is not rounded as its source's rule asks")]
+             "shows a count that is not rounded as its source's rule asks"),
+            (np.flatnonzero(ours & (n >= 1) & (n <= below)), "disclosure.small-denominator",
+             "shows a denominator from 1 up to its source's threshold"),
+            (np.flatnonzero(checked & proportion & (complement >= 1) & (complement <= below)),
+             "disclosure.small-complement", "shows a numerator that falls short of its "
+             "denominator by 1 up to its source's threshold")]
 
 
 def _shows_anything(table: pa.Table) -> Bools:

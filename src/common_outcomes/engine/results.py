@@ -618,7 +618,9 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     compared = compare_to_benchmark(stats["lower_95"], stats["upper_95"], benchmark,
                                     info.polarity, value).astype(object)
     compared[block.benchmark_code == ""] = None
-    hidden = _protect(rows, keys, order, info.rule, d.open_until is not None)
+    hidden, hidden_denominator = _protect(rows, keys, order, info.rule,
+                                          d.open_until is not None,
+                                          d.measure is Measure.PROPORTION)
     for name in ("value", "lower_95", "upper_95", "lower_998", "upper_998"):
         stats[name] = np.where(hidden, np.nan, stats[name])
     compared[hidden] = None
@@ -646,7 +648,7 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
         # Published counts are rounded when the source's rule asks; values and intervals
         # come from the exact counts, as ONS and OHID publish them.
         "numerator": _float(np.where(hidden, np.nan, rounded(block.numerator, info.rule))),
-        "denominator": _float(block.denominator),
+        "denominator": _float(np.where(hidden_denominator, np.nan, block.denominator)),
         **{name: _float(stats[name]) for name in ("value", "lower_95", "upper_95",
                                                   "lower_998", "upper_998")},
         "method": pa.array(np.full(n, _method(d.measure))),
@@ -744,9 +746,15 @@ def _lookup(keys: Strs, order: Ints, wanted: Strs) -> Ints:
     return np.where(found, order[at], -1)
 
 
-def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool
-             ) -> npt.NDArray[np.bool_]:
-    """Primary suppression, then secondary over every family whose cells add up, so that no
+def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool,
+             proportion: bool) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The rows to hide, and among them those whose denominator is hidden too.
+
+    A small denominator is hidden as a small numerator is (0 of 1 says something about one
+    person), with secondary suppression of denominators over the same families; a row whose
+    denominator is hidden hides its numerator and value. For a proportion, a small complement
+    (denominator minus numerator: 4 of 5 booked early says one did not) hides the numerator.
+    Then secondary suppression of numerators over every family whose cells add up, so that no
     hidden count can be worked out from the published ones:
     - a parent area and its children, and an area's total and its values of one breakdown
       dimension (each within a period);
@@ -784,7 +792,13 @@ def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool
     _, first, inverse = np.unique(same, return_index=True, return_inverse=True)
     head = first[inverse]
     link(np.where(head != every, head, -1), every, "same")
-    return secondary_families(block.numerator, _families(edges), primary(block.numerator, rule))
+    families = _families(edges)
+    numerator, denominator = block.numerator, block.denominator
+    hidden_denominator = secondary_families(denominator, families, primary(denominator, rule))
+    small = primary(numerator, rule) | hidden_denominator
+    if proportion:
+        small |= primary(denominator - numerator, rule)
+    return secondary_families(numerator, families, small), hidden_denominator
 
 
 def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -47,7 +48,12 @@ class Account:
 
 
 class SignInRefused(UserError):
-    """Wrong email or password, or too many attempts; the message is safe to show."""
+    """Wrong email or password, or too many attempts (then `retry_after` says how long to
+    wait); the message is safe to show."""
+
+    def __init__(self, message: str, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def parse_role(text: str) -> Role:

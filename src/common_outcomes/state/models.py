@@ -62,13 +62,19 @@ class Session(Base):
 
 
 class SignInAttempt(Base):
+    """One attempt to sign in, written (as "pending") before its password is checked, so that
+    attempts made at the same moment, in any process, count against each other."""
+
     __tablename__ = "sign_in_attempts"
-    __table_args__ = (Index("ix_sign_in_attempts_at", "at"),)
+    __table_args__ = (Index("ix_sign_in_attempts_at", "at"),
+                      Index("ix_sign_in_attempts_email_at", "email", "at"),
+                      Index("ix_sign_in_attempts_client_at", "client", "at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     email: Mapped[str] = mapped_column(String(320))
     client: Mapped[str] = mapped_column(String(100))
-    succeeded: Mapped[bool] = mapped_column(Boolean)
+    # pending, failed, succeeded, or refused (throttled: its password was never checked)
+    outcome: Mapped[str] = mapped_column(String(12))
 
 
 class AuditEvent(Base):

@@ -28,6 +28,7 @@ from common_outcomes.state.accounts import (
     password_matches,
 )
 from common_outcomes.state.database import migrate, open_engine
+from common_outcomes.state.limits import Recent, SignInLimits, in_words, wait
 from common_outcomes.state.models import (
     Action,
     AuditEvent,
@@ -43,10 +44,8 @@ from common_outcomes.state.versions import CHANNEL, Versions
 
 SESSION_LIFETIME = timedelta(hours=8)
 MAX_REMEMBERED = 10_000
-# Sign-in is refused for a while after this many failures for one email or from one client.
-ATTEMPT_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_CLIENT = 20
+# What became of a sign-in attempt (SignInAttempt.outcome); see state/limits.py.
+PENDING, FAILED, SUCCEEDED, REFUSED = "pending", "failed", "succeeded", "refused"
 SUBJECT_KINDS = ("indicator", "priority")
 MAX_NARRATIVE = 20_000
 MAX_FACTORS = 5_000
@@ -139,8 +138,9 @@ def _token_id(token: str) -> str:
 
 
 class State:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, limits: SignInLimits | None = None) -> None:
         self.engine = engine
+        self.limits = limits or SignInLimits()
         self._db = sessionmaker(engine, expire_on_commit=False)
         # Reads outside a transaction: PostgreSQL's autocommit saves the BEGIN and COMMIT
         # round trips; SQLite's driver begins none for a read anyway, and switching its
@@ -155,10 +155,10 @@ class State:
         self._versions = Versions(engine)
 
     @classmethod
-    def open(cls, url: str) -> State:
+    def open(cls, url: str, limits: SignInLimits | None = None) -> State:
         engine = open_engine(url)
         migrate(engine)
-        return cls(engine)
+        return cls(engine, limits)
 
     def close(self) -> None:
         self._versions.close()
@@ -257,20 +257,62 @@ class State:
             return db.scalar(select(User.id).where(User.email == normal_email(email))) is not None
 
     def sign_in(self, email: str, password: str, client: str) -> str:
-        """A new session's token for the cookie, or SignInRefused. Failures and successes are
-        both recorded: the failures drive the rate limit, and both are in the audit log."""
+        """A new session's token for the cookie, or SignInRefused.
+
+        The attempt is committed (as pending) before anything is decided, and only then are
+        the failed and pending attempts counted: of any attempts made at once, in any process,
+        the one committed later sees the earlier, so no more than the limit have their
+        password checked (with no lock, on SQLite and PostgreSQL alike)."""
         email = email.strip().lower()
         with self._transaction() as db:
-            refusal = self._check_attempt(db, email, password, client)
-            if refusal is None:
-                user_id = db.scalar(select(User.id).where(User.email == email))
-                assert user_id is not None
-                token = self._new_session(db, user_id)
+            attempt = SignInAttempt(at=now(), email=email, client=client, outcome=PENDING)
+            db.add(attempt)
+        waiting = self._waiting(attempt.id, email, client)
+        if waiting > timedelta(0):
+            with self._transaction() as db:
+                self._attempted(db, attempt.id, REFUSED)
+                self._audit(db, email, "sign-in.throttled", email, client=client)
+            raise SignInRefused("There have been too many attempts to sign in; wait "
+                                f"{in_words(waiting)} and try again.",
+                                retry_after=waiting)
+        with self._reading() as db:
+            user = db.scalar(select(User).where(User.email == email, User.active.is_(True)))
+        # The slow part (Argon2) outside any transaction.
+        ok = password_matches(user.password_hash if user else None, password)
+        with self._transaction() as db:
+            self._attempted(db, attempt.id, SUCCEEDED if ok and user else FAILED)
+            if not ok or user is None:
+                self._audit(db, email, "sign-in.failed", email, client=client)
+            else:
+                if user.password_hash and HASHER.check_needs_rehash(user.password_hash):
+                    db.execute(update(User).where(User.id == user.id)
+                               .values(password_hash=HASHER.hash(password)))
+                token = self._new_session(db, user.id)
                 self._audit(db, email, "sign-in", email, client=client)
         # Raised after the commit: a failure must count towards the limit.
-        if refusal is not None:
-            raise SignInRefused(refusal)
+        if not ok or user is None:
+            raise SignInRefused("Enter a correct email address and password.")
         return token
+
+    def _attempted(self, db: Db, attempt: int, outcome: str) -> None:
+        db.execute(update(SignInAttempt).where(SignInAttempt.id == attempt)
+                   .values(outcome=outcome))
+
+    def _waiting(self, attempt: int, email: str, client: str) -> timedelta:
+        """How long this attempt must wait, from the failed and pending attempts before and
+        beside it (see state/limits.py)."""
+        at = now()
+        mine, theirs = SignInAttempt.email == email, SignInAttempt.client == client
+        counted = (SignInAttempt.at >= at - self.limits.window, SignInAttempt.id != attempt,
+                   SignInAttempt.outcome.in_((PENDING, FAILED)), mine | theirs)
+        with self._reading() as db:
+            row = db.execute(select(
+                func.count().filter(mine), func.max(SignInAttempt.at).filter(mine),
+                func.count().filter(mine & theirs), func.count().filter(theirs),
+                func.max(SignInAttempt.at).filter(theirs)).where(*counted)).one()
+        recent = Recent(int(row[0]), _maybe_aware(row[1]), int(row[2]), int(row[3]),
+                        _maybe_aware(row[4]))
+        return wait(self.limits, recent, at)
 
     def _new_session(self, db: Db, user_id: int) -> str:
         token = secrets.token_urlsafe(32)
@@ -303,26 +345,6 @@ class State:
                         client=client, provider=issuer)
         raise SignInRefused(f"There is no account here for {email or 'you'}; ask an "
                             "administrator to add you.")
-
-    def _check_attempt(self, db: Db, email: str, password: str, client: str) -> str | None:
-        since = now() - ATTEMPT_WINDOW
-        failures = select(func.count()).select_from(SignInAttempt).where(
-            SignInAttempt.at >= since, SignInAttempt.succeeded.is_(False))
-        by_email = db.scalar(failures.where(SignInAttempt.email == email)) or 0
-        by_client = db.scalar(failures.where(SignInAttempt.client == client)) or 0
-        if by_email >= MAX_FAILURES_PER_EMAIL or by_client >= MAX_FAILURES_PER_CLIENT:
-            self._audit(db, email, "sign-in.throttled", email, client=client)
-            return ("There have been too many attempts to sign in; wait 15 minutes and "
-                    "try again.")
-        user = db.scalar(select(User).where(User.email == email, User.active.is_(True)))
-        ok = password_matches(user.password_hash if user else None, password)
-        db.add(SignInAttempt(at=now(), email=email, client=client, succeeded=ok))
-        if not ok or user is None:
-            self._audit(db, email, "sign-in.failed", email, client=client)
-            return "Enter a correct email address and password."
-        if user.password_hash and HASHER.check_needs_rehash(user.password_hash):
-            user.password_hash = HASHER.hash(password)
-        return None
 
     def remembered(self, token: str | None, version: int) -> tuple[bool, Account | None]:
         """(True, what `account` would give) when that is known at this version without a
@@ -568,6 +590,10 @@ def _checked(fields: ActionFields) -> ActionFields:
 def _about(written: NarrativeVersion | ActionVersion, subject_kind: str | None,
            subject: str | None) -> bool:
     return subject_kind in (None, written.subject_kind) and subject in (None, written.subject)
+
+
+def _maybe_aware(at: datetime | None) -> datetime | None:
+    return None if at is None else _aware(at)
 
 
 def _aware(at: datetime) -> datetime:

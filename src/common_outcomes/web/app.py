@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
 from pydantic import TypeAdapter
@@ -37,8 +37,9 @@ from common_outcomes.web.security import (
     COOKIE_FLAGS,
     HEADERS,
     SEEN_COOKIE,
-    SESSION_COOKIE,
     csrf_token,
+    seen_version,
+    session_token,
 )
 from common_outcomes.web.site import GOVUK_ASSETS, OWN_ASSETS, VEGA_ASSETS, Served, Site
 
@@ -56,11 +57,12 @@ class SignInNeeded(Exception):
 
 
 def create_app(folders: Sequence[Path], database: str | None = None,
-               oidc: OidcSettings | None = None) -> FastAPI:
+               oidc: OidcSettings | None = None, max_body: int | None = None) -> FastAPI:
     """The app serving these workspaces, its state in `database` (else DATABASE_URL, else
     SQLite in the first workspace's .outcomes folder), with sign-in through the OpenID
     Connect provider `oidc` (else the one OUTCOMES_OIDC_* name, if any) beside local
-    accounts."""
+    accounts, refusing request bodies over `max_body` bytes (else OUTCOMES_MAX_BODY, else
+    1 MB)."""
     from common_outcomes.web import api, pages, stories
 
     site = Site.open(folders, database, oidc or OidcSettings.from_environment())
@@ -96,6 +98,7 @@ def create_app(folders: Sequence[Path], database: str | None = None,
     if site.oidc is not None:
         app.include_router(pages.oidc_router)
     app.include_router(api.router, prefix=API)
+    app.add_middleware(BodyLimit, limit=max_body or body_limit_from_environment())
     app.add_middleware(Headers, committed=site.state.committed)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_exception_handler(HTTPException, _http_error)
@@ -122,7 +125,9 @@ def _page_or_macro(name: str) -> bool:
 class Headers:
     """The security headers on every answer, and no-store on all but the assets (pages and
     data are per user: no shared cache may keep them). Plain ASGI: no per-request copy of
-    the body, as Starlette's BaseHTTPMiddleware would make."""
+    the body, as Starlette's BaseHTTPMiddleware would make. An error escaping the app is
+    answered here (500, with the headers), since Starlette's own 500 is made outside every
+    middleware; it is raised again for the server to log."""
 
     def __init__(self, app: ASGIApp, committed: Callable[[], int]) -> None:
         self.app = app
@@ -134,9 +139,12 @@ class Headers:
             return
         cached = scope["path"].startswith(("/assets/", "/static/", "/vega/"))
         changing = scope["method"] not in ("GET", "HEAD")
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 headers.update(HEADERS)
                 if not cached:
@@ -145,7 +153,61 @@ class Headers:
                     headers.append("set-cookie", f"{SEEN_COOKIE}={seen}; {COOKIE_FLAGS}")
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            if not started:
+                await _server_error(Request(scope))(scope, receive, with_headers)
+            raise
+
+
+MAX_BODY = 1_000_000  # bytes: the largest form or JSON body this app takes is a few KB
+MAX_BODY_VARIABLE = "OUTCOMES_MAX_BODY"
+TOO_LARGE = "The request is too large for this service."
+
+
+def body_limit_from_environment() -> int:
+    """OUTCOMES_MAX_BODY (bytes, ASCII digits), else 1 MB."""
+    import os
+
+    text = os.environ.get(MAX_BODY_VARIABLE, "").strip()
+    if not text:
+        return MAX_BODY
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**40):
+        raise UserError(f"{MAX_BODY_VARIABLE} must be a number of bytes, such as 1000000; "
+                        f"it is '{text[:40]}'.")
+    return int(text)
+
+
+class BodyLimit:
+    """Request bodies over `limit` bytes are refused (413): by their Content-Length before
+    any of the body is read, and a body sent without one (chunked) as soon as the bytes read
+    pass the limit, so that no route, signed in or not, reads a large body into memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = [v for k, v in scope["headers"] if k == b"content-length"]
+        if any(not v.isdigit() or len(v) > 15 or int(v) > self.limit for v in declared):
+            await _too_large(Request(scope))(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, TOO_LARGE)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def site_of(request: Request) -> Site:
@@ -158,13 +220,12 @@ async def signed_in(request: Request) -> Account:
     once). Both are usually known in this process (see State.known_version, remembered):
     then the answer needs no worker thread; a round trip to the database goes to one."""
     state = site_of(request).state
-    seen = request.cookies.get(SEEN_COOKIE, "")
-    at_least = int(seen) if seen.isdigit() and len(seen) < 19 else 0
+    at_least = seen_version(request)
     version = state.known_version(at_least)
     if version is None:
         version = await run_in_threadpool(state.version, at_least)
     request.state.version = version
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     known, account = state.remembered(token, version)
     if not known:
         account = await run_in_threadpool(state.account, token, version)
@@ -303,6 +364,28 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
                             status_code=422)
     return render(request, "error.html", status=404, title="Page not found",
                   message="There is no such page.")
+
+
+def _too_large(request: Request) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": TOO_LARGE}, status_code=413)
+    return _page_or_text(request, 413, "Sorry, there is a problem", TOO_LARGE)
+
+
+def _server_error(request: Request) -> Response:
+    message = "Sorry, there is a problem with the service. Try again later."
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=500)
+    return _page_or_text(request, 500, "Sorry, there is a problem with the service", message)
+
+
+def _page_or_text(request: Request, status: int, title: str, message: str) -> Response:
+    """The error page, or the message as text if even the page cannot be made (the fault
+    may be in the templates)."""
+    try:
+        return render(request, "error.html", status=status, title=title, message=message)
+    except Exception:
+        return PlainTextResponse(message, status_code=status)
 
 
 async def _cannot_show(request: Request, exc: Exception) -> Response:

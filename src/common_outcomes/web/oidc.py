@@ -131,7 +131,8 @@ class Provider:
 
     def finish(self, flow: Flow, state: str, code: str, redirect_uri: str) -> Identity:
         """The identity in the ID token the code is exchanged for, once every check holds."""
-        if not hmac.compare_digest(flow.state, state):
+        # As bytes: compare_digest raises on a str with non-ASCII characters.
+        if not hmac.compare_digest(flow.state.encode(), state.encode("utf-8", "replace")):
             raise SignInFailed("The sign-in did not match the one this browser started; "
                                "start again.")
         if time.time() - flow.started > FLOW_LIFETIME:
@@ -211,7 +212,8 @@ def seal(flow: Flow, secret: bytes) -> str:
 def unseal(value: str | None, secret: bytes) -> Flow:
     body, _, signature = (value or "").partition(".")
     expected = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
-    if not value or not hmac.compare_digest(expected, signature):
+    if not value or not hmac.compare_digest(expected.encode(),
+                                            signature.encode("utf-8", "replace")):
         raise SignInFailed("This browser did not start this sign-in (or its cookie has "
                            "expired); start again.")
     try:

@@ -31,12 +31,15 @@ from common_outcomes.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
     client_of,
+    cookie,
     csrf_valid,
+    session_token,
     set_cookie,
 )
 from common_outcomes.web.site import Served
 
 router = APIRouter(include_in_schema=False)
+MAX_EMAIL = 320  # RFC 3696's longest address, and the state's column
 DOWNLOADS = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -75,21 +78,26 @@ def sign_in(request: Request, email: Annotated[str, Form()] = "",
     errors: dict[str, str] = {}
     if not email.strip():
         errors["email"] = "Enter your email address"
+    elif len(email) > MAX_EMAIL:
+        errors["email"] = f"Enter an email address of {MAX_EMAIL} characters or fewer"
     if not password:
         errors["password"] = "Enter your password"
-    status = 400
+    retry_after = None
     if not errors:
         try:
             token = site_of(request).state.sign_in(email, password, client_of(request))
         except SignInRefused as refused:
             errors["email"] = str(refused)
-            status = 429 if "too many" in str(refused) else 400
+            retry_after = refused.retry_after
         else:
             response = RedirectResponse(_local(next), status_code=303)
             set_cookie(response, SESSION_COOKIE, token)
             return response
-    return render(request, "sign_in.html", status=status, next=_local(next), errors=errors,
-                  email=email)
+    answer = render(request, "sign_in.html", status=400 if retry_after is None else 429,
+                    next=_local(next), errors=errors, email=email)
+    if retry_after is not None:
+        answer.headers["Retry-After"] = str(max(1, int(retry_after.total_seconds() + 0.999)))
+    return answer
 
 
 # OpenID Connect: included by create_app only when a provider is configured.
@@ -125,7 +133,7 @@ def oidc_callback(request: Request, code: Annotated[str, Query(max_length=4000)]
     try:
         if error:
             raise SignInFailed(f"The identity provider did not sign you in ({error}).")
-        flow = unseal(request.cookies.get(FLOW_COOKIE), site.csrf_secret)
+        flow = unseal(cookie(request, FLOW_COOKIE), site.csrf_secret)
         next_path = flow.next
         who = site.oidc.finish(flow, state, code, _redirect_uri(request, site.oidc))
         token = site.state.sign_in_external(who.issuer, who.subject, who.email,
@@ -145,7 +153,7 @@ def oidc_callback(request: Request, code: Annotated[str, Query(max_length=4000)]
 def sign_out(request: Request, account: SignedIn,
              csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None) -> Response:
     _check_csrf(request, csrf_token)
-    site_of(request).state.sign_out(request.cookies.get(SESSION_COOKIE, ""), account)
+    site_of(request).state.sign_out(session_token(request) or "", account)
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True,
                            samesite="lax")
