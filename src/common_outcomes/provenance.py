@@ -305,6 +305,7 @@ def update(kind: str, file: Path, folder: Path | None = None) -> reference.Table
         raise UserError(f"{file} does not exist or is not a file.")
     folder = reference.override_folder() if folder is None else folder
     current = carried[kind]
+    newest: date | None
     if kind in BY_KIND:
         spec = BY_KIND[kind]
         columns = _header(reference.DATA / current.table.file)  # what the product reads

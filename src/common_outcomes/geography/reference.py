@@ -197,7 +197,7 @@ def _msoa_rows(geography_dir: Path, dfe_codes: set[str]) -> list[tuple[str, ...]
 
 def build_reference(geography_dir: Path, published_dir: Path, out_dir: Path) -> dict[str, int]:
     """Write london_lsoa21.csv, england_msoa21.csv and las.csv into `out_dir` from the ONS
-    lookups (shared/data/geography) and DfE files (shared/data/published); sorted, LF line
+    lookups and the DfE files (as collected: data/geography, data/published); sorted, LF line
     endings, so a rebuild is byte-identical. Returns the row count of each file."""
     las = _la_rows(geography_dir, published_dir)
     dfe_codes = {r[0] for r in las}
