@@ -622,7 +622,9 @@ def demo(
     # a folder of the user's own downloads.
     found = comparator_files() if comparators is None else sorted(comparators.glob("*.csv"))
     if not found:
-        raise UserError(f"{comparators} holds no published CSV files to compare with.")
+        raise UserError(f"{comparators} holds no published CSV files to compare with."
+                        if comparators else "The package carries no published comparators; "
+                        "reinstall it, or give a folder of them with --comparators.")
     (workspace / "incoming" / "comparators").mkdir(parents=True, exist_ok=True)
     for path in found:
         shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
