@@ -10,15 +10,19 @@ GOVUK  := node_modules/govuk-frontend/dist/govuk
 EXAMPLE := examples/tower-hamlets
 BUILD  := build
 DEMO_KEY := $(BUILD)/demo-pseudonymisation.key
-PUBLISHED ?= ../shared/data/published
 
-.PHONY: install demo test lint typecheck layers unit goldens schema clean chromium
+.PHONY: install prerequisites demo test lint typecheck layers unit goldens schema clean chromium provenance
 
-install: $(STAMP) $(NODE_STAMP) chromium
+install: prerequisites $(STAMP) $(NODE_STAMP) chromium
+
+# Python 3.11+, Node and npm, Java 17 (Spark tests), PostgreSQL (database tests): each
+# missing one is said in one sentence.
+prerequisites:
+	@PYTHON=$(PYTHON) bash tools/check-prerequisites.sh
 
 # Reinstall whenever the project's declared dependencies change.
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "common-outcomes needs Python 3.11 or newer")'
+	@PYTHON=$(PYTHON) bash tools/check-prerequisites.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	@# The Spark extra too: `make test` runs every engine's tests (Spark needs Java 17+).
@@ -47,17 +51,18 @@ demo: $(STAMP) $(NODE_STAMP)
 	@mkdir -p $(BUILD)
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.html
 	$(BIN)/outcomes map $(EXAMPLE) --out $(BUILD)/tower-hamlets/strategy-map.json --format json
-	@# Checks the example, makes five years of synthetic data, loads it with the published
-	@# comparators (DfE, Fingertips) under a demo key kept outside the workspace (never in
-	@# git), computes it, prints a demo account's sign-in and serves the app until stopped
-	@# (Ctrl+C). `outcomes demo --no-serve` builds without serving.
+	@# Checks the example, makes five years of synthetic data, loads it with the carried
+	@# published comparators (DfE, Fingertips: England, London, the statistical neighbours)
+	@# under a demo key kept outside the workspace (never in git), computes it, prints a demo
+	@# account's sign-in and serves the app until stopped (Ctrl+C). `outcomes demo
+	@# --no-serve` builds without serving.
 	@echo "The strategy map is in $(BUILD)/tower-hamlets/strategy-map.html: open it in a browser."
-	$(BIN)/outcomes demo $(EXAMPLE) --key-file $(DEMO_KEY) --comparators $(PUBLISHED)
+	$(BIN)/outcomes demo $(EXAMPLE) --key-file $(DEMO_KEY)
 
 test: lint typecheck layers unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tests_provenance tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -69,6 +74,13 @@ layers: $(STAMP)
 # file's module fixtures are made once; a single file or test runs as plain `pytest`.
 unit: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/pytest -n auto --dist loadfile
+
+# The provenance step: every carried reference table rebuilt from the published originals
+# (ORIGINALS=DIR holding data/geography, data/published, reference/ssd) and found identical.
+# Not part of `make test`: a council's clone has no originals.
+provenance: $(STAMP)
+	@test -n "$(ORIGINALS)" || { echo "make provenance needs ORIGINALS=DIR, the folder of published originals." >&2; exit 2; }
+	$(BIN)/pytest tests_provenance --originals $(ORIGINALS) -q
 
 # Regenerate golden files (compiled outputs the tests compare against); review the diff.
 goldens: $(STAMP)

@@ -67,15 +67,17 @@ def workspace(workdir: Path, scale: str, years: int, sources: Sequence[str] = ()
     return ws, took
 
 
-def add_published(ws: Path, published: Path) -> float:
-    """Load the published comparators (the CSVs `make demo` loads: DfE, Fingertips) into a
+def add_published(ws: Path, published: Sequence[Path]) -> float:
+    """Load the published comparators (files like those `make demo` loads: DfE, Fingertips) into a
     workspace made by `workspace`, which synthesises and loads partners' data only: each
     source with a file among them and nothing loaded yet. Returns the seconds it took."""
     from common_outcomes.data.store import open_store
     from common_outcomes.project import Project
 
     incoming = ws / "incoming"
-    shutil.copytree(published, incoming / "comparators", dirs_exist_ok=True)
+    (incoming / "comparators").mkdir(parents=True, exist_ok=True)
+    for path in published:
+        shutil.copy(path, incoming / "comparators" / path.name)
     store = open_store(ws)
     waiting = {source: files for source, files in _waiting(
         ws, incoming, sorted(Project.load(ws).sources)).items()

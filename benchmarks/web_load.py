@@ -161,9 +161,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="where the London workspace is built and kept for the next run")
     parser.add_argument("--years", type=int, default=5, help="years of London's data")
-    parser.add_argument("--comparators", type=Path,
-                        default=ROOT.parent / "shared" / "data" / "published",
-                        help="the published CSVs loaded into the London workspace (as make demo)")
+    parser.add_argument("--comparators", type=Path, default=None,
+                        help="a folder of published CSVs to load into the London workspace "
+                        "(default: the carried comparators, as make demo loads)")
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--databases", default="sqlite,postgresql")
@@ -180,9 +180,13 @@ def main() -> None:
             ws, took = workspace(args.keep, "london", args.years)
             print(f"London workspace {ws}: " + (", ".join(
                 f"{k} {v:,.0f} s" for k, v in took.items()) or "reused"), flush=True)
-        if not args.comparators.is_dir():
-            sys.exit(f"{args.comparators} is missing: the published comparators to load.")
-        took = add_published(ws, args.comparators)
+        from common_outcomes.reference import comparator_files
+
+        files = (comparator_files() if args.comparators is None
+                 else sorted(args.comparators.glob("*.csv")))
+        if not files:
+            sys.exit(f"{args.comparators} holds no published CSV files to load.")
+        took = add_published(ws, files)
         if took:
             print(f"Loaded the published comparators in {took:,.0f} s", flush=True)
         print(london_results(ws), flush=True)

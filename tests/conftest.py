@@ -1,8 +1,10 @@
-"""Shared fixtures: the shipped example, the shared reference data, golden files."""
+"""Shared fixtures: the shipped example, the carried reference tables, golden files."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,8 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "tower-hamlets"
 GOLDEN = Path(__file__).parent / "golden"
-# CI lays shared/ beside the clone, as it is beside the working tree.
-SHARED = ROOT.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests read the carried reference tables, never a developer's own updates of them
+    # (`outcomes reference update` writes to OUTCOMES_REFERENCE): an empty folder of updates.
+    from common_outcomes.reference import OVERRIDE_ENV
+
+    os.environ[OVERRIDE_ENV] = tempfile.mkdtemp(prefix="no-reference-updates-")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,11 +36,65 @@ def example_copy(tmp_path: Path) -> Path:
     return target
 
 
+# la_all_codes.csv's header, as ONS (via drkane/geo-lookups) publishes it.
+LA_ALL_CODES = ("LADCD,LADNM,LADCD_ACTIVE,LADNM_ACTIVE,UTLACD,UTLANM,CAUTHCD,CAUTHNM,RGNCD,"
+                "RGNNM,CTRYCD,CTRYNM,EWCD,EWNM,GBCD,GBNM,UKCD,UKNM,Current,LAD20CD,LAD20NM")
+
+
 @pytest.fixture
-def shared() -> Path:
-    if not (SHARED / "data").is_dir():
-        pytest.fail(f"The shared reference data is missing at {SHARED}.")
-    return SHARED
+def ons_geography(tmp_path: Path) -> Path:
+    """A folder shaped as ONS publishes its lookups and ward boundaries (the columns and
+    properties `outcomes geography` and `outcomes boundaries` read, and others they ignore),
+    for the London boroughs, made from what the product carries: la_all_codes.csv and
+    london_lsoa21_to_ward.csv from the reference geography, and Tower Hamlets' ward
+    boundaries from the example's, with a midpoint put into edges (a straight run the
+    simplifier must take out again); `plain/` holds the same boundaries without them."""
+    import csv
+    import itertools
+    import json
+
+    from common_outcomes.geography.reference import local_authorities, london_lsoas
+
+    folder = tmp_path / "ons"
+    (folder / "boundaries" / "ward").mkdir(parents=True)
+    header = LA_ALL_CODES.split(",")
+    with (folder / "la_all_codes.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, header, restval="")
+        writer.writeheader()
+        for la in local_authorities():
+            if la.region_code == "E12000007":
+                writer.writerow({"LADCD": la.la_code, "LADNM": la.la_name, "RGNCD":
+                                 la.region_code, "RGNNM": la.region_name, "CTRYCD": "E92000001",
+                                 "CTRYNM": "England", "Current": "TRUE"})
+    with (folder / "london_lsoa21_to_ward.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["LSOA21CD", "LSOA21NM", "WDCD", "WDNM", "LADCD"])
+        writer.writerows((r.lsoa_code, r.lsoa_name, r.ward_code, r.ward_name, r.la_code)
+                         for r in london_lsoas())
+
+    def densified(ring: list[list[float]]) -> list[list[float]]:
+        """A midpoint in every edge whose midpoint is exact at 5 decimal places (the
+        precision `outcomes boundaries` rounds to), so that it lies on the edge."""
+        out = []
+        for a, b in itertools.pairwise(ring):
+            out.append(a)
+            units = [round(v * 100_000) for v in (*a, *b)]
+            if (units[0] + units[2]) % 2 == 0 and (units[1] + units[3]) % 2 == 0:
+                out.append([(units[0] + units[2]) / 200_000, (units[1] + units[3]) / 200_000])
+        return [*out, ring[-1]]
+
+    shipped = json.loads((EXAMPLE / "boundaries" / "wards.geojson").read_text())
+    for where, edit in ((folder, densified), (folder / "plain", lambda ring: ring)):
+        features = [{"type": "Feature", "properties": {
+            "FID": n, "WD25CD": f["properties"]["code"], "WD25NM": f["properties"]["name"],
+            "WD25NMW": " ", "LAD25CD": "E09000030"}, "geometry": {
+            "type": f["geometry"]["type"],
+            "coordinates": [edit(ring) for ring in f["geometry"]["coordinates"]]}}
+            for n, f in enumerate(shipped["features"], 1)]
+        (where / "boundaries" / "ward").mkdir(parents=True, exist_ok=True)
+        (where / "boundaries" / "ward" / "E09000030.geojson").write_text(json.dumps(
+            {"type": "FeatureCollection", "name": "E09000030", "features": features}))
+    return folder
 
 
 @pytest.fixture

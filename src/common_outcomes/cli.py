@@ -593,7 +593,8 @@ def demo(
                                   help="The demo's pseudonymisation key, made when missing "
                                   "(outside the workspace, never in git)."),
     comparators: Path | None = typer.Option(None, "--comparators", help="A folder of "
-                                            "published CSVs (Fingertips, DfE) to load too."),
+                                            "published CSVs (Fingertips, DfE) to load instead "
+                                            "of the carried comparators."),
     serving: bool = typer.Option(True, "--serve/--no-serve", help="Serve the app at the end "
                                  "(--no-serve: build, print the sign-in and stop)."),
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
@@ -606,6 +607,7 @@ def demo(
     import shutil
 
     from common_outcomes.project import Project, demo_account
+    from common_outcomes.reference import comparator_files
 
     project = Project.load(workspace)
     if not project.ok:
@@ -616,13 +618,16 @@ def demo(
         key_file.write_text(secrets.token_hex(32))
     _command("synth", str(workspace), "--scale", "borough", "--years", str(years), "--seed",
              str(seed), "--force")
-    if comparators is not None:
-        found = sorted(comparators.glob("*.csv"))
-        if not found:
-            raise UserError(f"{comparators} holds no published CSV files to compare with.")
-        (workspace / "incoming" / "comparators").mkdir(parents=True, exist_ok=True)
-        for path in found:
-            shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
+    # The carried comparators (England, London, the borough's statistical neighbours), or
+    # a folder of the user's own downloads.
+    found = comparator_files() if comparators is None else sorted(comparators.glob("*.csv"))
+    if not found:
+        raise UserError(f"{comparators} holds no published CSV files to compare with."
+                        if comparators else "The package carries no published comparators; "
+                        "reinstall it, or give a folder of them with --comparators.")
+    (workspace / "incoming" / "comparators").mkdir(parents=True, exist_ok=True)
+    for path in found:
+        shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
     _command("load", str(workspace), "--all", "--key-file", str(key_file))
     _command("run", str(workspace))
     email, password = demo_account(Project.load(workspace), f"cli:{getpass.getuser()}")
@@ -639,7 +644,7 @@ def demo(
 def boundaries(
     workspace: Path = WORKSPACE,
     source: Path = typer.Option(..., "--from", help="Folder of ONS geography with "
-                                "boundaries/ward/CODE.geojson (the shared data/geography)."),
+                                "boundaries/ward/CODE.geojson (ONS ward boundaries)."),
     la: str | None = typer.Option(None, "--la", help="Borough code; default: the workspace's."),
 ) -> None:
     """Write the borough's ward shapes, simplified, for the web app's maps."""
@@ -655,6 +660,64 @@ def _command(*args: str) -> None:
                                             standalone_mode=False)
     if isinstance(code, int) and code:
         raise typer.Exit(code)
+
+
+references = typer.Typer(help="The reference tables the product carries (ONS geography, DfE "
+                         "and OHID statistics, the SSD field names): list, update, rebuild.",
+                         invoke_without_command=True)
+app.add_typer(references, name="reference")
+
+
+@references.callback()
+def reference_list(ctx: typer.Context) -> None:
+    """List the carried reference tables with their release and age."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import date
+
+    from common_outcomes.reference import age, located, override_folder
+
+    today = date.today()
+    rows = sorted(located().values(), key=lambda found: found.table.kind)
+    width = max(len(found.table.kind) for found in rows)
+    for found in rows:
+        t = found.table
+        newest = "-" if t.data_to is None else t.data_to.isoformat()
+        mark = " (updated)" if found.updated else ""
+        out.print(f"{t.kind:<{width}}  {t.rows:>6} rows  data to {newest:<10}  "
+                  f"{age(t.data_to, today):>10}  {escape(t.release)}{mark} "
+                  f"[dim]({escape(t.publisher)}, {escape(t.licence)})[/dim]")
+    out.print(f"Updates (outcomes reference update KIND FILE) go to {override_folder()}.")
+
+
+@references.command("update")
+def reference_update(
+    kind: str = typer.Argument(..., help="The table to replace, as `outcomes reference` "
+                               "lists it."),
+    file: Path = typer.Argument(..., help="The newer published file, as downloaded."),
+) -> None:
+    """Replace one reference table from a newer published release you downloaded."""
+    from common_outcomes.provenance import update
+    from common_outcomes.reference import override_folder
+
+    table = update(kind, file)
+    out.print(f"Updated {kind} from {escape(str(file))}: {table.rows} rows, data to "
+              f"{table.data_to}, in {override_folder()}.")
+
+
+@references.command("build")
+def reference_build(
+    source: Path = typer.Option(..., "--from", help="The published originals: a folder with "
+                                "data/geography, data/published and reference/ssd."),
+    into: Path | None = typer.Option(None, "--out", help="Where to write the tables and "
+                                     "manifest; default: the package's own (a checkout)."),
+) -> None:
+    """Rebuild every carried reference table and its manifest from the published originals."""
+    from common_outcomes.provenance import build
+    from common_outcomes.reference import DATA
+
+    tables = build(source, DATA if into is None else into)
+    out.print(f"Built {len(tables)} reference tables in {DATA if into is None else into}.")
 
 
 users = typer.Typer(help="The web app's local accounts and their roles.", no_args_is_help=True)

@@ -158,19 +158,19 @@ def test_every_example_file_points_editors_at_its_schema() -> None:
 
 
 def test_geography_rebuilds_the_example_from_ons_lookups(
-    shared: Path, example_copy: Path
+    ons_geography: Path, example_copy: Path
 ) -> None:
     (example_copy / "geography.yaml").unlink()
-    result = run("geography", str(example_copy), "--from", str(shared / "data" / "geography"))
+    result = run("geography", str(example_copy), "--from", str(ons_geography))
     assert result.returncode == 0, result.stderr
     assert "20 wards, 169 LSOAs" in result.stdout
     assert (example_copy / "geography.yaml").read_text() == \
         (EXAMPLE / "geography.yaml").read_text()
 
 
-def test_geography_for_an_unknown_borough_is_one_sentence(shared: Path, tmp_path: Path) -> None:
-    result = run("geography", str(tmp_path), "--from", str(shared / "data" / "geography"),
-                 "--la", "E09999999")
+def test_geography_for_an_unknown_borough_is_one_sentence(ons_geography: Path,
+                                                          tmp_path: Path) -> None:
+    result = run("geography", str(tmp_path), "--from", str(ons_geography), "--la", "E09999999")
     assert result.returncode == 2
     assert "'E09999999' is not a local authority code" in result.stderr
     assert not (tmp_path / "geography.yaml").exists()

@@ -1,5 +1,5 @@
 """Published comparators load as sources: DfE tidy CSV with its suppression markers, and a
-Fingertips "all data" export, both from the real files in shared/data/published."""
+Fingertips "all data" export, both as the product carries them (the publishers' layouts)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from common_outcomes import reference
 from common_outcomes.data.load import load_file
 from common_outcomes.data.store import open_store
 from common_outcomes.project import Project
@@ -18,25 +19,26 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = b"k" * 32
 
 
-def _load(tmp_path: Path, shared: Path, source: str, name: str) -> pa.Table:
+def _load(tmp_path: Path, source: str) -> pa.Table:
+    """The carried table whose kind is `source` loaded as the example's source of that id."""
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
         "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
     project = Project.load(ws)
     store = open_store(ws)
     with store.lock():
-        result = load_file(ws, store, project.sources[source], shared / "data" / "published" /
-                           name, KEY, None)
+        result = load_file(ws, store, project.sources[source], reference.path(source), KEY,
+                           None)
     assert result.status == "loaded", result.message
     return pa.concat_tables(pq.read_table(p) for p in store.version_files(result.version_id))
 
 
-def test_dfe_markers_become_nulls_with_their_reasons(tmp_path: Path, shared: Path) -> None:
-    table = _load(tmp_path, shared, "dfe-children-in-need",
-                  "b1_children_in_need_2013_to_2025.csv")
-    assert table.num_rows == 2132
+def test_dfe_markers_become_nulls_with_their_reasons(tmp_path: Path) -> None:
+    table = _load(tmp_path, "dfe-children-in-need")
+    assert table.num_rows == 169  # England, London and 11 boroughs, 2013 to 2025
     notes = table.column("At31_episodes_note")
-    assert pc.sum(pc.is_valid(notes)).as_py() > 0  # some LAs' counts are published as markers
+    # Hackney's 2021 and 2022 counts are published as 'x' (the cyber attack).
+    assert notes.drop_null().to_pylist() == ["not available", "not available"]
     where = pc.is_valid(notes)
     assert pc.all(pc.is_null(pc.filter(table.column("At31_episodes"), where))).as_py()
     england = table.filter(pc.and_(pc.equal(table.column("geographic_level"), "National"),
@@ -44,10 +46,8 @@ def test_dfe_markers_become_nulls_with_their_reasons(tmp_path: Path, shared: Pat
     assert england.column("At31_episodes").to_pylist() == [402400]
 
 
-def test_a_fingertips_export_loads_with_its_not_presented_limits(tmp_path: Path,
-                                                                 shared: Path) -> None:
-    table = _load(tmp_path, shared, "fingertips-injury-admissions",
-                  "la_hospital_admissions_2324.csv")
+def test_a_fingertips_export_loads_with_its_not_presented_limits(tmp_path: Path) -> None:
+    table = _load(tmp_path, "fingertips-injury-admissions")
     assert table.num_rows == 7208
     note = table.column("Lower CI 95.0 limit_note")
     assert set(note.drop_null().to_pylist()) == {"not presented"}

@@ -1,6 +1,8 @@
 """THE answer key: our crude rates and Byar's limits against a real Fingertips export.
 
-shared/data/published/la_hospital_admissions_2324.csv is Fingertips indicator 90284
+The carried table fingertips-injury-admissions (reference/data/comparators/
+la_hospital_admissions_2324.csv, every row of the published export, with the columns the
+product reads, numbers exactly as exported) is Fingertips indicator 90284
 (hospital admissions caused by injuries in children aged 0-14, crude rate per 10,000), every
 upper-tier LA and England, 2010/11 to 2023/24, Persons/Male/Female.
 
@@ -18,24 +20,20 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from common_outcomes import reference
 from common_outcomes.stats.intervals import crude_rate
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-EXPORT = SHARED / "data" / "published" / "la_hospital_admissions_2324.csv"
+EXPORT = reference.path("fingertips-injury-admissions")
 MULTIPLIER = 10000
 UNPERTURBED_YEARS = {"2010/11", "2011/12"}
 SHIFTS = (0, -1, 1, -2, 2)
 
 
 def _rows() -> list[dict[str, str]]:
-    if not EXPORT.exists():
-        pytest.fail(f"the Fingertips answer key is missing: expected {EXPORT} "
-                    "(shared/ must sit beside the repository)")
     with EXPORT.open(encoding="utf-8-sig", newline="") as f:
         return [r for r in csv.DictReader(f) if r["Count"] and r["Denominator"]]
 

@@ -1,6 +1,7 @@
 """The answer key: a real Fingertips export, reproduced by our comparison and trend code.
 
-/work/shared/data/published/la_hospital_admissions_2324.csv is the Fingertips "all data" export
+The carried table fingertips-injury-admissions (every row of the Fingertips "all data" export
+with the columns the product reads, numbers exactly as exported) is the export
 of indicator 90284 (hospital admissions for injuries, children under 15, crude rate per 10,000,
 low is good) for England and every upper-tier LA, 2010/11 to 2023/24, Persons/Male/Female.
 
@@ -25,10 +26,10 @@ from __future__ import annotations
 
 import collections
 import csv
-from pathlib import Path
 
 import numpy as np
 
+from common_outcomes import reference
 from common_outcomes.stats.compare import (
     CANNOT_CALCULATE,
     NO_CHANGE,
@@ -36,14 +37,12 @@ from common_outcomes.stats.compare import (
     recent_trend,
 )
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-EXPORT = SHARED / "data" / "published" / "la_hospital_admissions_2324.csv"
+EXPORT = reference.path("fingertips-injury-admissions")
 ENGLAND = "E92000001"
 LATEST = "2023/24"
 
 
 def _rows() -> list[dict[str, str]]:
-    assert EXPORT.is_file(), f"the answer key is missing: {EXPORT} (shared data not mounted?)"
     with EXPORT.open(newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 

@@ -1,5 +1,6 @@
-"""The shipped calibration table: rebuilt from ../shared byte for byte, checked against
-figures read in the raw published files, and looked up as the generator does."""
+"""The carried calibration table: checked against figures read in the published files, and
+looked up as the generator does. (That it is what the builder writes from the published
+originals, byte for byte, is checked by the provenance step: tests_provenance/.)"""
 
 from __future__ import annotations
 
@@ -8,19 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from common_outcomes import reference
 from common_outcomes.synth.calibration import (
-    CALIBRATION,
-    DATA_DIR,
+    CALIBRATION_KIND,
     ENGLAND,
     SUPPRESSION_MARKERS,
     Calibration,
     Published,
-    build_calibration,
     load_calibration,
     period_end_year,
 )
 
-PUBLISHED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "published"
 TOWER_HAMLETS = "E09000030"
 HACKNEY = "E09000012"
 
@@ -36,13 +35,6 @@ NATIONAL_MEASURES = {
 
 
 @pytest.fixture(scope="module")
-def published() -> Path:
-    if not PUBLISHED.is_dir():
-        pytest.fail(f"The shared published statistics are missing at {PUBLISHED}.")
-    return PUBLISHED
-
-
-@pytest.fixture(scope="module")
 def cal() -> Calibration:
     return load_calibration()
 
@@ -50,14 +42,6 @@ def cal() -> Calibration:
 def _raw(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as f:
         return list(csv.DictReader(f))
-
-
-def test_shipped_table_is_what_the_builder_writes(published: Path, tmp_path: Path) -> None:
-    n = build_calibration(published, tmp_path)
-    shipped = (DATA_DIR / CALIBRATION).read_bytes()
-    assert shipped == (tmp_path / CALIBRATION).read_bytes()
-    assert b"\r\n" not in shipped
-    assert n == shipped.count(b"\n") - 1
 
 
 def _expect(p: Published | None, value: float, numerator: float | None,
@@ -92,8 +76,8 @@ def test_rates_name_their_numerator_and_denominator(cal: Calibration) -> None:
     assert p.value == round(p.numerator / p.denominator * 10_000, 1)
 
 
-def test_no_suppressed_marker_survives(cal: Calibration, published: Path) -> None:
-    with (DATA_DIR / CALIBRATION).open(encoding="utf-8", newline="") as f:
+def test_no_suppressed_marker_survives(cal: Calibration) -> None:
+    with reference.path(CALIBRATION_KIND).open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             float(row["value"])  # every value is a number
             for k in ("numerator", "denominator"):
@@ -102,11 +86,14 @@ def test_no_suppressed_marker_survives(cal: Calibration, published: Path) -> Non
     assert cal.value("cin_rate_per_10k", HACKNEY, "2021") is None
     assert cal.value("cin_rate_per_10k", HACKNEY, "2022") is None
     assert cal.value("cin_rate_per_10k", HACKNEY, "2020") is not None
-    # Every suppressed At31_episodes in b1 is absent from the table, not zero.
-    for r in _raw(published / "b1_children_in_need_2013_to_2025.csv"):
-        if r["geographic_level"] == "Local authority" and r["At31_episodes"].strip().lower() \
-                in SUPPRESSION_MARKERS:
-            assert cal.value("cin_rate_per_10k", r["new_la_code"], r["time_period"]) is None
+    # Every suppressed At31_episodes in the carried b1 rows is absent from the table, not zero
+    # (every authority's: tests_provenance/, which has the whole published file).
+    suppressed = [r for r in _raw(reference.path("dfe-children-in-need"))
+                  if r["geographic_level"] == "Local authority"
+                  and r["At31_episodes"].strip().lower() in SUPPRESSION_MARKERS]
+    assert suppressed
+    for r in suppressed:
+        assert cal.value("cin_rate_per_10k", r["new_la_code"], r["time_period"]) is None
     # Cumbria's CLA rate is 'z' after it split in April 2023.
     assert cal.value("cla_rate_per_10k", "E10000006", "2024") is None
     assert cal.value("cla_rate_per_10k", "E10000006", "2023") is not None

@@ -1,5 +1,5 @@
-"""The example workspace with the real published files of shared/data/published loaded as its
-comparator sources (no partner data): what `make demo` copies into incoming/comparators."""
+"""The example workspace with the carried published comparators (DfE, Fingertips) loaded as
+its comparator sources (no partner data): what `make demo` copies into incoming/comparators."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from common_outcomes.engine.results import to_table
 from common_outcomes.framework.models import Indicator
 from common_outcomes.project import Project, load_data
+from common_outcomes.reference import comparator_files
 from common_outcomes.tracking.comparators import add_comparators
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,14 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def published_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    shared = ROOT.parent / "shared" / "data" / "published"
-    if not shared.is_dir():
-        pytest.fail(f"The shared reference data is missing at {shared}.")
     root = tmp_path_factory.mktemp("published")
     ws = root / "ws"
     shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
         "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
-    shutil.copytree(shared, ws / "incoming" / "comparators")
+    (ws / "incoming" / "comparators").mkdir(parents=True)
+    for path in comparator_files():
+        shutil.copy(path, ws / "incoming" / "comparators" / path.name)
     key = root / "key"
     key.write_text("k" * 64)
     results = load_data(Project.load(ws), None, [], True, key)

@@ -1,4 +1,5 @@
-"""Published comparators from the real DfE and Fingertips files: England, London, the borough
+"""Published comparators from the carried DfE and Fingertips tables (the publishers' files
+restricted to the example's areas and columns): England, London, the borough
 and its DfE statistical neighbours in the results, every borough compared with England, and
 bad mappings reported by `outcomes check` at their line."""
 
@@ -14,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from common_outcomes import reference
 from common_outcomes.data.declarations import PeriodFormat
 from common_outcomes.engine.results import to_table
 from common_outcomes.errors import UserError
@@ -28,8 +30,9 @@ Row = dict[str, object]
 Finish = Callable[..., pa.Table]
 
 
-def published(shared: Path, name: str) -> list[dict[str, str]]:
-    with (shared / "data" / "published" / name).open(encoding="utf-8-sig", newline="") as f:
+def published(kind: str) -> list[dict[str, str]]:
+    """The carried published table of `kind` (reference/data/manifest.yaml), as text."""
+    with reference.path(kind).open(encoding="utf-8-sig", newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -49,11 +52,11 @@ def one(rows: list[Row], indicator: str, area: str, period: str) -> Row:
 
 
 def test_the_boroughs_published_children_in_need_rate_is_its_la_row(
-        comparator_rows: list[Row], shared: Path) -> None:
+        comparator_rows: list[Row]) -> None:
     # b1 publishes counts: the rate divides those at 31 March 2024 by the mid-2023 population.
-    count = dfe_row(published(shared, "b1_children_in_need_2013_to_2025.csv"), "2024",
+    count = dfe_row(published("dfe-children-in-need"), "2024",
                     TOWER_HAMLETS)["At31_episodes"]
-    population = dfe_row(published(shared, "ons_mid-year_population_estimates_2012_to_2024.csv"),
+    population = dfe_row(published("dfe-child-population"),
                          "2023", TOWER_HAMLETS)["population_estimate"]
     row = one(comparator_rows, "children-in-need-rate", TOWER_HAMLETS, "2023/24")
     assert (row["numerator"], row["denominator"]) == (float(count), float(population)) == (
@@ -65,9 +68,8 @@ def test_the_boroughs_published_children_in_need_rate_is_its_la_row(
     assert row["lower_95"] < row["value"] < row["upper_95"]  # type: ignore[operator]
 
 
-def test_a_published_rate_is_the_value_in_the_file(comparator_rows: list[Row],
-                                                   shared: Path) -> None:
-    cla = published(shared, "cla_number_and_rate_per_10k_children.csv")
+def test_a_published_rate_is_the_value_in_the_file(comparator_rows: list[Row]) -> None:
+    cla = published("dfe-children-looked-after")
     kind = {"population_type": "Children looked after on 31 March each year"}
     for code in (TOWER_HAMLETS, ENGLAND, LONDON):
         source = dfe_row(cla, "2024", code, **kind)
@@ -78,39 +80,34 @@ def test_a_published_rate_is_the_value_in_the_file(comparator_rows: list[Row],
                "2023/24")["value"] == 44.0
 
 
-def test_england_and_london_rows_exist_with_their_parents(comparator_rows: list[Row],
-                                                          shared: Path) -> None:
+def test_england_and_london_rows_exist_with_their_parents(comparator_rows: list[Row]) -> None:
     england = one(comparator_rows, "children-in-need-rate", ENGLAND, "2023/24")
     london = one(comparator_rows, "children-in-need-rate", LONDON, "2023/24")
     assert (england["area_type"], england["area_name"], england["parent_code"]) == (
         "england", "England", None)
     assert (london["area_type"], london["area_name"], london["parent_code"]) == (
         "region", "London", ENGLAND)
-    b1 = published(shared, "b1_children_in_need_2013_to_2025.csv")
+    b1 = published("dfe-children-in-need")
     assert england["numerator"] == float(dfe_row(b1, "2024", ENGLAND,
                                                  geographic_level="National")["At31_episodes"])
     # London is compared with England; England with nothing.
     assert london["benchmark_code"] == ENGLAND and england["benchmark_code"] is None
 
 
-def test_a_yearly_file_per_source_and_its_example_rows_left_out(comparator_rows: list[Row],
-                                                                shared: Path) -> None:
+def test_a_yearly_file_per_source_and_its_example_rows_left_out(comparator_rows: list[Row]) -> None:
     """Three NCCIS dashboards, one source each; the 2021 file's "Region demo" rows have no
     area code and would otherwise read as England (exclude: {region_name: Region demo})."""
     neet = {r["period"]: r["value"] for r in comparator_rows
             if r["indicator_id"] == "neet-or-not-known-16-17" and r["area_code"] == ENGLAND}
-    files = {"2020/21": "UD_NEETNK_LA_dashboard_2021_vg_removed.csv",
-             "2021/22": "UD_NEETNK_LA_dashboard_2022_final.csv",
-             "2022/23": "UD_NEETNK_LA_dashboard_2023_final.csv"}
-    assert neet == {period: float(next(r for r in published(shared, name) if r[
+    files = {"2020/21": "dfe-neet-2021", "2021/22": "dfe-neet-2022", "2022/23": "dfe-neet-2023"}
+    assert any(r["region_name"] == "Region demo" for r in published("dfe-neet-2021"))
+    assert neet == {period: float(next(r for r in published(kind) if r[
         "geographic_level"] == "National")["NEET_not_known_percent"])
-        for period, name in files.items()} == {"2020/21": 5.5, "2021/22": 4.7, "2022/23": 5.2}
+        for period, kind in files.items()} == {"2020/21": 5.5, "2021/22": 4.7, "2022/23": 5.2}
 
 
-def test_the_statistical_neighbours_are_the_ten_in_the_dfe_file(comparator_rows: list[Row],
-                                                                shared: Path) -> None:
-    with (shared / "data" / "published" /
-          "New_Statistical_Neighbour_Groupings_April_2021.csv").open(encoding="utf-8-sig") as f:
+def test_the_statistical_neighbours_are_the_ten_in_the_dfe_file(comparator_rows: list[Row]) -> None:
+    with reference.path("statistical-neighbours").open(encoding="utf-8-sig") as f:
         row = next(r for r in csv.reader(f) if r and r[0] == "211")
     expected = [int(row[5 + 2 * k]) for k in range(10)]
     neighbours = statistical_neighbours(TOWER_HAMLETS)
@@ -122,11 +119,11 @@ def test_the_statistical_neighbours_are_the_ten_in_the_dfe_file(comparator_rows:
 
 
 def test_every_authoritys_fingertips_comparison_with_england_is_reproduced(
-        comparator_rows: list[Row], shared: Path) -> None:
+        comparator_rows: list[Row]) -> None:
     """The published 'Compared to England' label of every borough and neighbour row of the
     90284 export, from its published interval against England's published value."""
     labels = {(r["Area Code"], r["Time period"]): r["Compared to England value or percentiles"]
-              for r in published(shared, "la_hospital_admissions_2324.csv")
+              for r in published("fingertips-injury-admissions")
               if r["Sex"] == "Persons" and not r["Category Type"] and r["Area Code"] != ENGLAND}
     rows = [r for r in comparator_rows if r["indicator_id"] == "injury-admissions-0-14"
             and r["area_type"] == "la"]
@@ -140,7 +137,7 @@ def test_every_authoritys_fingertips_comparison_with_england_is_reproduced(
 
 
 def test_a_computed_borough_row_is_compared_with_englands_published_value(
-        published_ws: Path, shared: Path, with_comparators: Finish) -> None:
+        published_ws: Path, with_comparators: Finish) -> None:
     computed = [
         {"indicator_id": "neet-or-not-known-16-17", "area_code": code, "area_type": kind,
          "area_name": code, "period": "2022/23", "period_type": "academic_year",
@@ -151,7 +148,7 @@ def test_a_computed_borough_row_is_compared_with_englands_published_value(
             (TOWER_HAMLETS, "la", 330.0, 5.0, 6.1, None, None),
             ("north-west", "locality", 70.0, 4.5, 7.0, TOWER_HAMLETS, "Similar"))]
     out = with_comparators(published_ws, to_table(computed)).to_pylist()
-    england = float(dfe_row(published(shared, "UD_NEETNK_LA_dashboard_2023_final.csv"), "2023",
+    england = float(dfe_row(published("dfe-neet-2023"), "2023",
                             ENGLAND)["NEET_not_known_percent"])
     assert one(out, "neet-or-not-known-16-17", ENGLAND, "2022/23")["value"] == england == 5.2
     la = one(out, "neet-or-not-known-16-17", TOWER_HAMLETS, "2022/23")

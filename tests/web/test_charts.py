@@ -85,28 +85,45 @@ def test_maps_of_wards_and_localities_are_drawn_from_the_workspace_boundaries(
     assert filled == {w["name"] for w in locality["wards"]}
 
 
-def test_the_shipped_boundaries_are_what_outcomes_boundaries_writes(
-        shared: Path, tmp_path: Path) -> None:
-    """The example's ward shapes are built from the ONS files, not edited by hand; every
-    ring stays closed, and a simplified ring keeps its corners but not its straight runs."""
-    folder = tmp_path / "th"
-    shutil.copytree(ROOT / "examples" / "tower-hamlets", folder, ignore=IGNORE)
-    (folder / BOUNDARIES).unlink()
-    done = subprocess.run([str(EXE), "boundaries", str(folder), "--from",
-                           str(shared / "data" / "geography")], capture_output=True, text=True,
-                          check=False, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "20 wards" in done.stdout
-    shipped = ROOT / "examples" / "tower-hamlets" / BOUNDARIES
-    assert (folder / BOUNDARIES).read_text() == shipped.read_text()
-    for feature in json.loads(shipped.read_text())["features"]:
+def test_outcomes_boundaries_writes_simplified_ward_shapes(
+        ons_geography: Path, tmp_path: Path) -> None:
+    """From an ONS-shaped ward boundary file, `outcomes boundaries` writes each ward's code,
+    name and simplified shape: points put into edges (straight runs) change nothing
+    it writes, every point it keeps is one it was given, and every ring stays closed. (That
+    the example's file is what it writes from the real ONS boundaries is checked by the
+    provenance step, which has them.)"""
+    written = {}
+    for name, source in (("densified", ons_geography), ("plain", ons_geography / "plain")):
+        folder = tmp_path / name
+        shutil.copytree(ROOT / "examples" / "tower-hamlets", folder, ignore=IGNORE)
+        (folder / BOUNDARIES).unlink()
+        done = subprocess.run([str(EXE), "boundaries", str(folder), "--from", str(source)],
+                              capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "20 wards" in done.stdout
+        written[name] = (folder / BOUNDARIES).read_text()
+    assert written["densified"] == written["plain"]
+    given = json.loads((ons_geography / "boundaries" / "ward" / "E09000030.geojson").read_text())
+    given_points = {tuple(p) for f in given["features"] for ring in f["geometry"]["coordinates"]
+                    for p in ring}
+    out = json.loads(written["plain"])["features"]
+    shipped = json.loads((ROOT / "examples" / "tower-hamlets" / BOUNDARIES).read_text())
+    assert [f["properties"] for f in out] == [f["properties"] for f in shipped["features"]]
+    kept = [tuple(p) for f in out for ring in f["geometry"]["coordinates"] for p in ring]
+    plain = json.loads((ons_geography / "plain" / "boundaries" / "ward" /
+                        "E09000030.geojson").read_text())
+    added = given_points - {tuple(p) for f in plain["features"]
+                            for ring in f["geometry"]["coordinates"] for p in ring}
+    assert len(added) > 50 and not added & set(kept)  # every point put in was taken out
+    assert set(kept) <= given_points
+    for feature in out:
         for ring in feature["geometry"]["coordinates"]:
             assert ring[0] == ring[-1] and len(ring) >= 4
     square = [(0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)]
     assert _douglas_peucker(square, 1e-6) == [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0),
                                               (0.0, 0.0)]
-    wrong = subprocess.run([str(EXE), "boundaries", str(folder), "--la", "E06000001",
-                            "--from", str(shared / "data" / "geography")],
+    wrong = subprocess.run([str(EXE), "boundaries", str(tmp_path / "plain"), "--la",
+                            "E06000001", "--from", str(ons_geography)],
                            capture_output=True, text=True, check=False, timeout=60)
     assert wrong.returncode == 2 and "No ward boundaries for E06000001" in wrong.stderr
 

@@ -1,4 +1,4 @@
-"""Build a borough's geography document from ONS lookup files (the CSVs in shared/data).
+"""Build a borough's geography document from ONS lookup files (la_all_codes.csv and others).
 
 Reads la_all_codes.csv, rgn_all_codes.csv, ward boundaries (for the current ward set)
 and london_lsoa21_to_ward.csv, all published under the Open Government Licence.

@@ -1,16 +1,18 @@
-# Provenance: ONS geography, Open Government Licence v3, via drkane/geo-lookups @ e20a072
-# (la_all_codes.csv, rgn_all_codes.csv, msoa_la.csv, ward boundaries WD25). The LSOA 2021 to
-# 2025 ward lookup (london_lsoa21_to_ward.csv) is a derived best-fit lookup by LSOA centroid
-# inside ward polygon; it is not an official ONS lookup. LA numbers and the set of children's
-# services authorities come from the DfE statistics in shared/data/published (OGL v3).
+# Provenance (common_outcomes/reference/data/SOURCES.md): ONS geography, Open Government
+# Licence v3, via drkane/geo-lookups @ e20a072 (la_all_codes.csv, rgn_all_codes.csv,
+# msoa_la.csv, ward boundaries WD25). The LSOA 2021 to 2025 ward lookup
+# (london_lsoa21_to_ward.csv) is a derived best-fit lookup by LSOA centroid inside ward
+# polygon; it is not an official ONS lookup. LA numbers and the set of children's services
+# authorities come from the published DfE statistics (OGL v3).
 # New_Statistical_Neighbour_Groupings_April_2021.csv is DfE's statistical neighbour groupings
-# (April 2021), copied unchanged from shared/data/published (dfe-analytical-services/
-# CSC_outcomes_and_enablers @ 2f5d11a, OGL v3).
-"""Reference geography shipped with the product: London LSOAs, English MSOAs and the
-children's services authorities, so synthetic boroughs live in real places without ../shared.
+# (April 2021), as published (dfe-analytical-services/CSC_outcomes_and_enablers @ 2f5d11a).
+"""Reference geography carried by the product (common_outcomes.reference): London LSOAs,
+English MSOAs and the children's services authorities, so synthetic boroughs live in real
+places with nothing beside the repository.
 
-`build_reference` writes the three CSVs in `data/` from the ONS lookups and DfE files;
-the readers below only read what was shipped.
+`build_reference` writes the three CSVs from the ONS lookups and DfE files (run by
+common_outcomes.provenance); the readers below only read the carried tables (or a user's
+update of one, `outcomes reference update`).
 
 - london_lsoa21.csv: every London LSOA 2021 -> 2025 ward (best fit) -> borough.
 - england_msoa21.csv: every English MSOA 2021 -> lower-tier LA -> upper-tier LA -> region.
@@ -33,12 +35,16 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-DATA_DIR = Path(__file__).parent / "data"
+from common_outcomes import reference
+
 LONDON_LSOAS = "london_lsoa21.csv"
 ENGLAND_MSOAS = "england_msoa21.csv"
 LAS = "las.csv"
 NEIGHBOURS = "New_Statistical_Neighbour_Groupings_April_2021.csv"
 NEIGHBOUR_COUNT = 10
+# The carried tables' kinds (reference/data/manifest.yaml), by the file name the builder writes.
+KINDS = {LONDON_LSOAS: "geography-lsoa", ENGLAND_MSOAS: "geography-msoa", LAS: "geography-las",
+         NEIGHBOURS: "statistical-neighbours"}
 
 LSOA_COLUMNS = ("lsoa_code", "lsoa_name", "ward_code", "ward_name", "la_code", "la_name")
 MSOA_COLUMNS = ("msoa_code", "msoa_name", "lad_code", "utla_code", "utla_name",
@@ -191,7 +197,7 @@ def _msoa_rows(geography_dir: Path, dfe_codes: set[str]) -> list[tuple[str, ...]
 
 def build_reference(geography_dir: Path, published_dir: Path, out_dir: Path) -> dict[str, int]:
     """Write london_lsoa21.csv, england_msoa21.csv and las.csv into `out_dir` from the ONS
-    lookups (shared/data/geography) and DfE files (shared/data/published); sorted, LF line
+    lookups and the DfE files (as collected: data/geography, data/published); sorted, LF line
     endings, so a rebuild is byte-identical. Returns the row count of each file."""
     las = _la_rows(geography_dir, published_dir)
     dfe_codes = {r[0] for r in las}
@@ -204,24 +210,30 @@ def build_reference(geography_dir: Path, published_dir: Path, out_dir: Path) -> 
 
 
 @cache
-def _shipped(name: str) -> tuple[dict[str, str], ...]:
-    return tuple(_read(DATA_DIR / name))
+def _shipped(path: Path) -> tuple[dict[str, str], ...]:
+    return tuple(_read(path))
+
+
+def _carried(name: str) -> tuple[dict[str, str], ...]:
+    return _shipped(reference.path(KINDS[name]))
 
 
 def london_lsoas() -> list[LsoaRow]:
     """Every London LSOA 2021 with its best-fit 2025 ward and its borough."""
-    return [LsoaRow(**r) for r in _shipped(LONDON_LSOAS)]
+    return [LsoaRow(**r) for r in _carried(LONDON_LSOAS)]
 
 
 def england_msoas() -> list[MsoaRow]:
     """Every English MSOA 2021 with its lower-tier and upper-tier LA and region."""
-    return [MsoaRow(**r) for r in _shipped(ENGLAND_MSOAS)]
+    return [MsoaRow(**r) for r in _carried(ENGLAND_MSOAS)]
 
 
-def local_authorities() -> list[LaRow]:
-    """Every children's services authority in the DfE statistics, past and present."""
+def local_authorities(path: Path | None = None) -> list[LaRow]:
+    """Every children's services authority in the DfE statistics, past and present (from
+    las.csv at `path`, the carried one by default)."""
+    rows = _shipped(path) if path is not None else _carried(LAS)
     return [LaRow(r["la_code"], r["la_name"], int(r["old_la_code"]), r["region_code"],
-                  r["region_name"]) for r in _shipped(LAS)]
+                  r["region_name"]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,11 +243,11 @@ class Neighbour:
 
 
 @cache
-def _neighbour_numbers() -> dict[int, tuple[tuple[int, str], ...]]:
+def _neighbour_numbers(path: Path) -> dict[int, tuple[tuple[int, str], ...]]:
     """Old LA number -> its neighbours' numbers and closeness, closest first. The file has a
     header, the groupings, then an "Old SNs:" block for authorities since reorganised; a
     number's first row wins."""
-    with (DATA_DIR / NEIGHBOURS).open(encoding="utf-8-sig", newline="") as f:
+    with path.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     out: dict[int, tuple[tuple[int, str], ...]] = {}
     for row in rows[1:]:
@@ -248,13 +260,16 @@ def _neighbour_numbers() -> dict[int, tuple[tuple[int, str], ...]]:
     return out
 
 
-def statistical_neighbours(la_code: str) -> tuple[Neighbour, ...]:
+def statistical_neighbours(la_code: str, folder: Path | None = None) -> tuple[Neighbour, ...]:
     """DfE's statistical neighbours of a children's services authority (April 2021 groupings),
-    closest first; none for an authority the groupings do not cover."""
-    by_code = {la.la_code: la for la in local_authorities()}
+    closest first; none for an authority the groupings do not cover. `folder`: read las.csv
+    and the groupings there (a build's output) instead of the carried tables."""
+    las = local_authorities(None if folder is None else folder / LAS)
+    groupings = reference.path(KINDS[NEIGHBOURS]) if folder is None else folder / NEIGHBOURS
+    by_code = {la.la_code: la for la in las}
     by_number = {la.old_la_code: la for la in by_code.values()}
     la = by_code.get(la_code)
     if la is None:
         return ()
     return tuple(Neighbour(by_number[number], closeness)
-                 for number, closeness in _neighbour_numbers().get(la.old_la_code, ()))
+                 for number, closeness in _neighbour_numbers(groupings).get(la.old_la_code, ()))

@@ -1,7 +1,8 @@
 """Published rates the synthetic data is calibrated to, by authority and period.
 
-`build_calibration` extracts a long table (data/calibration.csv) from the DfE and ONS
-statistics in shared/data/published (Open Government Licence v3):
+`build_calibration` extracts a long table (calibration.csv, carried in
+common_outcomes/reference/data) from the published DfE and ONS statistics (Open Government
+Licence v3):
 
 - population_0_17: children aged 0-17, ONS mid-year estimate
   (ons_mid-year_population_estimates_2012_to_2024.csv).
@@ -53,8 +54,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
-DATA_DIR = Path(__file__).parent / "data"
+from common_outcomes import reference
+
+DATA_DIR = Path(__file__).parent / "data"  # the hand-curated national parameters
 CALIBRATION = "calibration.csv"
+CALIBRATION_KIND = "calibration"  # its kind in reference/data/manifest.yaml
 NATIONAL_PARAMETERS = "national_parameters.csv"
 ENGLAND = "E92000001"
 COLUMNS = ("la_code", "measure", "period", "value", "numerator", "denominator", "unit",
@@ -229,7 +233,7 @@ def _rows(published: Path) -> Iterator[Row]:
 
 
 def build_calibration(published_dir: Path, out_dir: Path) -> int:
-    """Write calibration.csv into `out_dir` from the files in shared/data/published:
+    """Write calibration.csv into `out_dir` from the published DfE and ONS files:
     sorted by (la_code, measure, period), LF line endings, so a rebuild is
     byte-identical. Returns the number of rows."""
     rows: dict[tuple[str, str, str], Row] = {}
@@ -324,7 +328,7 @@ def _load_parameters(path: Path) -> tuple[Published, ...]:
 
 
 @cache
-def load_calibration(folder: Path = DATA_DIR) -> Calibration:
-    """The calibration shipped with the product (or built into `folder`)."""
-    return Calibration(_load_published(folder / CALIBRATION),
-                       _load_parameters(folder / NATIONAL_PARAMETERS))
+def load_calibration() -> Calibration:
+    """The carried calibration table (or a user's update of it) and the national parameters."""
+    return Calibration(_load_published(reference.path(CALIBRATION_KIND)),
+                       _load_parameters(DATA_DIR / NATIONAL_PARAMETERS))

@@ -1,7 +1,7 @@
 """Early help and children's social care, in the shape of the Standard Safeguarding Dataset.
 
-Tables (fields as in the SSD specification, shared/reference/ssd; ssd_cla_episodes as in
-the public SSD data model): ssd_person, ssd_family, ssd_address, ssd_linked_identifiers,
+Tables (fields as in the SSD specification, data-to-insight/ssd-data-model; the carried
+reference table ssd-fields lists them): ssd_person, ssd_family, ssd_address, ssd_linked_identifiers,
 ssd_early_help_episodes, ssd_cin_episodes, ssd_cp_plans, ssd_cla_episodes.
 
 Open counts at 31 March are calibrated by simulating episodes as a steady flow from well
@@ -405,7 +405,7 @@ def render(ctx: LaContext, care: SocialCare) -> tuple[dict[str, pa.Table], pa.Ta
         "clae_cla_episode_start_date": care.cla.start,
         "clae_cla_episode_start_reason": np.full(n_cla, "S"),
         "clae_cla_primary_need_code": NEED_CODES[rng.choice(len(NEED_CODES), n_cla, p=NEED_P)],
-        "clae_cla_episode_ceased": care.cla.end,
+        "clae_cla_episode_ceased_date": care.cla.end,
         "clae_cla_episode_ceased_reason": np.where(
             np.isnat(care.cla.end), "",
             rng.choice(["E4A", "E11", "E41", "E45", "E5", "E13"], n_cla)),
