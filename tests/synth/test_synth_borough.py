@@ -20,6 +20,8 @@ import pytest
 from common_outcomes.identifiers import is_valid_nhs_number, is_valid_upn
 from common_outcomes.synth.spec import Effects
 
+# Its tests run whole commands (synthesise, load, run, serve): more than the default timeout.
+pytestmark = pytest.mark.timeout(900)
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "tower-hamlets"
 LA = "E09000030"
