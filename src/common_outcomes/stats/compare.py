@@ -55,6 +55,9 @@ CANNOT_CALCULATE = "Cannot be calculated"
 
 TREND_POINTS = 5  # TrendMarkerCalculator.PointsToUse
 TREND_LEVEL = 0.998  # ChiSquareConfidence = 9.54953570608324 = chi2.ppf(0.998, df=1)
+# A 95% interval's width in standard errors, as TrendMarkerCalculator hard-codes it (2 x 1.96,
+# not 2 x norm.ppf(0.975) = 3.919928): chi^2 is then Fingertips' own to the last digit.
+CI95_WIDTH_IN_SE = 3.92
 
 
 def z_for(level: float) -> float:
@@ -328,8 +331,7 @@ def recent_trend(
       limits, weighted least squares of value on 1..5 with weights 1/SE^2, SE = (upper -
       lower) / (2 z95); chi^2 = (slope / SE(slope))^2 must exceed chi2.ppf(0.998, 1)
       (= 9.5495...) and the slope must keep its sign when each point in turn is dropped
-      (``NoOutliersCheck``). The C# hard-codes 3.92 for 2 z95; we use 2 * norm.ppf(0.975),
-      which moves chi^2 by 0.004%.
+      (``NoOutliersCheck``). 2 z95 is 3.92, as the C# hard-codes it (CI95_WIDTH_IN_SE).
     - proportions (``IsSignificantForProportions``, Fingertips' "SPC for proportions"
       comparator; ``use_proportion_method`` defaults to ``value_type == "proportion"``):
       chi-squared for trend from counts r and denominators n over t = 1..5,
@@ -385,7 +387,7 @@ def recent_trend(
         up = np.broadcast_to(np.atleast_2d(_f(upper95)), vals.shape)
         # GetMostRecentData: CIs present and value valid, 5 most recent of the run
         chosen, counter = _take_last(run & np.isfinite(lo) & np.isfinite(up), TREND_POINTS)
-        se2 = ((up - lo) / (2 * z_for(0.95))) ** 2
+        se2 = ((up - lo) / CI95_WIDTH_IN_SE) ** 2
         slope, chi2 = _wls(vals, se2, chosen, counter)
         signs = np.where(slope < 0, -1, 1)
         for drop in range(1, TREND_POINTS + 1):
