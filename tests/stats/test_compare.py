@@ -137,7 +137,7 @@ def test_fingertips_open_trend_statistics() -> None:
     v, lo, up = (np.array([SET1[k]]) for k in ("value", "lower", "upper"))
     _, chi2 = _wls(v, ((up - lo) / CI95_WIDTH_IN_SE) ** 2, chosen, counter)
     assert float(chi2[0]) == pytest.approx(expected, rel=1e-12)
-    chi2p = _chi2_for_trend(np.array([SET1["count"]], dtype=float),
+    chi2p, _ = _chi2_for_trend(np.array([SET1["count"]], dtype=float),
                             np.array([SET1["denom"]], dtype=float), chosen, counter)
     assert round(float(chi2p[0]), 1) == 47.9  # TestIsSignificantForProportionsReturnsTrue
     assert math.isclose(stats.chi2.ppf(0.998, 1), 9.54953570608324, rel_tol=1e-12)
@@ -244,6 +244,22 @@ def test_trend_missing_points_and_unbroken_rule() -> None:
     zero_denominator = {k: list(v) for k, v in SET1.items()}
     zero_denominator["denom"][2] = 0
     assert _trend(zero_denominator, "rate", "no_judgement") == "Cannot be calculated"
+
+
+@pytest.mark.parametrize("counts", [[0, 40, 45, 60, 80], [80, 60, 45, 40, 0],
+                                    [0, 0, 45, 60, 80]])
+def test_a_proportion_trend_through_a_count_of_zero_follows_its_values(counts: list[int]
+                                                                       ) -> None:
+    """A count of 0 makes a logit infinite and the logits' slope undefined (it read as
+    falling); the direction is then the chi-squared statistic's own, which follows the
+    values' least-squares slope."""
+    denominators = [500] * 5
+    values = [100 * c / d for c, d in zip(counts, denominators, strict=True)]
+    got = str(recent_trend([values], [counts], [denominators], "proportion", 100,
+                           "no_judgement")[0])
+    assert got in ("Increasing", "Decreasing")
+    rising = np.polyfit(np.arange(5), values, 1)[0] > 0
+    assert got == ("Increasing" if rising else "Decreasing")
 
 
 # --- quantiles ------------------------------------------------------------------------------
