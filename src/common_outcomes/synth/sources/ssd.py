@@ -405,7 +405,7 @@ def render(ctx: LaContext, care: SocialCare) -> tuple[dict[str, pa.Table], pa.Ta
         "clae_cla_episode_start_date": care.cla.start,
         "clae_cla_episode_start_reason": np.full(n_cla, "S"),
         "clae_cla_primary_need_code": NEED_CODES[rng.choice(len(NEED_CODES), n_cla, p=NEED_P)],
-        "clae_cla_episode_ceased": care.cla.end,
+        "clae_cla_episode_ceased_date": care.cla.end,
         "clae_cla_episode_ceased_reason": np.where(
             np.isnat(care.cla.end), "",
             rng.choice(["E4A", "E11", "E41", "E45", "E5", "E13"], n_cla)),
