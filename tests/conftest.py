@@ -149,3 +149,21 @@ def copy_loaded(loaded_example: Path) -> Callable[[Path], Path]:
         return ws
 
     return copy
+
+
+# Per-test timeouts (pytest-timeout; the default is pyproject.toml's `timeout`). A fixture made
+# once per module or session builds a workspace, a Spark session or a browser, and the first
+# test that asks for it pays for the build on the suite's slowest machine; files whose tests
+# themselves run whole commands carry their own marks.
+SLOW_FIXTURES = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("timeout") is not None:
+            continue
+        shared = any(d.scope in ("module", "session")
+                     for defs in info.name2fixturedefs.values() for d in defs)
+        if shared:
+            item.add_marker(pytest.mark.timeout(SLOW_FIXTURES))

@@ -1,4 +1,5 @@
-"""Check digits of the person identifiers partner data carries: NHS numbers and UPNs.
+"""The person identifiers partner data carries: NHS numbers and UPNs (check digits), and
+the shape of a postcode.
 
 Pure Python, so that loading partner data can validate identifiers without numpy.
 The synthetic generators in `common_outcomes.synth.identifiers` vectorise the same rules.
@@ -22,6 +23,16 @@ _NHS_SEPARATORS = re.compile(r"[ \-]")
 UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"
 UPN_WEIGHTS: tuple[int, ...] = tuple(range(2, 14))
 _UPN_BODY = re.compile(r"^[0-9]{11}[0-9ABCDEFGHJKLMNPQRTUVWXYZ]$")
+# A UPN field of DfE's children's social care returns (CIN census, SSDA903) holds one of these
+# instead of a UPN when the child has none, saying why (DfE's "UPN unknown" codes UN1-UN10):
+# the UPN is unknown, not wrong. No UPN has this shape, so the codes cannot be mistaken.
+UPN_UNKNOWN: frozenset[str] = frozenset(f"UN{n}" for n in range(1, 11))
+
+# Postcode, with its spaces taken out: an outward code of one of six shapes (A9, A99, AA9,
+# AA99, A9A, AA9A) and an inward code (a digit and two letters), as in Royal Mail's Postcode
+# Address File and ONS's postcode directories. Which letters each position may hold is not
+# checked: the synthetic postcodes' area QX is one Royal Mail never issues, on purpose.
+POSTCODE_COMPACT = r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
 
 
 def nhs_check_digit(first_nine: str) -> int | None:

@@ -18,6 +18,8 @@ from common_outcomes.engine.backends.spark import DATA
 from common_outcomes.errors import UserError
 from common_outcomes.project import Project, run_indicators
 
+# Its tests run whole commands (synthesise, load, run, serve): more than the default timeout.
+pytestmark = pytest.mark.timeout(900)
 BIN = Path(sys.executable).parent
 Command = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -600,9 +600,28 @@ def test_reading_never_prints(tmp_path: Path, capfd: pytest.CaptureFixture[str])
     assert capfd.readouterr() == ("", "")
 
 
-def test_no_temporary_or_open_files_are_left(tmp_path: Path) -> None:
-    path = write(tmp_path, "x.csv", b"a\n1\n")
+def test_no_temporary_or_open_files_are_left(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every format, read whole and refused as corrupt: no file descriptor stays open, and
+    no file is left beside the partner's file or in the temporary folder (a private one
+    here, so that other processes' files do not count)."""
+    folder, temporary = tmp_path / "files", tmp_path / "temporary"
+    folder.mkdir()
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    paths = [write(folder, f"x.{suffix}", data) for suffix, data in VALID.items()]
+    paths += [write(folder, f"bad.{suffix}", data[: len(data) // 2])
+              for suffix, data in VALID.items() if suffix != "csv"]
+    files = sorted(folder.iterdir())
     before = len(os.listdir(f"/proc/{os.getpid()}/fd"))
-    for _ in range(20):
-        read(path)
+    refused = 0
+    for _ in range(10):
+        for path in paths:
+            try:
+                read(path)
+            except ReadError:
+                refused += 1
+    assert refused == 20  # the two cut files, each time
     assert len(os.listdir(f"/proc/{os.getpid()}/fd")) <= before
+    assert sorted(folder.iterdir()) == files
+    assert list(temporary.iterdir()) == []

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -84,23 +85,58 @@ def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> 
         assert row["upper_95"] == pytest.approx(100 * float(upper), rel=1e-12)
 
 
-def test_areas_add_up_and_are_compared_with_the_borough(
+def polarity_of(ws: Path, indicator: str) -> str:
+    from common_outcomes.project import Project, indicator_catalogue
+
+    return indicator_catalogue(Project.load(ws))[indicator].polarity.value
+
+
+def expected_comparison(row: dict[str, Any], benchmark: float | None, polarity: str) -> str:
+    """Fingertips' single 95% interval method, from the row's own limits: a benchmark inside
+    the interval (limits included) is similar; outside it, better or worse by polarity."""
+    if any(x is None for x in (row["value"], row["lower_95"], row["upper_95"], benchmark)):
+        return "Not compared"
+    if row["lower_95"] > benchmark:
+        side = "higher"
+    elif row["upper_95"] < benchmark:
+        side = "lower"
+    else:
+        return "Similar"
+    if polarity == "no_judgement":
+        return side.capitalize()
+    good = "higher" if polarity == "high_is_good" else "lower"
+    return "Better" if side == good else "Worse"
+
+
+def test_areas_add_up_and_each_is_compared_with_the_borough_by_its_interval(
         results: tuple[Path, pa.Table]) -> None:
-    _, table = results
+    ws, table = results
     rows = table.filter(pc.equal(table.column("indicator_id"), "early-booking")).to_pylist()
+    assert {r["breakdown"] for r in rows} == {"all"}
+    polarity = polarity_of(ws, "early-booking")
     by = {(r["area_type"], r["area_code"], r["period"]): r for r in rows}
+    borough = {p: r for (t, _, p), r in by.items() if t == "la"}
+    assert len(borough) >= 2
+    for r in borough.values():
+        wards = [x for (t, _, p), x in by.items() if t == "ward" and p == r["period"]]
+        assert len(wards) > 10
+        shown = [x["denominator"] for x in wards if x["denominator"] is not None]
+        if len(shown) == len(wards):
+            assert sum(shown) == r["denominator"]
+        else:  # small ones hidden, never just one, so no difference gives one away
+            assert len(wards) - len(shown) >= 2 and sum(shown) < r["denominator"]
+    labels = []
     for r in rows:
         if r["area_type"] == "la":
-            wards = [x for (t, _, p), x in by.items() if t == "ward" and p == r["period"]]
-            shown = [x["denominator"] for x in wards if x["denominator"] is not None]
-            if len(shown) == len(wards):
-                assert sum(shown) == r["denominator"]
-            else:  # small ones hidden, never just one, so no difference gives one away
-                assert len(wards) - len(shown) >= 2 and sum(shown) < r["denominator"]
-        else:
-            assert r["benchmark_code"] == "E09000030"
-            assert r["suppressed"] or r["compared_to_benchmark"] in {"Better", "Similar",
-                                                                     "Worse"}
+            continue
+        assert r["benchmark_code"] == "E09000030"
+        if r["suppressed"]:
+            assert r["compared_to_benchmark"] in (None, "Not compared"), r
+            continue
+        expected = expected_comparison(r, borough[r["period"]]["value"], polarity)
+        assert r["compared_to_benchmark"] == expected, r
+        labels.append(expected)
+    assert len(labels) > 50 and "Similar" in labels
 
 
 def test_no_small_number_is_published(results: tuple[Path, pa.Table]) -> None:
@@ -129,23 +165,55 @@ def test_explain_prints_the_sql_with_a_comment_per_step(results: tuple[Path, pa.
     assert unknown.returncode == 2 and "no definition computes it" in unknown.stderr
 
 
-def test_recent_trends_follow_the_fingertips_rules(results: tuple[Path, pa.Table]) -> None:
-    _, table = results
+def test_recent_trends_need_five_yearly_points_and_follow_each_series(
+        results: tuple[Path, pa.Table]) -> None:
+    """Fingertips' rules: a trend only for yearly proportions and crude rates, over each
+    area's five most recent published points; none for quarters. Three years of synthetic
+    data never give five points; the social care extract's eight years of history do, and
+    each of those labels is the trend of its own series' last five points, whose direction
+    is that of the values."""
+    from common_outcomes.stats.compare import recent_trend
+
+    ws, table = results
     rows = table.to_pylist()
-    # Fingertips gives recent trends for proportions and crude rates, not standardised ratios;
-    # the social care extract holds eight years of history before the synthetic window.
     history = {"re-referrals-12-months", "repeat-child-protection-plans"}
     yearly = [r for r in rows if r["period_type"] in {"financial_year", "calendar_year"}
               and r["method"] in {"Wilson score", "Byar's (exact Poisson below 10)"}
               and r["indicator_id"] not in history]
-    assert {r["recent_trend"] for r in rows if r["indicator_id"] in history
-            and r["period_type"] == "financial_year" and not r["suppressed"]} - {
-        "Cannot be calculated"}
     quarterly = [r for r in rows if r["period_type"] == "quarter"]
-    assert yearly and all(r["recent_trend"] is not None for r in yearly)
-    # Three years of data: never the five points a trend needs.
+    assert yearly and quarterly
     assert {r["recent_trend"] for r in yearly} == {"Cannot be calculated"}
     assert all(r["recent_trend"] is None for r in quarterly)
+
+    series: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["indicator_id"] in history and r["period_type"] == "financial_year":
+            series.setdefault((r["indicator_id"], r["area_code"], r["breakdown"]),
+                              []).append(r)
+    assert {k[0] for k in series} == history
+    polarity = {indicator: polarity_of(ws, indicator) for indicator in history}
+    labels: list[str] = []
+    for (indicator, _, _), found in series.items():
+        found.sort(key=lambda r: r["period_start"])
+        for i, row in enumerate(found):
+            last = found[max(0, i - 4):i + 1]
+            grid = {c: np.array([[np.nan] * (5 - len(last)) + [
+                np.nan if r["suppressed"] or r[c] is None else r[c] for r in last]])
+                for c in ("value", "numerator", "denominator", "lower_95", "upper_95")}
+            kind = "proportion" if row["method"] == "Wilson score" else "rate"
+            expected = str(recent_trend(grid["value"], grid["numerator"], grid["denominator"],
+                                        kind, 100, polarity[indicator],
+                                        lower95=grid["lower_95"],
+                                        upper95=grid["upper_95"])[0])
+            assert row["recent_trend"] == expected, (indicator, row["area_code"],
+                                                     row["period"])
+            labels.append(expected)
+            if expected.startswith(("Increasing", "Decreasing")):
+                shown = grid["value"][0][np.isfinite(grid["value"][0])]
+                rising = np.polyfit(np.arange(len(shown)), shown, 1)[0] > 0
+                assert expected.startswith("Increasing") == rising, (indicator, row["period"])
+    assert "Cannot be calculated" in labels
+    assert set(labels) - {"Cannot be calculated"}  # some series have five points
 
 
 def test_a_rolling_year_ending_in_march_is_the_financial_year(
@@ -170,11 +238,13 @@ def test_a_rolling_year_ending_in_march_is_the_financial_year(
 
 def test_every_value_has_its_numerator_and_denominator(results: tuple[Path, pa.Table]) -> None:
     _, table = results
-    for r in table.to_pylist():
-        if r["value"] is not None and r["denominator"]:
-            assert r["numerator"] is not None and r["numerator"] >= 0
-            if r["method"] == "Wilson score":  # a proportion; a ratio may exceed 1
-                assert r["numerator"] <= r["denominator"]
+    valued = [r for r in table.to_pylist() if r["value"] is not None and r["denominator"]]
+    proportions = [r for r in valued if r["method"] == "Wilson score"]
+    assert len(valued) > len(proportions) > 100  # proportions and other measures
+    for r in valued:
+        assert r["numerator"] is not None and r["numerator"] >= 0
+    for r in proportions:  # a ratio may exceed 1; a proportion may not
+        assert r["numerator"] <= r["denominator"]
 
 
 def test_only_sources_whose_data_changed_are_recomputed(results: tuple[Path, pa.Table],
@@ -248,10 +318,13 @@ def test_people_are_counted_once_per_period_over_another_sources_population(
     assert checked >= 2
     # A child who moved counts in one ward only: the wards add up to the borough.
     wards = [r for r in reach if r["area_type"] == "ward" and r["period"] in la]
+    whole = 0
     for period, row in la.items():
         assert sum(r["denominator"] for r in wards if r["period"] == period) == row["denominator"]
         if not any(r["suppressed"] for r in wards if r["period"] == period):
             assert sum(r["numerator"] for r in wards if r["period"] == period) == row["numerator"]
+            whole += 1
+    assert whole >= 1  # a period with no ward hidden, whose numerators add up too
 
 
 def test_children_in_need_at_31_march_by_their_latest_address(

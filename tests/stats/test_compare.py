@@ -16,6 +16,7 @@ import pytest
 from scipy import stats  # type: ignore[import-untyped]
 
 from common_outcomes.stats.compare import (
+    CI95_WIDTH_IN_SE,
     _chi2_for_trend,
     _take_last,
     _wls,
@@ -110,14 +111,33 @@ def _trend(data: dict[str, list[float]], value_type: str, polarity: str, **kw: o
     return str(out[0])
 
 
+def weighted_trend_chi2(values: list[float], lower: list[float], upper: list[float],
+                        ci_width_in_se: float) -> float:
+    """Fingertips' technical guidance, recent trend for values with intervals: weighted
+    least squares of the value on time 1..5, weights 1/SE^2 with SE = (upper - lower) /
+    width; chi^2 = slope^2 / var(slope), from the normal equations in matrix form."""
+    t = np.arange(1.0, len(values) + 1)
+    se = (np.asarray(upper) - np.asarray(lower)) / ci_width_in_se
+    x = np.column_stack([np.ones_like(t), t])
+    w = np.diag(1 / se**2)
+    covariance = np.linalg.inv(x.T @ w @ x)
+    slope = (covariance @ x.T @ w @ np.asarray(values))[1]
+    return float(slope**2 / covariance[1, 1])
+
+
 def test_fingertips_open_trend_statistics() -> None:
+    """The published method with Fingertips' 2 x 1.96 = 3.92 gives its own test's 46.77
+    (TestIsSignificantReturnsTrue); 2 x norm.ppf(0.975) = 3.919928 would give 46.76, the
+    figure this test once copied from our output. Ours is the published one exactly."""
+    expected = weighted_trend_chi2(SET1["value"], SET1["lower"], SET1["upper"], 3.92)
+    assert round(expected, 2) == 46.77
+    assert round(weighted_trend_chi2(SET1["value"], SET1["lower"], SET1["upper"],
+                                     2 * float(stats.norm.ppf(0.975))), 2) == 46.76
     chosen, counter = _take_last(np.ones((1, 5), dtype=bool), 5)
     v, lo, up = (np.array([SET1[k]]) for k in ("value", "lower", "upper"))
-    _, chi2 = _wls(v, ((up - lo) / 3.92) ** 2, chosen, counter)
-    assert round(float(chi2[0]), 2) == 46.77  # TestIsSignificantReturnsTrue (C# uses 3.92)
-    _, chi2 = _wls(v, ((up - lo) / (2 * z_for(0.95))) ** 2, chosen, counter)
-    assert round(float(chi2[0]), 2) == 46.76  # ours, z from norm.ppf
-    chi2p = _chi2_for_trend(np.array([SET1["count"]], dtype=float),
+    _, chi2 = _wls(v, ((up - lo) / CI95_WIDTH_IN_SE) ** 2, chosen, counter)
+    assert float(chi2[0]) == pytest.approx(expected, rel=1e-12)
+    chi2p, _ = _chi2_for_trend(np.array([SET1["count"]], dtype=float),
                             np.array([SET1["denom"]], dtype=float), chosen, counter)
     assert round(float(chi2p[0]), 1) == 47.9  # TestIsSignificantForProportionsReturnsTrue
     assert math.isclose(stats.chi2.ppf(0.998, 1), 9.54953570608324, rel_tol=1e-12)
@@ -224,6 +244,22 @@ def test_trend_missing_points_and_unbroken_rule() -> None:
     zero_denominator = {k: list(v) for k, v in SET1.items()}
     zero_denominator["denom"][2] = 0
     assert _trend(zero_denominator, "rate", "no_judgement") == "Cannot be calculated"
+
+
+@pytest.mark.parametrize("counts", [[0, 40, 45, 60, 80], [80, 60, 45, 40, 0],
+                                    [0, 0, 45, 60, 80]])
+def test_a_proportion_trend_through_a_count_of_zero_follows_its_values(counts: list[int]
+                                                                       ) -> None:
+    """A count of 0 makes a logit infinite and the logits' slope undefined (it read as
+    falling); the direction is then the chi-squared statistic's own, which follows the
+    values' least-squares slope."""
+    denominators = [500] * 5
+    values = [100 * c / d for c, d in zip(counts, denominators, strict=True)]
+    got = str(recent_trend([values], [counts], [denominators], "proportion", 100,
+                           "no_judgement")[0])
+    assert got in ("Increasing", "Decreasing")
+    rising = np.polyfit(np.arange(5), values, 1)[0] > 0
+    assert got == ("Increasing" if rising else "Decreasing")
 
 
 # --- quantiles ------------------------------------------------------------------------------

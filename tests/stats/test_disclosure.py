@@ -22,14 +22,25 @@ def test_a_lone_hidden_child_takes_its_smallest_sibling_with_it() -> None:
     assert shown.tolist() == [True, False, False, True]  # 40 hidden too: 120-77 = 43, not 3
 
 
-def test_hiding_cascades_through_the_hierarchy() -> None:
+def test_a_hidden_ward_takes_its_sibling_and_leaves_its_locality_shown() -> None:
     # borough 0 -> localities 1, 2; locality 1 -> wards 3, 4; locality 2 -> wards 5, 6
     counts = [60, 30, 30, 2, 28, 10, 20]
     parent = [-1, 0, 0, 1, 1, 2, 2]
     shown = publishable(counts, parent, Rule(5))
-    assert not shown[3] and not shown[4]  # ward 3 (2) and its only sibling
-    # With both wards of locality 1 hidden the locality itself is safe (30 is not small).
-    assert shown[1] and shown[0]
+    # Ward 3 (2) and its only sibling; with both wards hidden the locality (30) is safe.
+    assert shown.tolist() == [True, True, True, False, False, True, True]
+
+
+def test_hiding_cascades_across_and_down_the_hierarchy() -> None:
+    """Locality 1 (4) is small; hiding it alone would give it away as 54 - 50, so its
+    sibling locality 2 is hidden too; then locality 2's wards would give locality 2 away
+    as 20 + 30, so its smaller ward is hidden as well: two steps from the first cell."""
+    # borough 0 -> localities 1, 2; locality 1 -> wards 3, 4; locality 2 -> wards 5, 6
+    counts = [54, 4, 50, 1, 3, 20, 30]
+    parent = [-1, 0, 0, 1, 1, 2, 2]
+    shown = publishable(counts, parent, Rule(5))
+    assert shown.tolist() == [True, False, False, False, False, False, True]
+    assert not _recoverable(counts, parent, shown)
 
 
 def _recoverable(counts: list[int], parent: list[int], shown: np.ndarray) -> bool:

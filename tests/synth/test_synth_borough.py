@@ -20,6 +20,8 @@ import pytest
 from common_outcomes.identifiers import is_valid_nhs_number, is_valid_upn
 from common_outcomes.synth.spec import Effects
 
+# Its tests run whole commands (synthesise, load, run, serve): more than the default timeout.
+pytestmark = pytest.mark.timeout(900)
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "tower-hamlets"
 LA = "E09000030"
@@ -225,6 +227,15 @@ def test_a_scale_the_geography_cannot_support_is_refused(tmp_path: Path) -> None
     assert not (ws / "incoming").exists()
 
 
+def whole_or_nothing(ws: Path) -> str:
+    """'nothing' (no dataset), 'whole' (every source and the truth's manifest) or 'part'."""
+    incoming = ws / "incoming"
+    if not incoming.exists() and not (ws / "synth-truth").exists():
+        return "nothing"
+    whole = ({p.name for p in incoming.iterdir()} == SOURCES if incoming.exists() else False)
+    return "whole" if whole and (ws / "synth-truth" / "manifest.json").exists() else "part"
+
+
 def test_a_killed_run_leaves_no_dataset_behind(tmp_path: Path) -> None:
     ws = fresh_copy(tmp_path, "ws")
     exe = Path(sys.executable).with_name("outcomes")
@@ -234,11 +245,17 @@ def test_a_killed_run_leaves_no_dataset_behind(tmp_path: Path) -> None:
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        incoming = ws / "incoming"
-        # Either nothing was moved into place, or the whole dataset was.
-        if incoming.exists():
-            assert {p.name for p in incoming.iterdir()} == SOURCES
-            assert (ws / "synth-truth" / "manifest.json").exists()
+        # Either nothing was moved into place, or the whole dataset was: never a part.
+        assert whole_or_nothing(ws) in ("nothing", "whole"), delay
+    # A dataset already in place survives a killed run that would have replaced it.
+    assert outcomes("synth", str(ws), "--years", "1", "--force").returncode == 0
+    assert whole_or_nothing(ws) == "whole"
+    proc = subprocess.Popen([str(exe), "synth", str(ws), "--years", "5", "--force"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.6)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert whole_or_nothing(ws) == "whole"
     # A later run cleans up any staging folder the killed ones left.
     assert outcomes("synth", str(ws), "--years", "1", "--force").returncode == 0
     assert not list(ws.glob(".synth-staging-*"))

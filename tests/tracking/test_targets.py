@@ -11,7 +11,8 @@ from common_outcomes.strategy.models import Baseline, Target
 from common_outcomes.tracking.targets import apply_tracking
 
 
-def series(values: list[tuple[str, int, float, float, float]]) -> pa.Table:
+def series(values: list[tuple[str, int, float | None, float | None, float | None]]
+           ) -> pa.Table:
     rows = [{"indicator_id": "early-booking", "area_code": "E09000030", "area_type": "la",
              "period": label, "period_type": "financial_year",
              "period_start": date(year, 4, 1), "period_end": date(year + 1, 3, 31),
@@ -51,7 +52,7 @@ def test_status_uses_the_interval_not_the_point() -> None:
     assert out[-1]["target_status"] == "off track"
 
 
-def test_low_is_good_and_missing_intervals() -> None:
+def test_low_is_good_and_no_judgement() -> None:
     target = TARGET.model_copy(update={"value": 50})
     table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, 45, 43, 48)])
     out = apply_tracking(table, [BASELINE], [target], {"early-booking": "low_is_good"})
@@ -59,3 +60,16 @@ def test_low_is_good_and_missing_intervals() -> None:
     table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, 45, 43, 48)])
     out = apply_tracking(table, [BASELINE], [target], {"early-booking": "no_judgement"})
     assert out.to_pylist()[-1]["target_status"] == "not assessable"
+
+
+def test_a_missing_value_or_interval_is_not_assessable() -> None:
+    """The same 2024/25 row that is "met" with its interval (above) cannot be judged without
+    one limit, both, or its value (a suppressed row)."""
+    target = TARGET.model_copy(update={"value": 50})
+    for value, lower, upper in ((45, None, 48), (45, 43, None), (45, None, None),
+                                (None, None, None)):
+        table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, value, lower, upper)])
+        out = apply_tracking(table, [BASELINE], [target],
+                             {"early-booking": "low_is_good"}).to_pylist()
+        assert out[-1]["target"] == 50, (value, lower, upper)
+        assert out[-1]["target_status"] == "not assessable", (value, lower, upper)

@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -66,6 +67,64 @@ def workspaces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return example, other
 
 
+@dataclass(frozen=True)
+class Leaking:
+    """A copy of the computed example whose results leak one indicator's small count, as an
+    engine that forgot to suppress a cell would write them."""
+
+    folder: Path
+    indicator: str
+    area: str
+    period: str
+
+
+@pytest.fixture(scope="session")
+def leaking(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+            ) -> Leaking:
+    """The example (its results included) with one ward's count of a priority's headline
+    measure in the newest period shown as 2, below every source's threshold."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from common_outcomes.engine.run import RESULTS
+
+    folder = tmp_path_factory.mktemp("leaking") / "tower-hamlets"
+    shutil.copytree(workspaces[0], folder)
+    table = pq.read_table(folder / RESULTS)
+    served = Served.load(folder)
+    headline = [m["id"] for p in served.map["priorities"] for m in p["measures"]]
+    held = set(table.column("indicator_id").to_pylist())
+    indicator = next(i for i in headline if i in held)
+    rows = table.to_pylist()
+    newest = max(r["period_end"] for r in rows if r["indicator_id"] == indicator)
+    at = next(n for n, r in enumerate(rows)
+              if r["indicator_id"] == indicator and r["area_type"] == "ward"
+              and r["period_end"] == newest and not r["suppressed"] and r["numerator"])
+    numerators = table.column("numerator").to_pylist()
+    numerators[at] = 2
+    leaked = table.set_column(table.schema.get_field_index("numerator"), "numerator",
+                              pa.array(numerators, table.schema.field("numerator").type))
+    assert pc.sum(pc.not_equal(leaked["numerator"], table["numerator"])).as_py() == 1
+    pq.write_table(leaked, folder / RESULTS)
+    return Leaking(folder, indicator, rows[at]["area_code"], rows[at]["period"])
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def leaky_app(request: pytest.FixtureRequest, leaking: Leaking, workspaces: tuple[Path, Path],
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """The app serving the leaking copy of the example (and the other workspace), its
+    state on each database."""
+    with fresh_database(request.param, tmp_path_factory) as url:
+        yield app_with_users([leaking.folder, workspaces[1]], url)
+
+
+@pytest.fixture
+def leaky_visitor(leaky_app: FastAPI) -> TestClient:
+    """The visitor (an analyst in both workspaces), signed in to the leaking app."""
+    return sign_in(TestClient(leaky_app, base_url="https://testserver"), VISITOR)
+
+
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A new PostgreSQL database, dropped afterwards."""
@@ -90,28 +149,40 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[str]:
-    """A new, empty state database each time pytest makes this fixture: it may make it more
-    than once in a session (when tests of the two databases interleave, as they do when
-    the suite runs in several processes), and the app fixture adds its users to it."""
-    if request.param == "sqlite":
+@contextmanager
+def fresh_database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A new, empty state database of a kind ("sqlite" or "postgresql")."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('state') / 'app.sqlite3'}"
         return
     with fresh_postgres() as url:
         yield url
 
 
-@pytest.fixture(scope="session")
-def app(workspaces: tuple[Path, Path], database: str) -> FastAPI:
-    application = create_app(list(workspaces), database)
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[str]:
+    """A new, empty state database each time pytest makes this fixture: it may make it more
+    than once in a session (when tests of the two databases interleave, as they do when
+    the suite runs in several processes), and the app fixture adds its users to it."""
+    with fresh_database(request.param, tmp_path_factory) as url:
+        yield url
+
+
+def app_with_users(folders: list[Path], database: str) -> FastAPI:
+    """The app over these workspaces with the tests' users (USERS) and a seeded story."""
+    application = create_app(folders, database)
     state = site(application).state
     for email, (workspace, role) in USERS.items():
         state.add_user(email, email.split("@")[0].title(), PASSWORD, workspace, role, "tests")
     state.grant(VISITOR, "elsewhere", Role.ANALYST, "tests")
     seed_story(application, "contributor@example.org")
     return application
+
+
+@pytest.fixture(scope="session")
+def app(workspaces: tuple[Path, Path], database: str) -> FastAPI:
+    return app_with_users(list(workspaces), database)
 
 
 @pytest.fixture(scope="session")
@@ -191,7 +262,17 @@ def example(workspaces: tuple[Path, Path]) -> Served:
 @pytest.fixture(scope="session")
 def paths(example: Served) -> list[str]:
     """Every page that the visitor can see."""
-    served = example
+    return pages_of(example)
+
+
+@pytest.fixture(scope="session")
+def pages() -> Callable[[Served], list[str]]:
+    """pages_of, for a test with a workspace of its own."""
+    return pages_of
+
+
+def pages_of(served: Served) -> list[str]:
+    """Every page of a workspace (and of the other one) that the visitor can see."""
     base = f"/w/{served.id}"
     table = served.results()
     assert table is not None

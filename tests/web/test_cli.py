@@ -15,8 +15,12 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from common_outcomes.state import Role, State
 
+# Its tests run whole commands (synthesise, load, run, serve): more than the default timeout.
+pytestmark = pytest.mark.timeout(900)
 EXE = Path(sys.executable).with_name("outcomes")
 ROOT = Path(__file__).resolve().parents[2]
 IGNORE = shutil.ignore_patterns("incoming", "synth-truth", ".outcomes", ".synth-staging-*")

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from common_outcomes.errors import UserError
+from common_outcomes.identifiers import POSTCODE_COMPACT
 
 KEY_ENV = "OUTCOMES_KEY_FILE"
 MIN_KEY_BYTES = 32
@@ -73,19 +74,27 @@ def month_of(dates: pa.Array) -> pa.Array:
     return pc.cast(pc.floor_temporal(dates, unit="month"), pa.date32())
 
 
-def postcode_sector(postcodes: pa.Array) -> pa.Array:
-    """'QX12 3AB' -> 'QX12 3': the outward code and the first digit of the inward code."""
+def _compact_postcodes(postcodes: pa.Array) -> pa.Array:
+    """Spaces out, upper case; null for anything not shaped like a postcode, so that free
+    text typed into a postcode field never reaches the analytic store as a 'sector'."""
     compact = pc.utf8_upper(pc.replace_substring(pc.cast(postcodes, pa.string()), " ", ""))
+    shaped = pc.match_substring_regex(compact, POSTCODE_COMPACT)
+    return pc.if_else(shaped, compact, pa.scalar(None, pa.string()))
+
+
+def postcode_sector(postcodes: pa.Array) -> pa.Array:
+    """'QX12 3AB' -> 'QX12 3': the outward code and the first digit of the inward code;
+    null for a value that is not a postcode."""
+    compact = _compact_postcodes(postcodes)
     outward = pc.utf8_slice_codeunits(compact, start=0, stop=-3)
     digit = pc.utf8_slice_codeunits(compact, start=-3, stop=-2)
-    sector = pc.binary_join_element_wise(outward, digit, " ")
-    return pc.if_else(pc.greater_equal(pc.utf8_length(compact), 5), sector,
-                      pa.scalar(None, pa.string()))
+    return pc.binary_join_element_wise(outward, digit, " ")
 
 
 def normalise_postcode(postcodes: pa.Array) -> pa.Array:
-    """'qx123ab' -> 'QX12 3AB', the form a postcode directory uses."""
-    compact = pc.utf8_upper(pc.replace_substring(pc.cast(postcodes, pa.string()), " ", ""))
+    """'qx123ab' -> 'QX12 3AB', the form a postcode directory uses; null for a value that is
+    not a postcode."""
+    compact = _compact_postcodes(postcodes)
     return pc.binary_join_element_wise(pc.utf8_slice_codeunits(compact, start=0, stop=-3),
                                        pc.utf8_slice_codeunits(compact, start=-3), " ")
 

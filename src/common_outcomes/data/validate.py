@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from common_outcomes.data.declarations import Column, ColumnType, Identifier, SourceDeclaration
 from common_outcomes.data.protect import mask
-from common_outcomes.identifiers import is_valid_upn
+from common_outcomes.identifiers import UPN_UNKNOWN, is_valid_upn
 
 _INTEGER = r"^-?\d+$"
 _NUMBER = r"^-?(\d+\.?\d*|\.\d+)$"
@@ -159,8 +159,11 @@ def check_column(checked: Checked, col: Column, raw: pa.Array, first_row: int) -
         _flag(checked, present & ~_nhs_valid(text), text, first_row, col,
               "value.invalid-nhs-number", f"{col.name} is not a valid NHS number")
     elif col.identifier is Identifier.UPN:
-        _flag(checked, present & ~_upn_valid(text), text, first_row, col, "value.invalid-upn",
-              f"{col.name} is not a valid UPN")
+        # A "UPN unknown" code is an answer, not an error: the child's UPN is missing.
+        unknown = _mask(pc.is_in(text, value_set=pa.array(sorted(UPN_UNKNOWN), pa.string())))
+        _flag(checked, present & ~unknown & ~_upn_valid(text), text, first_row, col,
+              "value.invalid-upn", f"{col.name} is not a valid UPN")
+        typed = pc.if_else(pa.array(unknown), pa.scalar(None, pa.string()), typed)
     elif col.type is ColumnType.STRING and col.identifier is None:
         _flag(checked, _mask(pc.match_substring_regex(text, _FORMULA)), text, first_row, col,
               "value.formula-like", f"{col.name} starts like a spreadsheet formula")

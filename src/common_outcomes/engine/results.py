@@ -614,13 +614,16 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     value = stats["value"]
     bench_at = _lookup(keys, order, _keys(block.benchmark_code, rows.period_type, block.period,
                                           block.breakdown))
-    benchmark = np.where(bench_at >= 0, value[np.maximum(bench_at, 0)], np.nan)
-    compared = compare_to_benchmark(stats["lower_95"], stats["upper_95"], benchmark,
-                                    info.polarity, value).astype(object)
-    compared[block.benchmark_code == ""] = None
     hidden, hidden_denominator = _protect(rows, keys, order, info.rule,
                                           d.open_until is not None,
                                           d.measure is Measure.PROPORTION)
+    # Only against a published benchmark ("Not compared" otherwise): a label against a hidden
+    # value would say which side of an area's interval it lies.
+    shown_at = (bench_at >= 0) & ~hidden[np.maximum(bench_at, 0)]
+    benchmark = np.where(shown_at, value[np.maximum(bench_at, 0)], np.nan)
+    compared = compare_to_benchmark(stats["lower_95"], stats["upper_95"], benchmark,
+                                    info.polarity, value).astype(object)
+    compared[block.benchmark_code == ""] = None
     for name in ("value", "lower_95", "upper_95", "lower_998", "upper_998"):
         stats[name] = np.where(hidden, np.nan, stats[name])
     compared[hidden] = None

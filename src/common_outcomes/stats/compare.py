@@ -55,6 +55,9 @@ CANNOT_CALCULATE = "Cannot be calculated"
 
 TREND_POINTS = 5  # TrendMarkerCalculator.PointsToUse
 TREND_LEVEL = 0.998  # ChiSquareConfidence = 9.54953570608324 = chi2.ppf(0.998, df=1)
+# A 95% interval's width in standard errors, as TrendMarkerCalculator hard-codes it (2 x 1.96,
+# not 2 x norm.ppf(0.975) = 3.919928): chi^2 is then Fingertips' own to the last digit.
+CI95_WIDTH_IN_SE = 3.92
 
 
 def z_for(level: float) -> float:
@@ -281,17 +284,28 @@ def _ls_logit(logit: FloatArray, use: BoolArray, counter: FloatArray) -> FloatAr
 
 
 def _chi2_for_trend(num: FloatArray, den: FloatArray, use: BoolArray, counter: FloatArray
-                    ) -> FloatArray:
-    """Chi-squared for trend in proportions (``IsSignificantForProportions``)."""
+                    ) -> tuple[FloatArray, FloatArray]:
+    """Chi-squared for trend in proportions (``IsSignificantForProportions``), and the
+    statistic before it is squared (N Σrt - R Σnt), whose sign is the trend's direction."""
     r = np.where(use, num, 0.0)
     n = np.where(use, den, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         big_n, big_r = n.sum(axis=1), r.sum(axis=1)
         rt, nt = (r * counter).sum(axis=1), (n * counter).sum(axis=1)
         nt2 = (n * counter**2).sum(axis=1)
-        chi2: FloatArray = big_n * (big_n * rt - big_r * nt) ** 2 / (
+        lead: FloatArray = big_n * rt - big_r * nt
+        chi2: FloatArray = big_n * lead**2 / (
             big_r * (big_n - big_r) * (big_n * nt2 - nt**2))
-    return chi2
+    return chi2, lead
+
+
+def _proportion_slope(logit: FloatArray, num: FloatArray, den: FloatArray, use: BoolArray,
+                      counter: FloatArray) -> FloatArray:
+    """The least-squares slope of the logits; where a count of 0 (or all) makes a logit
+    infinite and the slope undefined, the chi-squared statistic's own direction instead (a
+    series rising from 0 read as falling before)."""
+    slope = _ls_logit(logit, use, counter)
+    return np.where(np.isfinite(slope), slope, _chi2_for_trend(num, den, use, counter)[1])
 
 
 def recent_trend(
@@ -328,8 +342,7 @@ def recent_trend(
       limits, weighted least squares of value on 1..5 with weights 1/SE^2, SE = (upper -
       lower) / (2 z95); chi^2 = (slope / SE(slope))^2 must exceed chi2.ppf(0.998, 1)
       (= 9.5495...) and the slope must keep its sign when each point in turn is dropped
-      (``NoOutliersCheck``). The C# hard-codes 3.92 for 2 z95; we use 2 * norm.ppf(0.975),
-      which moves chi^2 by 0.004%.
+      (``NoOutliersCheck``). 2 z95 is 3.92, as the C# hard-codes it (CI95_WIDTH_IN_SE).
     - proportions (``IsSignificantForProportions``, Fingertips' "SPC for proportions"
       comparator; ``use_proportion_method`` defaults to ``value_type == "proportion"``):
       chi-squared for trend from counts r and denominators n over t = 1..5,
@@ -370,14 +383,15 @@ def recent_trend(
             up = np.broadcast_to(np.atleast_2d(_f(upper95)), vals.shape)
             usable = run & np.isfinite(lo) & np.isfinite(up)
         chosen, counter = _take_last(usable, TREND_POINTS)
-        chi2 = _chi2_for_trend(num, den, chosen, counter)
+        chi2, _ = _chi2_for_trend(num, den, chosen, counter)
         with np.errstate(divide="ignore", invalid="ignore"):
             logit = np.log(num / (den - num))
-        slope = _ls_logit(logit, chosen, counter)
+        slope = _proportion_slope(logit, num, den, chosen, counter)
         signs = np.where(slope < 0, -1, 1)
         for drop in range(1, TREND_POINTS + 1):
             keep = chosen & (counter != drop)
-            signs = signs + np.where(_ls_logit(logit, keep, counter) < 0, -1, 1)
+            signs = signs + np.where(_proportion_slope(logit, num, den, keep, counter) < 0,
+                                     -1, 1)
     else:
         if lower95 is None or upper95 is None:
             raise ValueError("the recent trend of a non-proportion needs lower95 and upper95")
@@ -385,7 +399,7 @@ def recent_trend(
         up = np.broadcast_to(np.atleast_2d(_f(upper95)), vals.shape)
         # GetMostRecentData: CIs present and value valid, 5 most recent of the run
         chosen, counter = _take_last(run & np.isfinite(lo) & np.isfinite(up), TREND_POINTS)
-        se2 = ((up - lo) / (2 * z_for(0.95))) ** 2
+        se2 = ((up - lo) / CI95_WIDTH_IN_SE) ** 2
         slope, chi2 = _wls(vals, se2, chosen, counter)
         signs = np.where(slope < 0, -1, 1)
         for drop in range(1, TREND_POINTS + 1):
