@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from common_outcomes.state import ActionFields, Role
 from common_outcomes.web.app import create_app
 from common_outcomes.web.site import Served, Site
-from common_outcomes.web.stories import subject_of
+from common_outcomes.web.story_checks import subject_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long synthetic passphrase"

@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.state.limits import SignInLimits
 from common_outcomes.web import api, pages, stories
-from common_outcomes.web.app import API, PUBLIC
+from common_outcomes.web.deps import API, PUBLIC
 
 Client = Callable[[str | None], TestClient]
 Csrf = Callable[[str], str]

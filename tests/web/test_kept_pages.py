@@ -1,4 +1,4 @@
-"""Pages are rendered once and kept (web/app.py `page`): each reader still gets their own
+"""Pages are rendered once and kept (web/rendering.py `page`): each reader still gets their own
 email and CSRF token, a reader with another role gets the page for that role, and a change to
 what a page shows (a story saved, by anyone, in any worker) shows on the next page on SQLite
 and as soon as PostgreSQL's notification arrives."""
@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from common_outcomes.state import Role, State
-from common_outcomes.web.app import CSRF_MARK, EMAIL_MARK
+from common_outcomes.web.rendering import CSRF_MARK, EMAIL_MARK
 
 Client = Callable[[str | None], TestClient]
 Csrf = Callable[[str], str]

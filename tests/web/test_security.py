@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from common_outcomes.state import Role, SignInRefused, State
 from common_outcomes.state.limits import SignInLimits
-from common_outcomes.web.app import MAX_BODY
+from common_outcomes.web.middleware import MAX_BODY
 from common_outcomes.web.security import (
     CSRF_COOKIE,
     HEADERS,

@@ -23,9 +23,10 @@ from common_outcomes.state import (
     narrative_problems,
 )
 from common_outcomes.state.store import MAX_ACTION, MAX_FACTORS, MAX_NARRATIVE
-from common_outcomes.web.app import SignedIn, Workspace, kept_json, site_of
+from common_outcomes.web.deps import SignedIn, Workspace, site_of
+from common_outcomes.web.rendering import kept_json
 from common_outcomes.web.site import Served
-from common_outcomes.web.stories import Subject, may_write, story_errors, subject_of
+from common_outcomes.web.story_checks import Subject, may_write, story_errors, subject_of
 
 MAX_ROWS = 10_000
 
@@ -58,7 +59,7 @@ class Results(BaseModel):
     rows: list[rv.Value]
 
 
-# How the kept answers are written as JSON (web.app.kept_json).
+# How the kept answers are written as JSON (web.rendering.kept_json).
 RESULTS = TypeAdapter(Results)
 NARRATIVES = TypeAdapter(list[NarrativeVersion])
 ACTIONS = TypeAdapter(list[ActionVersion])

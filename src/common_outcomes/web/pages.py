@@ -17,7 +17,7 @@ from common_outcomes.project import results_file
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web import charts
-from common_outcomes.web.app import SignedIn, Workspace, page, render, site_of
+from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
 from common_outcomes.web.formats import words
 from common_outcomes.web.oidc import (
     FLOW_COOKIE,
@@ -27,12 +27,12 @@ from common_outcomes.web.oidc import (
     seal,
     unseal,
 )
+from common_outcomes.web.rendering import page, render
 from common_outcomes.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
     client_of,
     cookie,
-    csrf_valid,
     session_token,
     set_cookie,
 )
@@ -42,12 +42,6 @@ router = APIRouter(include_in_schema=False)
 MAX_EMAIL = 320  # RFC 3696's longest address, and the state's column
 DOWNLOADS = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
-def _check_csrf(request: Request, sent: str | None) -> None:
-    if not csrf_valid(site_of(request).csrf_secret, request, sent):
-        raise HTTPException(403, "The form had expired. Go back, reload the page and try "
-                            "again.")
 
 
 def _local(target: str | None) -> str:
@@ -74,7 +68,7 @@ def sign_in_page(request: Request, next: str | None = None) -> Response:
 def sign_in(request: Request, email: Annotated[str, Form()] = "",
             password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
             csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None) -> Response:
-    _check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token)
     errors: dict[str, str] = {}
     if not email.strip():
         errors["email"] = "Enter your email address"
@@ -152,7 +146,7 @@ def oidc_callback(request: Request, code: Annotated[str, Query(max_length=4000)]
 @router.post("/sign-out")
 def sign_out(request: Request, account: SignedIn,
              csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None) -> Response:
-    _check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token)
     site_of(request).state.sign_out(session_token(request) or "", account)
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True,

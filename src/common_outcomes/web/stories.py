@@ -1,7 +1,8 @@
 """The story behind the curve, for an indicator or a priority: narratives (what the curve
 shows, what contributed, the partners involved) and actions with owners and due dates, each
 written by contributors as a new version (the state keeps every version and audits each).
-The pages are here; the JSON API (api.py) uses the same subjects and checks."""
+The pages are here; the JSON API (api.py) uses the same subjects and checks
+(story_checks.py)."""
 
 from __future__ import annotations
 
@@ -22,62 +23,13 @@ from common_outcomes.state import (
     action_problems,
     narrative_problems,
 )
-from common_outcomes.web.app import SignedIn, Workspace, page, render, site_of
-from common_outcomes.web.security import CSRF_FIELD, csrf_valid
+from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
+from common_outcomes.web.rendering import page, render
+from common_outcomes.web.security import CSRF_FIELD
 from common_outcomes.web.site import Served
+from common_outcomes.web.story_checks import KINDS, Subject, may_write, story_errors, subject_of
 
 router = APIRouter(include_in_schema=False)
-# The URL's word for each kind of subject.
-KINDS = {"indicators": "indicator", "priorities": "priority"}
-PATHS = {kind: path for path, kind in KINDS.items()}
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What a story is about: an indicator, or a priority (through its measures)."""
-
-    kind: str
-    id: str
-    name: str
-    indicators: frozenset[str]
-
-    def href(self, ws: Served) -> str:
-        return f"/w/{ws.id}/{PATHS[self.kind]}/{self.id}"
-
-
-def subject_of(ws: Served, kind: str, subject: str) -> Subject | None:
-    """The subject of this kind ("indicator" or "priority") and id, if there is one."""
-    if kind == "indicator" and subject in ws.indicators:
-        return Subject(kind, subject, ws.indicators[subject].name, frozenset({subject}))
-    found = next((p for p in ws.map["priorities"] if p["id"] == subject), None)
-    if kind == "priority" and found is not None:
-        measures = {m["id"] for m in found["measures"]} | {
-            om["indicator"] for c in found["chains"] for om in c["outcome_measures"]}
-        return Subject(kind, subject, found["title"], frozenset(measures))
-    return None
-
-
-def story_errors(ws: Served, subject: Subject, period: str, partners: list[str],
-                 period_field: str = "period") -> dict[str, str]:
-    """What is wrong with a story's period and partners (the state checks the text)."""
-    errors: dict[str, str] = {}
-    if period not in ws.periods(subject.indicators):
-        errors[period_field] = "Select a period that has published values"
-    if any(p not in ws.partners for p in partners):
-        errors["partners" if period_field == "period" else "partner"] = (
-            "Select partners from the list")
-    return errors
-
-
-def may_write(account: Account, ws: Served) -> None:
-    if not account.may(ws.id, Role.CONTRIBUTOR):
-        raise HTTPException(403, "Your role lets you read this workspace, not write in it.")
-
-
-def _check_csrf(request: Request, sent: str | None) -> None:
-    if not csrf_valid(site_of(request).csrf_secret, request, sent):
-        raise HTTPException(403, "The form had expired. Go back, reload the page and try "
-                            "again.")
 
 
 def _subject(ws: Served, kind: str, subject: str) -> Subject:
@@ -171,7 +123,7 @@ def save_narrative(request: Request, ws: Workspace, kind: str, subject: str,
                    partners: Annotated[list[str] | None, Form()] = None,
                    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None
                    ) -> Response:
-    _check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token)
     about = _subject(ws, kind, subject)
     may_write(account, ws)
     chosen = partners or []
@@ -200,7 +152,7 @@ def add_action(request: Request, ws: Workspace, kind: str, subject: str, account
 
 def _save_action(request: Request, ws: Served, about: Subject, account: Account,
                  form: ActionForm, csrf_token: str | None, number: int | None) -> Response:
-    _check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token)
     may_write(account, ws)
     fields, errors = form.checked(ws, about)
     state = site_of(request).state
