@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,8 +54,6 @@ from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions
 from common_outcomes.periods import parse_any_period
 from common_outcomes.reports.strategy_map import strategy_map
 from common_outcomes.results import table as results
-from common_outcomes.state import Role, State, database_url
-from common_outcomes.state.accounts import parse_role
 from common_outcomes.strategy import (
     KINDS,
     Workspace,
@@ -70,6 +68,9 @@ from common_outcomes.synth.spec import SynthSpec
 from common_outcomes.tracking.changes import Change, changes
 from common_outcomes.tracking.comparators import add_comparators
 from common_outcomes.tracking.targets import apply_tracking
+
+if TYPE_CHECKING:
+    from common_outcomes.state import State
 
 DEMO_EMAIL = "demo@example.org"
 
@@ -346,6 +347,8 @@ class Project:
         """`outcomes users add` (with a password) and `outcomes users invite` (without: the
         person signs in through OpenID Connect): an account with a role in this workspace
         (audited); returns the workspace's id."""
+        from common_outcomes.state.accounts import parse_role  # see open_state
+
         workspace = self.workspace.settings.id
         state = self.open_state(self.folder, url)
         try:
@@ -357,6 +360,8 @@ class Project:
     def grant_role(self, email: str, role: str, actor: str, url: str | None = None) -> str:
         """`outcomes users grant`: give an existing account a role in this workspace
         (audited)."""
+        from common_outcomes.state.accounts import parse_role  # see open_state
+
         workspace = self.workspace.settings.id
         state = self.open_state(self.folder, url)
         try:
@@ -369,6 +374,8 @@ class Project:
         """`outcomes demo`: an admin account in this workspace with a new random password
         each time (added, or its password replaced; audited); returns the email and the
         password."""
+        from common_outcomes.state import Role  # see open_state
+
         workspace = self.workspace.settings.id
         password = secrets.token_urlsafe(12)
         state = self.open_state(self.folder, url)
@@ -389,6 +396,10 @@ class Project:
     def open_state(folder: Path, url: str | None = None) -> State:
         """The web app's state: `url`, else DATABASE_URL, else SQLite in the workspace's
         .outcomes folder; migrated to the newest schema."""
+        # Imported here: SQLAlchemy, Alembic and Argon2 take about a second to import, which
+        # every command but the web app's and `users` would pay for nothing.
+        from common_outcomes.state import State, database_url
+
         return State.open(url or database_url(folder))
 
     @staticmethod
