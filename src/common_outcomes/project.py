@@ -193,7 +193,7 @@ class Project:
 
     @property
     def store(self) -> Store:
-        return open_store(self.folder)
+        return self.store_of(self.folder)
 
     def load_data(self, source: str | None, files: list[Path], all_waiting: bool,
                   key_file: Path | None) -> list[LoadResult]:
