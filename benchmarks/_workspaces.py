@@ -80,7 +80,7 @@ def add_published(ws: Path, published: Sequence[Path]) -> float:
         shutil.copy(path, incoming / "comparators" / path.name)
     store = open_store(ws)
     waiting = {source: files for source, files in _waiting(
-        ws, incoming, sorted(Project.load(ws).sources)).items()
+        ws, incoming, sorted(Project.view(ws).sources)).items()
         if files and not store.current_files(source)}
     took = sum(_outcomes("load", str(ws), source, *map(str, files),
                          "--key-file", str(ws.parent / "key"))
@@ -93,7 +93,7 @@ def _waiting(ws: Path, incoming: Path, sources: Sequence[str]) -> dict[str, list
     """Each source's files in `incoming`, by its declaration's file pattern."""
     from common_outcomes.project import Project
 
-    declared = Project.load(ws).sources
+    declared = Project.view(ws).sources
     return {s: sorted(p for p in incoming.glob(declared[s].files) if p.is_file())
             for s in sources}
 
@@ -150,9 +150,7 @@ def areas(scale: str, ws: Path, *, localities: bool = False, england: bool = Tru
     from common_outcomes.project import Project
 
     def own() -> Areas:
-        project = Project.load(ws)
-        assert project.workspace is not None, f"{ws} does not load"
-        return areas_of(project.workspace)
+        return areas_of(Project.view(ws).workspace)
 
     if scale == "borough":
         return own()

@@ -49,8 +49,7 @@ def queries(ws: Path) -> tuple[list[Expr], int]:
     from common_outcomes.engine.run import passes_of
     from common_outcomes.project import Project
 
-    project = Project.load(ws)
-    assert project.workspace is not None
+    project = Project.open(ws)
     passes, _ = passes_of(ws, project.workspace)
     widen = every_la(ws)
     found: list[Expr] = []

@@ -265,14 +265,14 @@ def engine(job: Job, steps: dict[str, list[float]]) -> Callable[[], pa.Table]:
     from common_outcomes.engine.backends import open_backend
     from common_outcomes.engine.publish import publishable
     from common_outcomes.engine.results import Coverage, build_results
-    from common_outcomes.engine.run import about_of, definitions_of
+    from common_outcomes.engine.run import about_of
+    from common_outcomes.indicators.definitions import definitions_in
     from common_outcomes.project import Project
 
-    project = Project.load(job.ws)
-    assert project.workspace is not None and project.framework is not None
-    about = about_of(project.workspace, project.framework.framework, project.sources)
+    project = Project.open(job.ws)
+    about = about_of(project.workspace, project.framework.framework, project.disclosure)
     mine = {i.id for i in (*PASS_A, *PASS_B)}
-    definitions = [d for d in definitions_of(project.workspace) if d.indicator in mine]
+    definitions = [d for d in definitions_in(project.workspace.extras) if d.indicator in mine]
     parts = {SOURCE: list(every_part(job.ws)[SOURCE])}
     found = areas(job.scale, job.ws)
     rule = project.sources[SOURCE].period

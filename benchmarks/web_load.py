@@ -38,7 +38,7 @@ from pathlib import Path
 from _workspaces import add_published, areas, every_part, tree_rss, workspace
 
 from common_outcomes.engine.run import Scope
-from common_outcomes.project import Project, open_state, run_indicators
+from common_outcomes.project import Project
 from common_outcomes.state import Role
 from common_outcomes.web.security import SESSION_COOKIE
 from common_outcomes.web.site import Served
@@ -88,7 +88,7 @@ def london_results(ws: Path) -> str:
     every LA's parts over London's areas and the borough's localities. Says what it did."""
     start = time.perf_counter()
     scope = Scope(every_part(ws), areas("london", ws, localities=True, england=False))
-    done = run_indicators(Project.load(ws), scope=scope)
+    done = Project.open(ws).run(scope=scope)
     return (f"London results: {done.rows:,} rows in {time.perf_counter() - start:,.1f} s "
             f"({done.passes_computed} passes computed, {done.passes_reused} unchanged)")
 
@@ -102,7 +102,7 @@ def free_port() -> int:
 
 def measure(workspace: Path, url: str, duration: int, connections: int,
             workers: int = 1, start_within: int = 60) -> dict[str, float]:
-    state = open_state(workspace, url)
+    state = Project.open_state(workspace, url)
     email = f"load-{uuid.uuid4().hex[:8]}@example.org"
     state.add_user(email, "Load", "a long load passphrase", Served.load(workspace).id,
                    Role.ANALYST, "benchmark")

@@ -124,17 +124,17 @@ KEY_TEXT = "k" * 64
 def loaded_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example with three years of synthetic data (seed 5) loaded into its store, made
     once for the session: tests that change it work on a copy (`copy_loaded`)."""
-    from common_outcomes.project import Project, load_data, synthesize
+    from common_outcomes.project import Project
     from common_outcomes.synth.spec import Scale, SynthSpec
 
     root = tmp_path_factory.mktemp("loaded")
     ws = root / "ws"
     shutil.copytree(EXAMPLE, ws, ignore=shutil.ignore_patterns(
         "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
-    synthesize(ws, SynthSpec(Scale.BOROUGH, years=3, seed=5))
+    Project.synthesize(ws, SynthSpec(Scale.BOROUGH, years=3, seed=5))
     key = root / "key"
     key.write_text(KEY_TEXT)
-    loaded = load_data(Project.load(ws), None, [], True, key)
+    loaded = Project.open(ws).load_data(None, [], True, key)
     assert loaded and all(r.status != "rejected" for r in loaded)
     return ws
 

@@ -79,7 +79,7 @@ def check(
     """Check a workspace against its framework; exit 1 if there is any error."""
     from common_outcomes.project import Project
 
-    project = Project.load(workspace)
+    project = Project.check(workspace)
     report = project.check_report()
     if format is CheckFormat.json:
         out.print_json(json.dumps(report))
@@ -103,7 +103,7 @@ def map_(
     from common_outcomes.project import Project
     from common_outcomes.reports.strategy_map import render_html
 
-    view = Project.load(workspace).map()
+    view = Project.view(workspace).map()
     text = render_html(view) if format is MapFormat.html else json.dumps(view, indent=2) + "\n"
     _write_atomically(out_file, text)
     out.print(f"Wrote the strategy map to {escape(str(out_file))} "
@@ -140,11 +140,11 @@ def schema(
     out_dir: Path = typer.Option(Path("schema"), "--out", help="Folder for the schema files."),
 ) -> None:
     """Write a JSON Schema for every YAML kind, so editors check files as you type."""
-    from common_outcomes.project import json_schemas
+    from common_outcomes.project import Project
 
-    for kind, text in json_schemas().items():
+    for kind, text in Project.json_schemas().items():
         _write_atomically(out_dir / f"{kind}.schema.json", text)
-    out.print(f"Wrote {len(json_schemas())} schemas to {escape(str(out_dir))}.")
+    out.print(f"Wrote {len(Project.json_schemas())} schemas to {escape(str(out_dir))}.")
 
 
 @app.command()
@@ -183,7 +183,7 @@ def synth(
     """Write synthetic partner data (every source, and a separate truth folder)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from common_outcomes.project import synthesize
+    from common_outcomes.project import Project
     from common_outcomes.synth.spec import OutputFormat, Scale, SynthSpec
 
     spec = SynthSpec(_choice(Scale, scale, "--scale"), years, seed,
@@ -195,7 +195,7 @@ def synth(
         def step(name: str, done: int, total: int) -> None:
             bar.update(task, description=f"Generating {name}", completed=done, total=total)
 
-        result = synthesize(workspace, spec, force=force, progress=step)
+        result = Project.synthesize(workspace, spec, force=force, progress=step)
     out.print(f"Wrote {sum(result.rows.values()):,} records in {result.files} files to "
               f"{escape(str(result.incoming))} in {result.seconds:.1f}s; the truth file is in "
               f"{escape(str(result.truth))} (keep it apart from the sources).")
@@ -218,7 +218,7 @@ def load(
                                          "(default: the file named by OUTCOMES_KEY_FILE)."),
 ) -> None:
     """Check, pseudonymise and store partner files; rejected files leave the store unchanged."""
-    from common_outcomes.project import Project, load_data
+    from common_outcomes.project import Project
 
     workspace, rest = _workspace_and_rest(args)
     if all_waiting and rest:
@@ -228,7 +228,7 @@ def load(
                         "FILE...), or use --all.")
     source = None if all_waiting else rest[0]
     files = [] if all_waiting else [Path(f) for f in rest[1:]]
-    results = load_data(Project.load(workspace), source, files, all_waiting, key_file)
+    results = Project.open(workspace).load_data(source, files, all_waiting, key_file)
     styles = {"loaded": "green", "unchanged": "dim", "quarantined": "yellow", "rejected": "red"}
     for r in results:
         style = styles[r.status]
@@ -272,7 +272,7 @@ def run(
     """Compute every defined indicator from the store into the results table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from common_outcomes.project import Project, run_indicators
+    from common_outcomes.project import Project
 
     settings = _engine_settings(engine, master, conf, data)
 
@@ -283,7 +283,7 @@ def run(
         def step(name: str, done: int, total: int) -> None:
             bar.update(task, description=f"Computing {name}", completed=done, total=total)
 
-        result = run_indicators(Project.load(workspace), step, engine, settings, first, last)
+        result = Project.open(workspace).run(step, engine, settings, first, last)
     out.print(f"Wrote {result.rows:,} rows for {len(result.indicators)} indicators to "
               f"{escape(str(result.path))} ({result.passes_computed} passes computed, "
               f"{result.passes_reused} unchanged since the last run).")
@@ -322,12 +322,12 @@ def explain(
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb or spark."),
 ) -> None:
     """Print the SQL that computes an indicator, with a comment per step."""
-    from common_outcomes.project import Project, explain_indicator
+    from common_outcomes.project import Project
 
     workspace, rest = _workspace_and_rest(args)
     if len(rest) != 1:
         raise UserError("Name one indicator to explain.")
-    sys.stdout.write(explain_indicator(Project.load(workspace), rest[0], dialect))
+    sys.stdout.write(Project.view(workspace).explain(rest[0], dialect))
 
 
 @app.command()
@@ -341,12 +341,12 @@ def changes(
     """Change since the previous period and since the baseline, from the last run's results."""
     from rich.table import Table
 
-    from common_outcomes.project import Project, indicator_changes
+    from common_outcomes.project import Project
 
     workspace, rest = _workspace_and_rest(args)
     if len(rest) != 1:
         raise UserError("Name one indicator.")
-    rows = indicator_changes(Project.load(workspace), rest[0], area, period_type)
+    rows = Project.view(workspace).changes(rest[0], area, period_type)
     table = Table(title=f"{rest[0]}: change since the previous period and since the baseline")
     for col in ("area", "period", "value", "since the previous period", "since the baseline"):
         table.add_column(col, justify="right" if col == "value" else "left")
@@ -382,9 +382,9 @@ def history(
     """List every version loaded into the store, with what it holds and where it stands."""
     from rich.table import Table
 
-    from common_outcomes.project import Project, store_of
+    from common_outcomes.project import Project
 
-    versions = store_of(Project.load(workspace)).history(source)
+    versions = Project.store_of(workspace).history(source)
     if output_format == "json":
         out.print_json(json.dumps([
             {"version_id": v.version_id, "status": v.status,
@@ -410,12 +410,12 @@ def rollback(
                                      help="The workspace (default: here) and a version id."),
 ) -> None:
     """Make an earlier version current again for its periods (nothing is deleted)."""
-    from common_outcomes.project import Project, store_of
+    from common_outcomes.project import Project
 
     workspace, rest = _workspace_and_rest(args)
     if len(rest) != 1:
         raise UserError("Name one version to roll back to (see 'outcomes history').")
-    store = store_of(Project.load(workspace))
+    store = Project.store_of(workspace)
     with store.lock():
         version = store.rollback(rest[0], by=_user())
     out.print(f"Version {escape(version.version_id)} of {escape(version.source)} is current "
@@ -433,13 +433,13 @@ def retention(
     """List, or with --apply delete, data past its retention period; every deletion is audited."""
     from datetime import date
 
-    from common_outcomes.project import Project, store_of
+    from common_outcomes.project import Project
 
     try:
         when = date.fromisoformat(today) if today else date.today()
     except ValueError:
         raise UserError(f"--today must be a date like 2026-03-31, not '{today}'.") from None
-    store = store_of(Project.load(workspace))
+    store = Project.store_of(workspace)
     with store.lock():
         due = store.apply_retention(when, by=_user(), apply=apply)
     for d in due:
@@ -460,9 +460,9 @@ def quality(
 
     from rich.table import Table
 
-    from common_outcomes.project import Project, data_quality
+    from common_outcomes.project import Project
 
-    rows = data_quality(Project.load(workspace))
+    rows = Project.view(workspace).quality()
     if output_format == "json":
         out.print_json(json.dumps([asdict(r) for r in rows], default=str))
         return
@@ -488,9 +488,9 @@ def export(
                                          ".outcomes/exports/indicator_values.FORMAT)."),
 ) -> None:
     """Write the results table as CSV or XLSX, refusing if any cell would disclose."""
-    from common_outcomes.project import Project, export_results
+    from common_outcomes.project import Project
 
-    done = export_results(Project.load(workspace), output_format, tuple(indicator), out_file)
+    done = Project.open(workspace).export(output_format, tuple(indicator), out_file)
     out.print(f"Wrote {done.rows:,} rows for {len(done.indicators)} indicators to "
               f"{escape(str(done.path))} (checked for disclosure: no small number shown or "
               "recoverable).")
@@ -606,13 +606,10 @@ def demo(
     import secrets
     import shutil
 
-    from common_outcomes.project import Project, demo_account
+    from common_outcomes.project import Project
     from common_outcomes.reference import comparator_files
 
-    project = Project.load(workspace)
-    if not project.ok:
-        raise UserError(f"{workspace} has errors; run 'outcomes check {workspace}' and fix "
-                        "them first.", project.issues.sorted())
+    Project.open(workspace)  # an error-free workspace, before anything is built
     if not key_file.is_file():
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
@@ -630,7 +627,7 @@ def demo(
         shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
     _command("load", str(workspace), "--all", "--key-file", str(key_file))
     _command("run", str(workspace))
-    email, password = demo_account(Project.load(workspace), f"cli:{getpass.getuser()}")
+    email, password = Project.view(workspace).demo_account(f"cli:{getpass.getuser()}")
     out.print(f"\nSign in at http://{host}:{port}/ as [bold]{email}[/bold] with the password "
               f"[bold]{escape(password)}[/bold] (new each time the demo is built).")
     if serving:
@@ -648,9 +645,10 @@ def boundaries(
     la: str | None = typer.Option(None, "--la", help="Borough code; default: the workspace's."),
 ) -> None:
     """Write the borough's ward shapes, simplified, for the web app's maps."""
-    from common_outcomes.project import write_boundaries
+    from common_outcomes.project import Project
 
-    path, wards, points = write_boundaries(workspace, source, la or _borough_code(workspace))
+    path, wards, points = Project.write_boundaries(workspace, source,
+                                                   la or _borough_code(workspace))
     out.print(f"Wrote {escape(str(path))}: {wards} wards, {points:,} points.")
 
 
@@ -740,9 +738,9 @@ def users_add(
     """Add a local account with a role in the workspace (Argon2-hashed password; audited)."""
     import getpass
 
-    from common_outcomes.project import Project, add_user
+    from common_outcomes.project import Project
 
-    ws = add_user(Project.load(workspace), email, name, password, role,
+    ws = Project.view(workspace).add_user(email, name, password, role,
                   f"cli:{getpass.getuser()}")
     out.print(f"Added {escape(email)} as {escape(role)} in {escape(ws)}.")
 
@@ -754,9 +752,9 @@ def users_invite(workspace: Path = WORKSPACE, email: str = EMAIL, name: str = NA
     provider's account with this email is linked on first sign-in; audited)."""
     import getpass
 
-    from common_outcomes.project import Project, add_user
+    from common_outcomes.project import Project
 
-    ws = add_user(Project.load(workspace), email, name, None, role, f"cli:{getpass.getuser()}")
+    ws = Project.view(workspace).add_user(email, name, None, role, f"cli:{getpass.getuser()}")
     out.print(f"Invited {escape(email)} as {escape(role)} in {escape(ws)}: they sign in with "
               "the identity provider.")
 
@@ -770,9 +768,9 @@ def users_grant(
     """Give an existing account a role in the workspace (replacing any it had; audited)."""
     import getpass
 
-    from common_outcomes.project import Project, grant_role
+    from common_outcomes.project import Project
 
-    ws = grant_role(Project.load(workspace), email, role, f"cli:{getpass.getuser()}")
+    ws = Project.view(workspace).grant_role(email, role, f"cli:{getpass.getuser()}")
     out.print(f"{escape(email)} is now {escape(role)} in {escape(ws)}.")
 
 

@@ -15,8 +15,9 @@ import pytest
 
 from common_outcomes.engine import plan
 from common_outcomes.engine.backends import open_backend
-from common_outcomes.engine.run import RESULTS, passes_of
-from common_outcomes.project import Project, run_indicators
+from common_outcomes.engine.run import passes_of
+from common_outcomes.project import Project
+from common_outcomes.results.table import RESULTS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -49,8 +50,7 @@ def spark() -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="session")
 def passes(workspace: Path) -> list[plan.Pass]:
-    project = Project.load(workspace)
-    assert project.workspace is not None
+    project = Project.open(workspace)
     found, without = passes_of(workspace, project.workspace)
     assert not without
     return found
@@ -117,7 +117,7 @@ def results_on(workspace: Path, passes: list[plan.Pass],
             assert f"({len(passes)} passes computed, 0 unchanged" in ran.stdout
             return pq.read_table(ws / RESULTS)
         if engine not in done:
-            result = run_indicators(Project.load(workspace), None, engine, SETTINGS[engine])
+            result = Project.open(workspace).run(None, engine, SETTINGS[engine])
             assert result.passes_computed == len(passes)
             done[engine] = pq.read_table(result.path)
         return done[engine]

@@ -17,7 +17,7 @@ import pytest
 from common_outcomes.data.store import open_store
 from common_outcomes.engine import plan
 from common_outcomes.engine.backends import ENGINES
-from common_outcomes.engine.run import definitions_of
+from common_outcomes.indicators.definitions import definitions_in
 from common_outcomes.project import Project
 
 KEY = ("indicator_id", "area_code", "period_type", "period", "breakdown")
@@ -75,9 +75,9 @@ def test_spark_gives_stage_two_dates_and_whole_counts(
 
 def _defined(workspace: Path) -> set[str]:
     """Every indicator the example defines (at least the ten of the engine's first issue)."""
-    project = Project.load(workspace)
+    project = Project.open(workspace)
     assert project.workspace is not None
-    defined = {d.indicator for d in definitions_of(project.workspace)}
+    defined = {d.indicator for d in definitions_in(project.workspace.extras)}
     assert len(defined) >= 10
     return defined
 

@@ -16,7 +16,7 @@ import pytest
 from common_outcomes.engine.backends import open_backend
 from common_outcomes.engine.backends.spark import DATA
 from common_outcomes.errors import UserError
-from common_outcomes.project import Project, run_indicators
+from common_outcomes.project import Project
 
 # Its tests run whole commands (synthesise, load, run, serve): more than the default timeout.
 pytestmark = pytest.mark.timeout(900)
@@ -89,7 +89,7 @@ def test_data_missing_at_the_location_is_named(fresh: Path, tmp_path: Path,
             rf"^Spark found no data at the data location {empty} \(\[PATH_NOT_FOUND\] Path does "
             r"not exist: file:.*/versions/.*\.parquet\): copy the store's versions folder there "
             r"\(docs/spark\.md\), or point --data at the copy\.$")):
-        run_indicators(Project.load(fresh), None, "spark",
+        Project.open(fresh).run(None, "spark",
                        {"spark.master": "local[2]", DATA: str(empty)})
 
 

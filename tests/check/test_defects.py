@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from common_outcomes.cli import app
-from common_outcomes.project import Project
+from common_outcomes.project import Checked, Project
 
 
 def replace_once(path: Path, old: str, new: str) -> None:
@@ -162,7 +162,7 @@ DEFECTS = [
 ]
 
 
-def found(project: Project, root: Path) -> set[tuple[str, str, int]]:
+def found(project: Checked, root: Path) -> set[tuple[str, str, int]]:
     out = set()
     for issue in project.issues:
         loc = issue.location
@@ -173,14 +173,14 @@ def found(project: Project, root: Path) -> set[tuple[str, str, int]]:
 
 
 def test_the_example_is_clean(example_copy: Path) -> None:
-    project = Project.load(example_copy)
+    project = Project.check(example_copy)
     assert [str(i) for i in project.issues] == []
 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=[d.name for d in DEFECTS])
 def test_each_defect_is_reported_at_its_file_and_line(example_copy: Path, defect: Defect) -> None:
     defect.apply(example_copy)
-    project = Project.load(example_copy)
+    project = Project.check(example_copy)
     assert defect.expected(example_copy) in found(project, example_copy), \
         [str(i) for i in project.issues]
     assert not project.ok

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from common_outcomes.cli import app
-from common_outcomes.project import json_schemas
+from common_outcomes.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "tower-hamlets"
@@ -135,7 +135,7 @@ def test_the_committed_schemas_are_current() -> None:
     """Editors validate against schema/; `make schema` regenerates it."""
     committed = {p.stem.removesuffix(".schema"): p.read_text()
                  for p in (ROOT / "schema").glob("*.schema.json")}
-    assert committed == json_schemas()
+    assert committed == Project.json_schemas()
 
 
 def test_schema_writes_one_file_per_kind(tmp_path: Path) -> None:

@@ -26,9 +26,9 @@ def test_every_built_in_ssd_table_uses_the_specifications_field_names() -> None:
 
 
 def test_a_workspace_adopts_a_built_in_and_keeps_its_own_terms(example_copy: Path) -> None:
-    project = Project.load(example_copy)
-    assert project.ok
-    cp = project.sources["ssd-cp-plans"]
+    project = Project.check(example_copy)
+    assert project.ok and project.project is not None
+    cp = project.project.sources["ssd-cp-plans"]
     assert cp.builtin == "ssd/ssd-cp-plans"
     assert "cppl_person_id" in {c.name for c in cp.columns}
     assert cp.agreement.reference.startswith("DSA-")
@@ -38,7 +38,7 @@ def test_an_unknown_built_in_is_reported_at_its_line(example_copy: Path) -> None
     path = example_copy / "sources" / "ssd_cp_plans.yaml"
     path.write_text(path.read_text().replace("builtin: ssd/ssd-cp-plans",
                                              "builtin: ssd/ssd-cp-plan"))
-    project = Project.load(example_copy)
+    project = Project.check(example_copy)
     found = [i for i in project.issues if i.code == "ref.unknown-builtin"]
     assert len(found) == 1 and found[0].location is not None
     assert found[0].location.line == next(
@@ -50,7 +50,7 @@ def test_a_files_pattern_that_climbs_out_of_incoming_is_refused(example_copy: Pa
     path = example_copy / "sources" / "maternity.yaml"
     path.write_text(path.read_text().replace("files: maternity/*.parquet",
                                              "files: ../../secrets/*.parquet"))
-    project = Project.load(example_copy)
+    project = Project.check(example_copy)
     found = [i for i in project.issues if "inside incoming" in i.message]
     assert len(found) == 1 and found[0].location is not None
     assert found[0].location.file.endswith("maternity.yaml")

@@ -8,7 +8,7 @@ from common_outcomes.project import Project
 
 
 def test_the_store_columns_of_a_source_reflect_pseudonymisation(example_copy: Path) -> None:
-    maternity = Project.load(example_copy).sources["maternity"]
+    maternity = Project.open(example_copy).sources["maternity"]
     columns = maternity.analytic_columns()
     assert columns["baby_dob_month"] == "date"
     assert columns["mother_nhs_number_pseudonym"] == "string"
@@ -20,7 +20,7 @@ def test_a_date_column_that_is_not_a_date_is_reported(example_copy: Path) -> Non
     path = example_copy / "definitions" / "maternity.yaml"
     text = path.read_text()
     path.write_text(text.replace("    date: booking_date\n", "    date: birth_outcome\n", 1))
-    issues = [i for i in Project.load(example_copy).issues if i.code == "definition.bad-column"]
+    issues = [i for i in Project.check(example_copy).issues if i.code == "definition.bad-column"]
     assert len(issues) == 1 and "not date" in issues[0].message
     assert issues[0].location is not None
     lines = path.read_text().splitlines()
@@ -30,7 +30,7 @@ def test_a_date_column_that_is_not_a_date_is_reported(example_copy: Path) -> Non
 def test_the_raw_name_of_a_protected_column_is_refused(example_copy: Path) -> None:
     path = example_copy / "definitions" / "maternity.yaml"
     path.write_text(path.read_text().replace("date: baby_dob_month", "date: baby_dob", 1))
-    issues = [i for i in Project.load(example_copy).issues if i.code == "definition.bad-column"]
+    issues = [i for i in Project.check(example_copy).issues if i.code == "definition.bad-column"]
     assert issues and "did you mean 'baby_dob_month'" in (issues[0].hint or "")
 
 
@@ -39,7 +39,7 @@ def test_a_derived_column_must_be_a_test_and_is_reported_at_its_line(example_cop
     path.write_text(path.read_text().replace(
         "test: date_diff('day', child_dob, contact_date) <= 14",
         "test: date_diff('day', child_dob, contact_date)", 1))
-    issues = [i for i in Project.load(example_copy).issues if i.code == "derived.not-a-test"]
+    issues = [i for i in Project.check(example_copy).issues if i.code == "derived.not-a-test"]
     assert len(issues) == 1 and issues[0].location is not None
     line = path.read_text().splitlines()[issues[0].location.line - 1]
     assert line.strip() == "test: date_diff('day', child_dob, contact_date)"
@@ -50,14 +50,14 @@ def test_a_derived_test_names_raw_columns_only(example_copy: Path) -> None:
     path.write_text(path.read_text().replace("date_diff('day', child_dob, contact_date) <= 56",
                                              "date_diff('day', child_dob_month, contact_date)"
                                              " <= 56", 1))
-    codes = [i.code for i in Project.load(example_copy).issues]
+    codes = [i.code for i in Project.check(example_copy).issues]
     assert "expression.unknown-column" in codes
 
 
 def test_a_measure_without_what_it_needs_is_refused_not_miscomputed(example_copy: Path) -> None:
     path = example_copy / "definitions" / "maternity.yaml"
     path.write_text(path.read_text().replace("measure: crude_rate", "measure: dsr", 1))
-    issues = [i for i in Project.load(example_copy).issues
+    issues = [i for i in Project.check(example_copy).issues
               if i.code == "definition.measure-incomplete"]
     assert len(issues) == 1 and issues[0].location is not None
     assert path.read_text().splitlines()[issues[0].location.line - 1].strip() == "measure: dsr"

@@ -24,7 +24,7 @@ def _load(tmp_path: Path, source: str) -> pa.Table:
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
         "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
-    project = Project.load(ws)
+    project = Project.open(ws)
     store = open_store(ws)
     with store.lock():
         result = load_file(ws, store, project.sources[source], reference.path(source), KEY,

@@ -22,8 +22,8 @@ from common_outcomes.engine.publish import (
     publishable,
     write_results,
 )
-from common_outcomes.engine.results import COLUMNS
 from common_outcomes.periods import PeriodType, parse_period
+from common_outcomes.results.table import COLUMNS
 from common_outcomes.stats.disclosure import Rule
 from common_outcomes.stats.disclosure import publishable as shown_by_suppression
 

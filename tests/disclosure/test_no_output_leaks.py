@@ -163,7 +163,7 @@ class Rule:
 
 def _rules(ws: Path) -> dict[str, Rule]:
     """Each defined indicator's rule, from its definition and its source's declaration."""
-    sources = Project.load(ws).sources
+    sources = Project.open(ws).sources
     out = {}
     for path in (ws / "definitions").glob("*.yaml"):
         for d in yaml.safe_load(path.read_text())["definitions"]:

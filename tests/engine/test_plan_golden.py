@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from common_outcomes.engine import plan
-from common_outcomes.engine.run import definitions_of
+from common_outcomes.indicators.definitions import definitions_in
 from common_outcomes.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("dialect", ["duckdb", "spark"])
 def test_the_maternity_pass_compiles_to_its_golden_sql(
         dialect: str, golden: Callable[[str, str], None]) -> None:
-    project = Project.load(ROOT / "examples" / "tower-hamlets")
+    project = Project.open(ROOT / "examples" / "tower-hamlets")
     assert project.workspace is not None
     store = Path("/store")
     parts = {"maternity": [
@@ -25,7 +25,7 @@ def test_the_maternity_pass_compiles_to_its_golden_sql(
                   ("2023/24", "2024/25")),
         plan.Part(store / "versions/maternity/V2/data/part-00000.parquet", ("2022/23",)),
     ]}
-    passes = plan.plan_passes(definitions_of(project.workspace), parts)
+    passes = plan.plan_passes(definitions_in(project.workspace.extras), parts)
     births = next(p for p in passes if p.date == "baby_dob_month")
     golden(f"sql/maternity-births.{dialect}.sql", plan.explain(births, dialect, store))
 
@@ -33,22 +33,22 @@ def test_the_maternity_pass_compiles_to_its_golden_sql(
 @pytest.mark.parametrize("dialect", ["duckdb", "spark"])
 def test_a_stock_placed_by_address_over_the_population_compiles_to_its_golden_sql(
         dialect: str, golden: Callable[[str, str], None]) -> None:
-    project = Project.load(ROOT / "examples" / "tower-hamlets")
+    project = Project.open(ROOT / "examples" / "tower-hamlets")
     assert project.workspace is not None
     store = Path("/store")
     parts = {source: [plan.Part(store / f"versions/{source}/V1/data/part-00000.parquet",
                                 ("2023/24",))]
              for source in ("ssd-cin-episodes", "ssd-address", "population")}
-    passes = plan.plan_passes(definitions_of(project.workspace), parts)
+    passes = plan.plan_passes(definitions_in(project.workspace.extras), parts)
     cin = next(p for p in passes
                if any(d.indicator == "children-in-need-rate" for d in p.definitions))
     golden(f"sql/children-in-need.{dialect}.sql", plan.explain(cin, dialect, store))
 
 
 def test_every_definition_is_counted_in_one_pass_per_date_and_area() -> None:
-    project = Project.load(ROOT / "examples" / "tower-hamlets")
+    project = Project.open(ROOT / "examples" / "tower-hamlets")
     assert project.workspace is not None
-    passes = plan.plan_passes(definitions_of(project.workspace),
+    passes = plan.plan_passes(definitions_in(project.workspace.extras),
                               {"maternity": [plan.Part(Path("/x.parquet"), ("2024/25",))]})
     maternity = [(p.date, len(p.definitions)) for p in passes if p.source == "maternity"]
     # The age-standardised ratio groups by age band too: a pass of its own.

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from common_outcomes.data.store import open_store
-from common_outcomes.engine.results import COLUMNS
+from common_outcomes.results.table import COLUMNS
 from common_outcomes.stats.intervals import wilson
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,9 +86,9 @@ def test_borough_counts_agree_with_the_store(results: tuple[Path, pa.Table]) -> 
 
 
 def polarity_of(ws: Path, indicator: str) -> str:
-    from common_outcomes.project import Project, indicator_catalogue
+    from common_outcomes.project import Project
 
-    return indicator_catalogue(Project.load(ws))[indicator].polarity.value
+    return Project.open(ws).indicators[indicator].polarity.value
 
 
 def expected_comparison(row: dict[str, Any], benchmark: float | None, polarity: str) -> str:

@@ -15,8 +15,10 @@ import pytest
 from common_outcomes.data.store import open_store
 from common_outcomes.engine import plan
 from common_outcomes.engine.results import Areas
-from common_outcomes.engine.run import RESULTS, Scope, areas_of, definitions_of
-from common_outcomes.project import Project, run_indicators
+from common_outcomes.engine.run import Scope, areas_of
+from common_outcomes.indicators.definitions import definitions_in
+from common_outcomes.project import Project
+from common_outcomes.results.table import RESULTS
 
 SOURCE = "maternity"
 LONDON = "E12000007"
@@ -30,16 +32,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory, copy_loaded: Callable[[Path],
     """The default run's results, then a scoped run's: the maternity parts only, over the
     workspace's areas with London above the borough."""
     ws = copy_loaded(tmp_path_factory.mktemp("scope"))
-    project = Project.load(ws)
+    project = Project.open(ws)
     assert project.workspace is not None
-    run_indicators(project)
+    project.run()
     default = pq.read_table(ws / RESULTS)
     own = areas_of(project.workspace)
     small = own.within["la"]
     areas = Areas({**own.within, "region": {s: LONDON for s in small}},
                   {**own.names, LONDON: "London"})
     parts = [plan.Part(p.path, p.periods) for p in open_store(ws).current_files(SOURCE)]
-    done = run_indicators(project, scope=Scope({SOURCE: parts}, areas))
+    done = project.run(scope=Scope({SOURCE: parts}, areas))
     return project, default, pq.read_table(ws / RESULTS), done.without_data
 
 
@@ -52,7 +54,7 @@ def test_only_the_given_sources_are_computed(
         runs: tuple[Project, pa.Table, pa.Table, list[str]]) -> None:
     project, _, scoped, without = runs
     assert project.workspace is not None
-    definitions = definitions_of(project.workspace)
+    definitions = definitions_in(project.workspace.extras)
     mine = {d.indicator for d in definitions if set(plan.sources_of(d)) == {SOURCE}}
     assert mine and set(scoped.column("indicator_id").to_pylist()) == mine
     assert set(without) == {d.indicator for d in definitions} - mine

@@ -23,7 +23,7 @@ def text(el: Element) -> str:
 
 @pytest.fixture(scope="module")
 def page() -> Element:
-    view = Project.load(ROOT / "examples" / "tower-hamlets").map()
+    view = Project.view(ROOT / "examples" / "tower-hamlets").map()
     html = render_html(view)
     # strict: any parse error (unclosed or misnested tags, bad attributes) fails the test
     return html5lib.HTMLParser(strict=True, namespaceHTMLElements=True).parse(html)

@@ -10,10 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from common_outcomes.engine.results import to_table
-from common_outcomes.framework.models import Indicator
-from common_outcomes.project import Project, load_data
+from common_outcomes.project import Project
 from common_outcomes.reference import comparator_files
+from common_outcomes.results.table import to_table
 from common_outcomes.tracking.comparators import add_comparators
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,23 +29,17 @@ def published_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(path, ws / "incoming" / "comparators" / path.name)
     key = root / "key"
     key.write_text("k" * 64)
-    results = load_data(Project.load(ws), None, [], True, key)
+    results = Project.open(ws).load_data(None, [], True, key)
     assert results and all(r.status == "loaded" for r in results), [
         (r.source, r.message) for r in results if r.status != "loaded"]
     return ws
 
 
-def _indicators(project: Project) -> dict[str, Indicator]:
-    assert project.workspace is not None and project.framework is not None
-    return {i.id: i for i in (*project.framework.framework.indicators,
-                              *project.workspace.indicators)}
-
-
 def _with_comparators(ws: Path, results: pa.Table | None = None) -> pa.Table:
     """The finish step's comparators over `results` (none: an empty results table)."""
-    project = Project.load(ws)
-    return add_comparators(to_table([]) if results is None else results, ws, project.sources,
-                           _indicators(project), "E09000030")
+    project = Project.open(ws)
+    return add_comparators(to_table([]) if results is None else results, ws,
+                           dict(project.sources), dict(project.indicators), "E09000030")
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from common_outcomes.engine.results import to_table
 from common_outcomes.errors import UserError
 from common_outcomes.periods import PeriodType, parse_period
-from common_outcomes.project import Project, indicator_changes, run_indicators
+from common_outcomes.project import Project
+from common_outcomes.results.table import to_table
 from common_outcomes.tracking.changes import changes, previous_period
 
 Row = dict[str, object]
@@ -93,9 +93,9 @@ def test_rows_are_chosen_by_area_and_period_type() -> None:
 def test_the_boroughs_published_children_in_need_rate_changes(published_ws: Path) -> None:
     """From the real DfE files through `outcomes run`: 2,648 children in need per 64,542 in
     2022/23, 2,908 per 63,462 in 2023/24 (rates per 10,000, Byar's intervals)."""
-    project = Project.load(published_ws)
-    run_indicators(project)
-    out = {c.period: c for c in indicator_changes(project, "children-in-need-rate",
+    project = Project.open(published_ws)
+    project.run()
+    out = {c.period: c for c in project.changes("children-in-need-rate",
                                                   area="E09000030")}
     latest = out["2023/24"]
     assert latest.value == pytest.approx(2908 / 63462 * 1e4)
@@ -105,13 +105,13 @@ def test_the_boroughs_published_children_in_need_rate_changes(published_ws: Path
     assert latest.previous_comparison == "Higher"  # no judgement on the polarity
     assert out["2024/25"].previous_comparison == "Similar"  # 450.0 after 458.2
     with pytest.raises(UserError, match="Unknown indicator 'no-such-thing'"):
-        indicator_changes(project, "no-such-thing")
+        project.changes("no-such-thing")
     with pytest.raises(UserError, match="no rows for 'children-in-need-rate' in area X"):
-        indicator_changes(project, "children-in-need-rate", area="X")
+        project.changes("children-in-need-rate", area="X")
 
 
 def test_outcomes_changes_prints_the_table(published_ws: Path) -> None:
-    run_indicators(Project.load(published_ws))
+    Project.open(published_ws).run()
     exe = Path(sys.executable).with_name("outcomes")
     done = subprocess.run([str(exe), "changes", str(published_ws), "good-level-of-development",
                            "--area", "E09000030"], capture_output=True, text=True, timeout=120,
@@ -125,5 +125,5 @@ def test_outcomes_changes_prints_the_table(published_ws: Path) -> None:
 
 def test_without_results_the_command_says_to_run_first(example_copy: Path) -> None:
     with pytest.raises(UserError, match="run 'outcomes run' first"):
-        indicator_changes(Project.load(example_copy), "early-booking")
+        Project.open(example_copy).changes("early-booking")
 

@@ -17,11 +17,11 @@ import pytest
 
 from common_outcomes import reference
 from common_outcomes.data.declarations import PeriodFormat
-from common_outcomes.engine.results import to_table
 from common_outcomes.errors import UserError
 from common_outcomes.geography.reference import statistical_neighbours
 from common_outcomes.periods import PeriodType
-from common_outcomes.project import Project, run_indicators
+from common_outcomes.project import Project
+from common_outcomes.results.table import to_table
 from common_outcomes.stats.compare import compare_to_benchmark
 from common_outcomes.tracking.comparators import ENGLAND, period_of
 
@@ -167,7 +167,7 @@ def test_a_computed_borough_row_is_compared_with_englands_published_value(
 def test_outcomes_run_adds_comparators_before_tracking(published_ws: Path) -> None:
     """No partner data: the results hold only published figures, and the example's baseline
     for good level of development (69.9) applies to the borough's published series."""
-    result = run_indicators(Project.load(published_ws))
+    result = Project.open(published_ws).run()
     rows = pq.read_table(result.path).to_pylist()
     assert {r["area_type"] for r in rows} == {"england", "region", "la"}
     gld = one(rows, "good-level-of-development", TOWER_HAMLETS, "2018/19")
@@ -207,8 +207,8 @@ def test_a_mapping_that_gives_two_values_for_one_area_and_period_stops_the_run(
 
 
 def _issue(ws: Path, code: str) -> tuple[str, str, str | None]:
-    found = [i for i in Project.load(ws).issues if i.code == code]
-    assert len(found) == 1, [str(i) for i in Project.load(ws).issues]
+    found = [i for i in Project.check(ws).issues if i.code == code]
+    assert len(found) == 1, [str(i) for i in Project.check(ws).issues]
     issue = found[0]
     assert issue.location is not None
     line = Path(issue.location.file).read_text().splitlines()[issue.location.line - 1]
@@ -256,7 +256,7 @@ def test_a_mapping_without_a_value_needs_a_rate_or_percentage(example_copy: Path
 
 
 def test_the_example_is_clean_with_its_comparators() -> None:
-    project = Project.load(Path(__file__).resolve().parents[2] / "examples" / "tower-hamlets")
+    project = Project.open(Path(__file__).resolve().parents[2] / "examples" / "tower-hamlets")
     assert [str(i) for i in project.issues] == []
     mapped = {m.indicator for d in project.sources.values() for m in d.comparators}
     assert mapped == {

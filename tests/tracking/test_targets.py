@@ -6,7 +6,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from common_outcomes.engine.results import to_table
+from common_outcomes.results.table import to_table
 from common_outcomes.strategy.models import Baseline, Target
 from common_outcomes.tracking.targets import apply_tracking
 

@@ -87,7 +87,7 @@ def leaking(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from common_outcomes.engine.run import RESULTS
+    from common_outcomes.results.table import RESULTS
 
     folder = tmp_path_factory.mktemp("leaking") / "tower-hamlets"
     shutil.copytree(workspaces[0], folder)

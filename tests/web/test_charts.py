@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from common_outcomes.project import BOUNDARIES, _douglas_peucker
+from common_outcomes.geography.boundaries import BOUNDARIES, _douglas_peucker
 from common_outcomes.reports import results_view as rv
 from common_outcomes.web.site import Served
 

@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 from common_outcomes.data.store import open_store
 from common_outcomes.engine.plan import Part
 from common_outcomes.engine.results import Areas
-from common_outcomes.engine.run import RESULTS, Scope, areas_of
+from common_outcomes.engine.run import Scope, areas_of
 from common_outcomes.geography.reference import london_lsoas
-from common_outcomes.project import Project, run_indicators
+from common_outcomes.project import Project
+from common_outcomes.results.table import RESULTS
 from common_outcomes.state import Role
 from common_outcomes.web.app import create_app
 from common_outcomes.web.security import SESSION_COOKIE
@@ -43,7 +44,7 @@ def london(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFacto
     root = tmp_path_factory.mktemp("london")
     ws = root / "tower-hamlets"
     shutil.copytree(workspaces[0], ws)
-    project = Project.load(ws)
+    project = Project.open(ws)
     assert project.workspace is not None
     mine = [Part(p.path, p.periods) for p in open_store(ws).current_files(SOURCE)]
     theirs = [Part(_moved(part.path, root / "bromley" / f"{i}.parquet"), part.periods)
@@ -58,7 +59,7 @@ def london(workspaces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFacto
                   {r.ward_code: r.ward_name for r in lsoas}
                   | {r.la_code: r.la_name for r in lsoas} | dict(own.names)
                   | {LONDON: "London"})
-    run_indicators(project, scope=Scope({SOURCE: (*mine, *theirs)}, areas))
+    project.run(scope=Scope({SOURCE: (*mine, *theirs)}, areas))
     return ws
 
 
@@ -106,7 +107,7 @@ def test_the_indicator_page_shows_the_borough_not_another_boroughs_wards(
     page = browser.get(f"/w/tower-hamlets/indicators/{INDICATOR}")
     assert page.status_code == 200
     offered = set(re.findall(r'<option value="([^"]+)"', page.text))
-    ws = Project.load(london).workspace
+    ws = Project.view(london).workspace
     assert ws is not None and ws.geography is not None
     own_wards = {w.code for w in ws.geography.wards}
     rows = results.filter(pc.equal(results.column("indicator_id"), INDICATOR))

@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from common_outcomes.engine.publish import DisclosureError, publishable
-from common_outcomes.project import disclosure_rules
 from common_outcomes.web.site import Served
 
 if TYPE_CHECKING:
@@ -42,11 +41,11 @@ def test_the_leak_is_real_and_only_its_indicator_is_withheld(leaky_app: FastAPI,
     exactly as in the example, and the leaking one not at all."""
     import pyarrow.parquet as pq
 
-    from common_outcomes.engine.run import RESULTS
+    from common_outcomes.results.table import RESULTS
 
     ws = served(leaky_app)
     written = pq.read_table(leaking.folder / RESULTS)
-    rules, stocks = disclosure_rules(ws.project)
+    rules, stocks = ws.project.disclosure.rules, ws.project.disclosure.stocks
     with pytest.raises(DisclosureError, match="disclose"):
         publishable(written.filter(pc.equal(written["indicator_id"], leaking.indicator)),
                     rules, stocks)

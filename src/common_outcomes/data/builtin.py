@@ -10,6 +10,7 @@ from pathlib import Path
 from common_outcomes.data.declarations import TEMPLATE_KINDS, SourceDeclaration, SourceTemplate
 from common_outcomes.documents import read_document
 from common_outcomes.errors import Issues
+from common_outcomes.strategy import Workspace
 
 BUILTIN = Path(__file__).parent / "builtin"
 INHERITED = ("period", "schedule", "key", "columns")
@@ -36,3 +37,11 @@ def resolve(decl: SourceDeclaration) -> SourceDeclaration:
     update = {name: getattr(template, name) for name in INHERITED
               if name not in decl.model_fields_set}
     return decl.model_copy(update=update)
+
+
+def resolved_sources(workspace: Workspace) -> dict[str, SourceDeclaration]:
+    """The workspace's source declarations, by id, with built-ins filled in (one naming an
+    unknown built-in is left out: the check reports it)."""
+    return {d.model.id: resolve(d.model) for d in workspace.extras
+            if isinstance(d.model, SourceDeclaration)
+            and (d.model.builtin is None or d.model.builtin in templates())}

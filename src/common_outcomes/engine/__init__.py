@@ -5,3 +5,8 @@ counted in one pass, at the finest level (small area x month). Stage two rolls t
 in Arrow to wards, localities and the borough, and to every period type (each is a union of
 months), then the statistics, comparisons and disclosure control are applied on whole columns.
 """
+
+from common_outcomes.engine.run import Computed, Progress, Scope, compute, explain
+
+# What the layers above use of the engine; the modules inside it are its own.
+__all__ = ["Computed", "Progress", "Scope", "compute", "explain"]

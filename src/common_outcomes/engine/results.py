@@ -29,6 +29,7 @@ from common_outcomes.engine.plan import (
 from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
 from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import Period, PeriodType, period_containing
+from common_outcomes.results.table import COLUMNS, empty
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import Rule, primary, rounded, secondary_families
 from common_outcomes.stats.intervals import (
@@ -40,13 +41,6 @@ from common_outcomes.stats.intervals import (
     wilson,
 )
 
-COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
-           "parent_code", "period", "period_type", "period_start", "period_end", "breakdown",
-           "numerator", "denominator", "value", "lower_95", "upper_95", "lower_998",
-           "upper_998", "method", "value_note", "suppressed", "benchmark_code",
-           "compared_to_benchmark", "recent_trend", "baseline", "target", "target_status")
-FLOATS = ("numerator", "denominator", "value", "lower_95", "upper_95", "lower_998",
-          "upper_998", "baseline", "target")
 LEVELS = ("ward", "locality", "la", "region", "england")
 # Localities and wards are compared with their borough; boroughs and regions with England.
 BENCHMARK_LEVEL = {"ward": "la", "locality": "la", "la": "england", "region": "england"}
@@ -223,7 +217,7 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
     __denominator); `denominators` holds, by indicator, the counts of a denominator from
     another source (area_code, month, breakdowns, <indicator>__denominator)."""
     if counts.num_rows == 0:
-        return _empty()
+        return empty()
     counts = _as_changes(counts)
     tables = []
     frame = _frame(counts, sorted({b for d in definitions for b in d.breakdowns}))
@@ -242,7 +236,7 @@ def build_results(counts: pa.Table, definitions: Sequence[Definition], about: Ma
                 block = _standardise(block, d)
             blocks.append(Dated.of(block, spans, ptype))
         tables.append(_finish(Dated.join(blocks), d, about[d.indicator], areas))
-    return pa.concat_tables(tables) if tables else _empty()
+    return pa.concat_tables(tables) if tables else empty()
 
 
 def _as_changes(counts: pa.Table) -> pa.Table:
@@ -607,7 +601,7 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     and its quarters add up) and trends on an indicator's rows; then a table."""
     block = rows.block
     if not len(block):
-        return _empty()
+        return empty()
     stats = _statistics(block, d)
     keys = _keys(block.area_code, rows.period_type, block.period, block.breakdown)
     order = np.argsort(keys, kind="stable")
@@ -876,17 +870,3 @@ def _text(values: Strs) -> pa.Array:
 
 def _float(values: Floats) -> pa.Array:
     return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null
-
-
-def _empty() -> pa.Table:
-    types = {name: pa.float64() for name in FLOATS} | {
-        "period_start": pa.date32(), "period_end": pa.date32(), "suppressed": pa.bool_()}
-    return pa.table({name: pa.array([], types.get(name, pa.string())) for name in COLUMNS})
-
-
-def to_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
-    """A results table from row dicts (for tests and small tables built by hand)."""
-    types = {name: pa.float64() for name in FLOATS} | {
-        "period_start": pa.date32(), "period_end": pa.date32(), "suppressed": pa.bool_()}
-    return pa.table({name: pa.array([r.get(name) for r in rows], types.get(name, pa.string()))
-                     for name in COLUMNS})

@@ -1,17 +1,16 @@
-"""`outcomes run`: every indicator definition over the store, to the results table."""
+"""`outcomes run`: every indicator definition over the store, to a results table.
+
+The engine returns the table; the façade (project.py) adds tracking and writes it.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common_outcomes import __version__
@@ -19,24 +18,25 @@ from common_outcomes.data.declarations import SourceDeclaration
 from common_outcomes.data.store import open_store
 from common_outcomes.engine import plan
 from common_outcomes.engine.backends import Backend, open_backend
+from common_outcomes.engine.backends.spark import STORE
 from common_outcomes.engine.publish import publishable
 from common_outcomes.engine.results import About, Areas, Coverage, build_results
+from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Framework
-from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
-from common_outcomes.stats.disclosure import Rule
+from common_outcomes.indicators.definitions import definitions_in
+from common_outcomes.results.table import Disclosure, empty, write
 from common_outcomes.strategy import Workspace
 
-RESULTS = Path(".outcomes") / "results" / "indicator_values.parquet"
 
+@dataclass(frozen=True)
+class Computed:
+    """A run's results table (before tracking) and what it took."""
 
-@dataclass
-class RunResult:
-    path: Path
-    rows: int = 0
-    indicators: list[str] = field(default_factory=list)
-    without_data: list[str] = field(default_factory=list)
-    passes_computed: int = 0
-    passes_reused: int = 0
+    table: pa.Table
+    indicators: list[str]
+    without_data: list[str]
+    passes_computed: int
+    passes_reused: int
 
 
 Progress = Callable[[str, int, int], None]
@@ -51,11 +51,6 @@ def _fingerprint(*inputs: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def definitions_of(workspace: Workspace) -> list[Definition]:
-    return [d for doc in workspace.extras if isinstance(doc.model, DefinitionsDocument)
-            for d in doc.model.definitions]
-
-
 def areas_of(workspace: Workspace) -> Areas:
     geo = workspace.geography
     assert geo is not None, "outcomes check requires a geography"
@@ -68,15 +63,14 @@ def areas_of(workspace: Workspace) -> Areas:
     return Areas(within, names)
 
 
-def about_of(workspace: Workspace, framework: Framework,
-             sources: dict[str, SourceDeclaration]) -> dict[str, About]:
+def about_of(workspace: Workspace, framework: Framework, disclosure: Disclosure
+             ) -> dict[str, About]:
     out = {}
-    for d in definitions_of(workspace):
+    for d in definitions_in(workspace.extras):
         ind = framework.indicator(d.indicator) or next(
             i for i in workspace.indicators if i.id == d.indicator)
-        rule = sources[d.source].disclosure
         out[d.indicator] = About(ind.name, ind.polarity.value, ind.period_type,
-                                 Rule(rule.suppress_below, rule.round_to))
+                                 disclosure.rules[d.indicator])
     return out
 
 
@@ -94,7 +88,7 @@ def passes_of(folder: Path, workspace: Workspace,
               ) -> tuple[list[plan.Pass], list[str]]:
     """The passes over the store's current data (or over the `given` parts of each source),
     and the indicators lacking data (in their own source or in their denominator's)."""
-    definitions = definitions_of(workspace)
+    definitions = definitions_in(workspace.extras)
     needed = {s for d in definitions for s in plan.sources_of(d)}
     parts: dict[str, list[plan.Part]] = {}
     if given is None:
@@ -108,23 +102,22 @@ def passes_of(folder: Path, workspace: Workspace,
     return plan.plan_passes(with_data, parts), without
 
 
-def run(folder: Path, workspace: Workspace, framework: Framework,
-        sources: dict[str, SourceDeclaration],
-        finish: Callable[[pa.Table], pa.Table] = lambda t: t,
-        progress: Progress | None = None, engine: str = "duckdb",
-        settings: dict[str, str] | None = None,
-        window: tuple[date | None, date | None] = (None, None),
-        scope: Scope | None = None) -> RunResult:
-    """Compute, let `finish` add what the layers above know (tracking), then write.
+def compute(folder: Path, workspace: Workspace, framework: Framework,
+            sources: dict[str, SourceDeclaration], disclosure: Disclosure,
+            progress: Progress | None = None, engine: str = "duckdb",
+            settings: dict[str, str] | None = None, scope: Scope | None = None) -> Computed:
+    """Every definition computed into one results table, through the disclosure guard.
 
     Over the store's current parts and the workspace's areas, or over a `scope`'s.
     A pass whose inputs have not changed since the last run (same data versions, definitions,
     metadata and areas) is not recomputed: its results are reused from .outcomes/results."""
     passes, without = passes_of(folder, workspace, scope.parts if scope else None)
-    about = about_of(workspace, framework, sources)
+    about = about_of(workspace, framework, disclosure)
     areas = scope.areas if scope else areas_of(workspace)
-    result = RunResult(folder / RESULTS, without_data=without)
-    cache = folder / PASSES
+    if engine == "spark":
+        # Spark may read a copy of the store elsewhere (--data): the parts' paths are rebased
+        # from the local store, whose catalog says which parts are current.
+        settings = {**(settings or {}), STORE: str(open_store(folder).root)}
     # Opened only when a pass must be computed: starting Spark costs seconds.
     opened: list[Backend] = []
 
@@ -134,26 +127,35 @@ def run(folder: Path, workspace: Workspace, framework: Framework,
         return opened[0]
 
     try:
-        tables = _compute(passes, backend, engine, about, areas, sources, cache, result,
-                          progress)
+        tables, computed = _compute(passes, backend, engine, about, areas, sources, disclosure,
+                                    folder / PASSES, progress)
     finally:
         for b in opened:
             b.close()
-    table = pa.concat_tables(tables) if tables else build_results(
-        pa.table({"area_code": pa.array([], pa.string()), "month": pa.array([], pa.date32())}),
-        [], about, areas)
-    table = _within(finish(table), *window)
-    _write(result.path, _gate(table, about, [d for p in passes for d in p.definitions]))
-    result.rows = table.num_rows
-    result.indicators = sorted({d.indicator for p in passes for d in p.definitions})
-    return result
+    table = pa.concat_tables(tables) if tables else empty()
+    return Computed(table, sorted({d.indicator for p in passes for d in p.definitions}),
+                    without, computed, len(passes) - computed)
+
+
+def explain(folder: Path, workspace: Workspace, indicator: str, dialect: str) -> str:
+    """The SQL of the pass that computes an indicator."""
+    passes, without = passes_of(folder, workspace)
+    found = next((p for p in passes if any(d.indicator == indicator for d in p.definitions)),
+                 None)
+    if found is None:
+        reason = ("its source has no data in the store yet (run 'outcomes load')"
+                  if indicator in without else "no definition computes it")
+        raise UserError(f"Cannot explain '{indicator}': {reason}.")
+    return plan.explain(found, dialect, open_store(folder).root)
 
 
 def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: str,
-             about: dict[str, About],
-             areas: Areas, sources: dict[str, SourceDeclaration], cache: Path,
-             result: RunResult, progress: Progress | None) -> list[pa.Table]:
+             about: dict[str, About], areas: Areas, sources: dict[str, SourceDeclaration],
+             disclosure: Disclosure, cache: Path, progress: Progress | None
+             ) -> tuple[list[pa.Table], int]:
+    """Each pass's table, computed or reused, and how many were computed."""
     tables = []
+    computed = 0
     used: set[Path] = set()
     for i, p in enumerate(passes):
         if progress:
@@ -173,51 +175,15 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         used.add(cached)
         if cached.is_file():
             tables.append(pq.read_table(cached))
-            result.passes_reused += 1
             continue
         table = build_results(backend().run(query), p.definitions, about, areas, coverage,
                               {name: backend().run(q) for name, q in others.items()})
-        _write(cached, _gate(table, about, p.definitions))
+        write(cached, publishable(table, disclosure.rules, disclosure.stocks))
         tables.append(table)
-        result.passes_computed += 1
+        computed += 1
     if progress:
         progress("done", len(passes), len(passes))
     for stale in cache.glob("*.parquet") if cache.is_dir() else []:
         if stale not in used:
             stale.unlink()  # results of inputs that no longer exist
-    return tables
-
-
-def _within(table: pa.Table, first: date | None, last: date | None) -> pa.Table:
-    """Rows of periods that lie wholly from `first` to `last` (`outcomes run --from/--to`).
-    Wholly, so that no family of cells that add up is cut in two (a year kept without one of
-    its quarters would give away the sum of the quarters cut). Trends were computed before
-    the cut, so they still look back before `first`."""
-    if first is None and last is None:
-        return table
-    keep = pc.scalar(True)
-    if first is not None:
-        keep = keep & (pc.field("period_start") >= pc.scalar(first))
-    if last is not None:
-        keep = keep & (pc.field("period_end") <= pc.scalar(last))
-    return table.filter(keep)
-
-
-def _gate(table: pa.Table, about: dict[str, About], definitions: Sequence[Definition]
-          ) -> pa.Table:
-    """The one gate every result passes before it is written (engine/publish.py): a table
-    that would disclose a small number is refused, never written."""
-    rules = {name: a.rule for name, a in about.items()}
-    return publishable(table, rules, {d.indicator for d in definitions if d.open_until})
-
-
-def _write(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return tables, computed

@@ -114,3 +114,22 @@ def _check_references(
                             f"'{ref}'.",
                             doc.source.locate((*at, "indicators", j, "supporting_families", k)),
                             f"known: {', '.join(sorted(sf))}")
+
+
+def release_to_check_against(pin: str, available: dict[str, Path]) -> str | None:
+    """The pinned release, or else the newest of the same framework.
+
+    An unusable pin is already an error; checking the rest against the nearest
+    release still shows every other problem in one run instead of hiding them.
+    """
+    if pin in available:
+        return pin
+    name = pin.partition("@")[0]
+    same = [p for p in available if p.partition("@")[0] == name]
+    return max(same, key=_release_key) if same else None
+
+
+def _release_key(pin: str) -> tuple[tuple[int, int, str], ...]:
+    """'x@1.10' sorts after 'x@1.9'; numeric parts before textual ones."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                 for p in pin.partition("@")[2].split("."))

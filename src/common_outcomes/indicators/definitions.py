@@ -19,12 +19,13 @@ pseudonymisation: `mother_dob` arrives as `mother_dob_month`, NHS numbers as `..
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from common_outcomes.documents import DocumentModel, Model
+from common_outcomes.documents import Document, DocumentModel, Model
 from common_outcomes.ids import Slug
 from common_outcomes.periods import PeriodType
 
@@ -128,3 +129,9 @@ class DefinitionsDocument(DocumentModel):
 
 
 DEFINITION_KINDS: dict[str, type[DocumentModel]] = {DefinitionsDocument.KIND: DefinitionsDocument}
+
+
+def definitions_in(documents: Iterable[Document]) -> list[Definition]:
+    """Every definition in a workspace's documents (its `extras`), in the order written."""
+    return [d for doc in documents if isinstance(doc.model, DefinitionsDocument)
+            for d in doc.model.definitions]

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from common_outcomes.framework.models import Indicator
-from common_outcomes.project import results_file
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web import charts
@@ -282,7 +281,7 @@ def download(ws: Workspace, indicator: str, fmt: str) -> Response:
         raise HTTPException(404, "There are no results yet.")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{indicator}.{fmt}"
-        results_file(ws.project, table, fmt, path)
+        ws.project.results_file(table, fmt, path)
         body = path.read_bytes()
     return Response(body, media_type=DOWNLOADS[fmt], headers={
         "Content-Disposition": f'attachment; filename="{ws.id}-{indicator}.{fmt}"'})

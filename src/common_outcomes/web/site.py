@@ -16,19 +16,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, selec
 
 from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Indicator
-from common_outcomes.project import (
-    Project,
-    Published,
-    data_quality,
-    indicator_catalogue,
-    open_state,
-    published_results,
-    results_path,
-    results_version,
-    store_of,
-    store_version,
-    ward_shapes,
-)
+from common_outcomes.project import Project, Published
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.results_view import Value
 from common_outcomes.state import Role, State
@@ -76,42 +64,35 @@ class Served:
     _memo: dict[tuple[str, int, str], Any] = field(default_factory=dict)
     _making: threading.Lock = field(default_factory=threading.Lock)
     _locks: dict[tuple[str, int, str], threading.Lock] = field(default_factory=dict)
-    _results: Path | None = None
     # The published rows' order by a column and where each value's rows lie in it, per
     # results version (apart from the memo, which a burst of distinct API queries may clear:
     # making one reads the whole table).
     _splits: dict[str, tuple[int, Split]] = field(default_factory=dict)
     _splitting: threading.Lock = field(default_factory=threading.Lock)
 
-    def __post_init__(self) -> None:
-        self._results = results_path(self.project)
-
     @classmethod
     def load(cls, folder: Path) -> Served:
-        project = Project.load(folder)
+        project = Project.view(folder)
         ws = project.workspace
-        if ws is None or project.framework is None:
-            raise UserError(f"{folder} cannot be served: it has errors that stop it being "
-                            "read; run 'outcomes check' and fix them first.")
         code = ws.settings.borough.code
         wards = {w.code for w in ws.geography.wards} if ws.geography else set()
         shown = frozenset({*wards, *(x.id for x in ws.localities),
                            *comparator_areas(code).areas})
         return cls(ws.settings.id, project, ws.settings.title, code,
-                   ws.settings.borough.name, project.map(), indicator_catalogue(project),
-                   ward_shapes(project), {p.id: p.name for p in ws.partners}, shown)
+                   ws.settings.borough.name, project.map(), dict(project.indicators),
+                   project.ward_shapes(), {p.id: p.name for p in ws.partners}, shown)
 
     def versions(self) -> tuple[int, int]:
         """The results' version and the store's: what a workspace page shows changes only
         when one of them (or the app's state) does."""
-        return results_version(self.project, self._results), store_version(self.project)
+        return self.project.results_version(), self.project.store_version()
 
     def published(self) -> Published | None:
-        version = results_version(self.project, self._results)
+        version = self.project.results_version()
         if self._cached[0] != version:
             with self._lock:
                 if self._cached[0] != version:
-                    self._cached = (version, _one_chunk(published_results(self.project)))
+                    self._cached = (version, _one_chunk(self.project.published()))
         return self._cached[1]
 
     def results(self) -> pa.Table | None:
@@ -164,8 +145,8 @@ class Served:
 
     def data(self) -> tuple[list[VersionInfo], list[QualityRow]]:
         """Every loaded version, and the data quality of the current ones."""
-        return self._remember("data", store_version(self.project), "", lambda: (
-            store_of(self.project).history(None), data_quality(self.project)))
+        return self._remember("data", self.project.store_version(), "", lambda: (
+            self.project.store.history(None), self.project.quality()))
 
     def _remember(self, name: str, version: int, key: str, make: Callable[[], T]) -> T:
         found = self._memo.get((name, version, key))
@@ -282,7 +263,7 @@ class Site:
             if not needed.is_file():
                 raise UserError(f"{needed} is missing; run 'make install' (it installs the "
                                 "pinned npm packages).")
-        state = open_state(folders[0], database)
+        state = Project.open_state(folders[0], database)
         site = cls(served, state, environment(), state.secret("csrf"),
                    Provider(oidc) if oidc else None)
         site.templates.globals["oidc"] = oidc

@@ -1,0 +1,1 @@
+"""The results table: one row per indicator, area, period and breakdown (results/table.py)."""
