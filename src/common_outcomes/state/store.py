@@ -259,19 +259,23 @@ class State:
     def sign_in(self, email: str, password: str, client: str) -> str:
         """A new session's token for the cookie, or SignInRefused.
 
-        The attempt is committed (as pending) before anything is decided, and only then are
-        the failed and pending attempts counted: of any attempts made at once, in any process,
-        the one committed later sees the earlier, so no more than the limit have their
-        password checked (with no lock, on SQLite and PostgreSQL alike)."""
+        Whether to check the password is decided one attempt at a time, in every process: the
+        deciding transaction first takes the state version row's write lock (PostgreSQL's row
+        lock; SQLite's one writer), then counts the failed and pending attempts and records
+        this one, so of attempts made at once exactly the free allowance are checked, however
+        their requests interleave. The lock is held for two short statements, never during
+        the password check."""
         email = email.strip().lower()
         with self._transaction() as db:
-            attempt = SignInAttempt(at=now(), email=email, client=client, outcome=PENDING)
+            db.execute(update(StateVersion).where(StateVersion.id == 1)
+                       .values(version=StateVersion.version))
+            waiting = self._waiting(db, email, client)
+            attempt = SignInAttempt(at=now(), email=email, client=client,
+                                    outcome=REFUSED if waiting > timedelta(0) else PENDING)
             db.add(attempt)
-        waiting = self._waiting(attempt.id, email, client)
-        if waiting > timedelta(0):
-            with self._transaction() as db:
-                self._attempted(db, attempt.id, REFUSED)
+            if waiting > timedelta(0):
                 self._audit(db, email, "sign-in.throttled", email, client=client)
+        if waiting > timedelta(0):
             raise SignInRefused("There have been too many attempts to sign in; wait "
                                 f"{in_words(waiting)} and try again.",
                                 retry_after=waiting)
@@ -298,18 +302,17 @@ class State:
         db.execute(update(SignInAttempt).where(SignInAttempt.id == attempt)
                    .values(outcome=outcome))
 
-    def _waiting(self, attempt: int, email: str, client: str) -> timedelta:
-        """How long this attempt must wait, from the failed and pending attempts before and
-        beside it (see state/limits.py)."""
+    def _waiting(self, db: Db, email: str, client: str) -> timedelta:
+        """How long an attempt must wait, from the failed and pending attempts before it
+        (see state/limits.py); read in the deciding transaction."""
         at = now()
         mine, theirs = SignInAttempt.email == email, SignInAttempt.client == client
-        counted = (SignInAttempt.at >= at - self.limits.window, SignInAttempt.id != attempt,
+        counted = (SignInAttempt.at >= at - self.limits.window,
                    SignInAttempt.outcome.in_((PENDING, FAILED)), mine | theirs)
-        with self._reading() as db:
-            row = db.execute(select(
-                func.count().filter(mine), func.max(SignInAttempt.at).filter(mine),
-                func.count().filter(mine & theirs), func.count().filter(theirs),
-                func.max(SignInAttempt.at).filter(theirs)).where(*counted)).one()
+        row = db.execute(select(
+            func.count().filter(mine), func.max(SignInAttempt.at).filter(mine),
+            func.count().filter(mine & theirs), func.count().filter(theirs),
+            func.max(SignInAttempt.at).filter(theirs)).where(*counted)).one()
         recent = Recent(int(row[0]), _maybe_aware(row[1]), int(row[2]), int(row[3]),
                         _maybe_aware(row[4]))
         return wait(self.limits, recent, at)
