@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sqlglot import exp
 
 from common_outcomes import __version__
 from common_outcomes.data.declarations import SourceDeclaration
@@ -21,10 +24,13 @@ from common_outcomes.engine import plan
 from common_outcomes.engine.backends import Backend, open_backend
 from common_outcomes.engine.publish import publishable
 from common_outcomes.engine.results import About, Areas, Coverage, build_results
+from common_outcomes.errors import InternalError, Issue, UserError
 from common_outcomes.framework.models import Framework
 from common_outcomes.indicators.definitions import Definition, DefinitionsDocument
 from common_outcomes.stats.disclosure import Rule
 from common_outcomes.strategy import Workspace
+
+log = logging.getLogger(__name__)
 
 RESULTS = Path(".outcomes") / "results" / "indicator_values.parquet"
 
@@ -174,9 +180,14 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         if cached.is_file():
             tables.append(pq.read_table(cached))
             result.passes_reused += 1
+            log.info("pass over %s: unchanged since the last run, reused", p.source)
             continue
-        table = build_results(backend().run(query), p.definitions, about, areas, coverage,
-                              {name: backend().run(q) for name, q in others.items()})
+        started = time.perf_counter()
+        table = build_results(_counts(backend(), p, query), p.definitions, about, areas,
+                              coverage, {name: _counts(backend(), p, q)
+                                         for name, q in others.items()})
+        log.info("pass over %s: %d indicators, %d rows in %.2f s", p.source,
+                 len(p.definitions), table.num_rows, time.perf_counter() - started)
         _write(cached, _gate(table, about, p.definitions))
         tables.append(table)
         result.passes_computed += 1
@@ -186,6 +197,21 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         if stale not in used:
             stale.unlink()  # results of inputs that no longer exist
     return tables
+
+
+def _counts(backend: Backend, p: plan.Pass, query: exp.Select) -> pa.Table:
+    """One of a pass's queries run; a failure says which pass and indicators it was for."""
+    indicators = ", ".join(d.indicator for d in p.definitions)
+    try:
+        return backend.run(query)
+    except InternalError as exc:
+        raise InternalError(f"In the pass over source '{p.source}': {exc}",
+                            {"pass": p.source, "indicators": indicators, **dict(exc.details)}
+                            ) from exc
+    except UserError as exc:
+        raise UserError(str(exc), [*exc.issues, Issue(
+            "engine.pass", f"in the pass over source '{p.source}', which counts {indicators}")]
+                        ) from exc
 
 
 def _within(table: pa.Table, first: date | None, last: date | None) -> pa.Table:
