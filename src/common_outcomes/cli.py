@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from common_outcomes import __version__
-from common_outcomes.errors import Issue, Severity, UserError
+from common_outcomes.errors import InternalError, Issue, Severity, UserError
 
 if TYPE_CHECKING:
     from common_outcomes.synth.report import ReportRow
@@ -784,15 +785,33 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="Say each step on stderr (-vv: each SQL query too)."),
 ) -> None:
     """common-outcomes."""
+    _log_to_stderr(verbose)
+
+
+def _log_to_stderr(verbose: int) -> None:
+    """The package's loggers (one per module) on stderr: INFO with -v, DEBUG with -vv; quiet
+    by default, so stdout and stderr are what the commands print."""
+    if not verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                           "%H:%M:%S"))
+    package = logging.getLogger("common_outcomes")
+    package.addHandler(handler)
+    package.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
 
 
 def main() -> None:
     """Entry point: a user's mistake is one sentence on stderr and exit 2, never a traceback.
 
     Typer (standalone mode) handles usage errors and exit codes itself; a UserError
-    raised anywhere below the commands is caught here.
+    raised anywhere below the commands is caught here. An InternalError (a fault in
+    common-outcomes found where it happened) is said as one, with the details to report, and
+    exit 3.
     """
     try:
         app()
@@ -801,3 +820,10 @@ def main() -> None:
         for issue in exc.issues[:20]:
             err.print(f"  {escape(str(issue))}")
         sys.exit(2)
+    except InternalError as exc:
+        err.print(f"[red]internal error:[/red] {escape(str(exc))}")
+        err.print(escape(InternalError.HINT))
+        for name, text in exc.details:
+            err.print(f"  {escape(name)}:" + (f"\n{escape(text)}" if "\n" in text
+                                              else f" {escape(text)}"))
+        sys.exit(3)

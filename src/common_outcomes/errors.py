@@ -3,12 +3,14 @@
 An `Issue` names where (file, line, column), how bad (severity), what (a stable
 code users can search for and suppress) and how to fix it (a hint). A `UserError`
 is a mistake in what the user gave us; the CLI prints it as one sentence and never
-as a traceback. Anything else escaping is a bug in common-outcomes.
+as a traceback. An `InternalError` is a fault in common-outcomes found where it happened
+(a query the engine compiled wrongly, a measure with no statistics): the CLI says so, asks
+for a report and prints the details to put in it. Anything else escaping is a bug too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -123,6 +125,18 @@ class UserError(Exception):
     def __init__(self, message: str, issues: Iterable[Issue] = ()) -> None:
         super().__init__(message)
         self.issues = list(issues)
+
+
+class InternalError(Exception):
+    """A fault in common-outcomes, not in the user's input: one sentence saying what failed,
+    and `details` (e.g. the pass, its indicators and its SQL) for the report."""
+
+    HINT = ("This is a fault in common-outcomes, not in your input: please report it with "
+            "the details below.")
+
+    def __init__(self, message: str, details: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.details: tuple[tuple[str, str], ...] = tuple((details or {}).items())
 
 
 def display_path(path: Path, root: Path | None = None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import StringConstraints
@@ -17,26 +16,6 @@ GssCode = Annotated[str, StringConstraints(pattern=GSS_PATTERN)]
 
 ENGLAND = "E92000001"
 LONDON = "E12000007"
-
-_GSS_TYPES = {
-    "E92": "england",
-    "E12": "region",
-    "E06": "la",
-    "E08": "la",
-    "E09": "la",
-    "E10": "la",
-    "E05": "ward",
-    "E01": "lsoa",
-    "E02": "msoa",
-}
-
-
-def area_type_of(code: str) -> str | None:
-    """The area type an ONS code names ('E09000030' -> 'la'), or None if not one we use."""
-    if not re.match(GSS_PATTERN, code):
-        return None
-    return _GSS_TYPES.get(code[:3])
-
 
 def parse_pin(pin: str) -> tuple[str, str]:
     """'london-cof@1.0' -> ('london-cof', '1.0'); ValueError in plain words otherwise."""

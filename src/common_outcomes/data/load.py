@@ -11,6 +11,7 @@ outcome is audited, and problems go to an error report the analyst can send back
 from __future__ import annotations
 
 import getpass
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from common_outcomes.data.store import Manifest, Store
 from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
 from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import period_containing
+
+log = logging.getLogger(__name__)
 
 REPORT_COLUMNS = ("row", "column", "value", "code", "message")
 
@@ -150,6 +153,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         f"{path.name} cannot be read: {exc.message}")
     earlier = store.find_by_hash(decl.id, info.sha256)
     if earlier is not None:
+        log.info("%s: %s unchanged since version %s", decl.id, info.name, earlier.version_id)
         store.audit({"event": "unchanged", "source": decl.id, "file": info.name,
                      "sha256": info.sha256, "by": _user(), "version_id": earlier.version_id})
         return LoadResult(decl.id, info.name, "unchanged",
@@ -216,6 +220,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         problems)
     if problems:
         result.reports = write_report(workspace, decl.id, info.name, info.sha256, problems)
+    log.info("%s: accepted %s", decl.id, result.message)
     return result
 
 
@@ -252,6 +257,7 @@ def _user() -> str:
 def _refused(workspace: Path, store: Store, decl: SourceDeclaration, name: str,
              info: FileInfo | None, problems: list[Problem], rows_read: int,
              message: str) -> LoadResult:
+    log.info("%s: rejected %s", decl.id, message)
     store.audit({"event": "rejected", "source": decl.id, "file": name,
                  "sha256": info.sha256 if info else None, "by": _user(),
                  "agreement": decl.agreement.reference, "rows_read": rows_read,

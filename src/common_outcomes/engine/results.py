@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from common_outcomes.engine.measures import LIMITS, kind_of, statistics
 from common_outcomes.engine.plan import (
     BAND,
     BANDS,
@@ -26,20 +27,13 @@ from common_outcomes.engine.plan import (
     numerator_column,
     total_column,
 )
-from common_outcomes.indicators.definitions import Definition, Measure, OtherDenominator
+from common_outcomes.errors import InternalError
+from common_outcomes.indicators.definitions import Definition, OtherDenominator
 from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.results.table import COLUMNS, empty
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import Rule, primary, rounded, secondary_families
-from common_outcomes.stats.intervals import (
-    crude_rate,
-    dsr,
-    expected_events,
-    isr,
-    mean_ci,
-    wilson,
-)
 
 LEVELS = ("ward", "locality", "la", "region", "england")
 # Localities and wards are compared with their borough; boroughs and regions with England.
@@ -509,28 +503,22 @@ def _standardise(block: Block, d: Definition) -> Block:
     out.breakdown = label[first]
     out.numerator = x.sum(axis=1)
     out.extra = {}
-    stats: list[Floats]
-    if d.measure is Measure.DIRECTLY_STANDARDISED_RATE:
-        out.denominator = n.sum(axis=1)
-        stats = [v for level in (0.95, 0.998)
-                 for v in dsr(x, n, ESP2013[used], d.multiplier, level)]
-    else:
-        # The reference: the benchmark area's rows (the borough's for wards and localities);
-        # a borough without one is its own reference.
-        reference = np.where(out.benchmark_code != "", out.benchmark_code, out.area_code)
-        at = _lookup(distinct, np.arange(len(distinct)),
-                     _keys(reference, out.period, out.breakdown))
-        at = np.where(at >= 0, at, np.arange(len(distinct)))
-        # A band the reference has no one in adds nothing (its rate is 0/0, not NaN).
-        known = n[at] > 0
-        expected = expected_events(n, np.where(known, x[at], 0.0), np.where(known, n[at], 1.0))
-        out.denominator = expected
-        stats = []
-        for level in (0.95, 0.998):
-            result = isr(out.numerator, expected, level, refvalue=d.multiplier)
-            stats += [result.ratio, result.ratio_lower, result.ratio_upper]
-    value, lo95, up95, _, lo998, up998 = stats
-    out.extra = dict(zip(("value", *LIMITS), (value, lo95, up95, lo998, up998), strict=True))
+    # The reference: the benchmark area's rows (the borough's for wards and localities);
+    # a borough without one is its own reference (indirect standardisation uses it).
+    reference = np.where(out.benchmark_code != "", out.benchmark_code, out.area_code)
+    at = _lookup(distinct, np.arange(len(distinct)),
+                 _keys(reference, out.period, out.breakdown))
+    at = np.where(at >= 0, at, np.arange(len(distinct)))
+    # A band the reference has no one in adds nothing (its rate is 0/0, not NaN).
+    known = n[at] > 0
+    standardise = kind_of(d.measure).standardise
+    if standardise is None:
+        raise InternalError(f"{d.indicator} asks for standardisation, which its measure "
+                            f"'{d.measure}' has no way to do.")
+    out.denominator, stats = standardise(x, n, np.where(known, x[at], 0.0),
+                                         np.where(known, n[at], 1.0), ESP2013[used],
+                                         d.multiplier)
+    out.extra = dict(zip(("value", *LIMITS), stats, strict=True))
     return out
 
 
@@ -608,9 +596,9 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     value = stats["value"]
     bench_at = _lookup(keys, order, _keys(block.benchmark_code, rows.period_type, block.period,
                                           block.breakdown))
+    kind = kind_of(d.measure)
     hidden, hidden_denominator = _protect(rows, keys, order, info.rule,
-                                          d.open_until is not None,
-                                          d.measure is Measure.PROPORTION)
+                                          d.open_until is not None, kind.bounded)
     # Only against a published benchmark ("Not compared" otherwise): a label against a hidden
     # value would say which side of an area's interval it lies.
     shown_at = (bench_at >= 0) & ~hidden[np.maximum(bench_at, 0)]
@@ -623,7 +611,7 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     compared[hidden] = None
     notes = _notes(block, d, hidden)
     trend = np.full(len(block), None, dtype=object)
-    if d.measure in (Measure.PROPORTION, Measure.CRUDE_RATE):
+    if kind.trend is not None:
         for ptype in YEARLY:
             at = np.flatnonzero(rows.period_type == ptype.value)
             if len(at):
@@ -648,7 +636,7 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
         "denominator": _float(np.where(hidden_denominator, np.nan, block.denominator)),
         **{name: _float(stats[name]) for name in ("value", "lower_95", "upper_95",
                                                   "lower_998", "upper_998")},
-        "method": pa.array(np.full(n, _method(d.measure))),
+        "method": pa.array(np.full(n, kind.method)),
         "value_note": pa.array(notes, pa.string()),
         "suppressed": pa.array(hidden, pa.bool_()),
         "benchmark_code": _text(block.benchmark_code),
@@ -661,58 +649,20 @@ def _finish(rows: Dated, d: Definition, info: About, areas: Areas) -> pa.Table:
     return pa.table({name: columns[name] for name in COLUMNS})
 
 
-LIMITS = ("lower_95", "upper_95", "lower_998", "upper_998")
-
-
 def _statistics(block: Block, d: Definition) -> dict[str, Floats]:
-    """The measure's value and limits for each row: a standardised rate brings its own."""
-    if "value" in block.extra:
-        return {k: block.extra[k].copy() for k in ("value", *LIMITS)}
-    if d.measure is Measure.MEAN:
-        total, squares = block.extra["sum"], block.extra["squares"]
-        value, lo95, up95 = mean_ci(total, squares, block.denominator, 0.95)
-        _, lo998, up998 = mean_ci(total, squares, block.denominator, 0.998)
-        return dict(zip(("value", *LIMITS), (value, lo95, up95, lo998, up998), strict=True))
-    return statistics(block.numerator, block.denominator, d.measure, d.multiplier)
-
-
-def statistics(x: Floats, n: Floats, measure: Measure, multiplier: float) -> dict[str, Floats]:
-    """Value and 95% and 99.8% limits for each row, by the measure's method."""
-    if measure is Measure.PROPORTION:
-        # A numerator above its denominator (possible when the denominator comes from another
-        # source) or a missing denominator has no proportion: NaN, and a note on the row.
-        fits = (n > 0) & (x <= n) & (x >= 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(fits, x / np.where(fits, n, 1), np.nan) * multiplier
-        safe_x, safe_n = np.where(fits, x, 0.0), np.where(fits, n, 1.0)
-        lo95, up95 = (v * multiplier for v in wilson(safe_x, safe_n, 0.95))
-        lo998, up998 = (v * multiplier for v in wilson(safe_x, safe_n, 0.998))
-    elif measure is Measure.CRUDE_RATE:
-        value, lo95, up95 = crude_rate(x, n, multiplier, 0.95)
-        _, lo998, up998 = crude_rate(x, n, multiplier, 0.998)
-    else:
-        value, lo95, up95, lo998, up998 = (x.copy(), *(np.full(len(x), np.nan),) * 4)
-    bad = ~np.isfinite(value)
-    return {"value": value, **{name: np.where(bad, np.nan, limit) for name, limit in (
-        ("lower_95", lo95), ("upper_95", up95), ("lower_998", lo998), ("upper_998", up998))}}
-
-
-def _method(measure: Measure) -> str:
-    return {Measure.PROPORTION: "Wilson score",
-            Measure.CRUDE_RATE: "Byar's (exact Poisson below 10)",
-            Measure.DIRECTLY_STANDARDISED_RATE: "Dobson (European Standard Population 2013)",
-            Measure.INDIRECTLY_STANDARDISED_RATIO: "Byar's on observed over expected (the "
-                                                   "borough's age-specific rates)",
-            Measure.MEAN: "Student's t"}.get(measure, "count")
+    """The measure's value and limits for each row (engine/measures.py): from the counts and
+    the sums rolled up with them, or what a standardisation computed."""
+    return statistics(block.numerator, block.denominator, d.measure, d.multiplier, block.extra)
 
 
 def _notes(block: Block, d: Definition, hidden: npt.NDArray[np.bool_]
            ) -> npt.NDArray[np.object_]:
     notes = np.full(len(block), None, dtype=object)
-    if d.measure is not Measure.COUNT:
+    kind = kind_of(d.measure)
+    if kind.has_denominator:
         notes[block.denominator == 0] = "no records in the denominator"
         notes[np.isnan(block.denominator)] = "no denominator for this area and period"
-    if d.measure is Measure.PROPORTION:
+    if kind.bounded:
         notes[block.numerator > block.denominator] = (
             "numerator larger than the denominator: not calculated")
     notes[hidden] = SUPPRESSED_NOTE
@@ -853,9 +803,11 @@ def _trends(block: Block, starts: npt.NDArray[np.datetime64], stats: Mapping[str
             out[ok, k] = shown[np.arange(len(order))[ok] - back]
         return out
 
+    value_type = kind_of(d.measure).trend
+    assert value_type is not None, "asked only for a kind with a trend"
     labels = recent_trend(
         matrix(stats["value"]), matrix(block.numerator), matrix(block.denominator),
-        "proportion" if d.measure is Measure.PROPORTION else "rate", d.multiplier,
+        value_type, d.multiplier,
         info.polarity, lower95=matrix(stats["lower_95"]), upper95=matrix(stats["upper_95"]))
     out = np.empty(len(order), dtype=object)
     out[order] = labels

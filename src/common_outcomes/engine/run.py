@@ -6,12 +6,15 @@ The engine returns the table; the façade (project.py) adds tracking and writes 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlglot import exp
 
 from common_outcomes import __version__
 from common_outcomes.data.declarations import SourceDeclaration
@@ -21,11 +24,13 @@ from common_outcomes.engine.backends import Backend, open_backend
 from common_outcomes.engine.backends.spark import STORE
 from common_outcomes.engine.publish import publishable
 from common_outcomes.engine.results import About, Areas, Coverage, build_results
-from common_outcomes.errors import UserError
+from common_outcomes.errors import InternalError, Issue, UserError
 from common_outcomes.framework.models import Framework
 from common_outcomes.indicators.definitions import definitions_in
 from common_outcomes.results.table import Disclosure, empty, write
 from common_outcomes.strategy import Workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -175,9 +180,14 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         used.add(cached)
         if cached.is_file():
             tables.append(pq.read_table(cached))
+            log.info("pass over %s: unchanged since the last run, reused", p.source)
             continue
-        table = build_results(backend().run(query), p.definitions, about, areas, coverage,
-                              {name: backend().run(q) for name, q in others.items()})
+        started = time.perf_counter()
+        table = build_results(_counts(backend(), p, query), p.definitions, about, areas,
+                              coverage, {name: _counts(backend(), p, q)
+                                         for name, q in others.items()})
+        log.info("pass over %s: %d indicators, %d rows in %.2f s", p.source,
+                 len(p.definitions), table.num_rows, time.perf_counter() - started)
         write(cached, publishable(table, disclosure.rules, disclosure.stocks))
         tables.append(table)
         computed += 1
@@ -187,3 +197,18 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
         if stale not in used:
             stale.unlink()  # results of inputs that no longer exist
     return tables, computed
+
+
+def _counts(backend: Backend, p: plan.Pass, query: exp.Select) -> pa.Table:
+    """One of a pass's queries run; a failure says which pass and indicators it was for."""
+    indicators = ", ".join(d.indicator for d in p.definitions)
+    try:
+        return backend.run(query)
+    except InternalError as exc:
+        raise InternalError(f"In the pass over source '{p.source}': {exc}",
+                            {"pass": p.source, "indicators": indicators, **dict(exc.details)}
+                            ) from exc
+    except UserError as exc:
+        raise UserError(str(exc), [*exc.issues, Issue(
+            "engine.pass", f"in the pass over source '{p.source}', which counts {indicators}")]
+                        ) from exc

@@ -18,7 +18,6 @@ from common_outcomes.framework.models import (
     FrameworkDocument,
     OutcomesDocument,
 )
-from common_outcomes.ids import parse_pin
 
 SHIPPED = Path(__file__).parent / "data"
 
@@ -39,11 +38,6 @@ def available_frameworks(search: Sequence[Path] = ()) -> dict[str, Path]:
         for folder in sorted(p for p in root.glob("*/*") if (p / "framework.yaml").is_file()):
             found.setdefault(f"{folder.parent.name}@{folder.name}", folder)
     return found
-
-
-def find_framework(pin: str, search: Sequence[Path] = ()) -> Path | None:
-    parse_pin(pin)
-    return available_frameworks(search).get(pin)
 
 
 def load_framework(folder: Path, issues: Issues) -> LoadedFramework | None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import pyarrow as pa
 from sqlglot import exp
 
+from common_outcomes.engine.backends import sql_fault
 from common_outcomes.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 class DuckDBBackend:
@@ -22,17 +26,28 @@ class DuckDBBackend:
             self._con = duckdb.connect(config=dict(settings))
         except duckdb.Error as exc:
             raise UserError(f"DuckDB could not start with the given settings: "
-                            f"{str(exc).splitlines()[0]}") from None
+                            f"{str(exc).splitlines()[0]}") from exc
 
     def run(self, query: exp.Expr) -> pa.Table:
         import duckdb
 
+        sql = query.sql(dialect=self.dialect)
+        log.debug("DuckDB runs:\n%s", sql)
         try:
-            table: pa.Table = self._con.sql(query.sql(dialect=self.dialect)).to_arrow_table()
-        except duckdb.Error as exc:
+            table: pa.Table = self._con.sql(sql).to_arrow_table()
+        except (duckdb.DataError, duckdb.OperationalError, duckdb.InterruptException,
+                duckdb.PermissionException) as exc:
+            # What the data or the machine caused: a value the SQL cannot take, a file that
+            # cannot be read, memory, an interrupt.
             raise UserError(f"DuckDB could not run the compiled SQL: "
-                            f"{str(exc).splitlines()[0]}") from None
+                            f"{str(exc).splitlines()[0]}") from exc
+        except duckdb.Error as exc:
+            # SQL that does not parse or bind, having passed `outcomes check`: the compiler's.
+            raise sql_fault("DuckDB", query, self.dialect, str(exc).splitlines()[0]) from exc
         return table
 
     def close(self) -> None:
         self._con.close()
+
+
+BACKEND = DuckDBBackend

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlglot import exp
 
+from common_outcomes.engine.backends import sql_fault
 from common_outcomes.errors import UserError
 
 if TYPE_CHECKING:
@@ -56,14 +57,17 @@ class SparkBackend:
 
         if self._data is not None and self._store is not None:
             query = relocated(query, self._store, self._data)
+        sql = query.sql(dialect=self.dialect)
         try:
-            table: pa.Table = self._spark.sql(query.sql(dialect=self.dialect)).toArrow()
+            table: pa.Table = self._spark.sql(sql).toArrow()
         except AnalysisException as exc:
             if exc.getCondition() == "PATH_NOT_FOUND":
-                raise UserError(_missing(exc, self._data)) from None
-            raise UserError(f"Spark could not run the compiled SQL: {_reason(exc)}") from None
+                raise UserError(_missing(exc, self._data)) from exc
+            # SQL that does not parse or resolve, having passed `outcomes check`: ours.
+            raise sql_fault("Spark", query, self.dialect, _reason(exc)) from exc
         except (PySparkException, Py4JError) as exc:
-            raise UserError(f"Spark could not run the compiled SQL: {_reason(exc)}") from None
+            # What the cluster or the data caused while running (memory, lost executors).
+            raise UserError(f"Spark could not run the compiled SQL: {_reason(exc)}") from exc
         return _as_stage_two_reads(table)
 
     def close(self) -> None:
@@ -214,3 +218,6 @@ def _reason(exc: BaseException) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(exc).__name__
     return re.sub(r"\s*SQLSTATE: \w+$", "", first).rstrip(".")
+
+
+BACKEND = SparkBackend

@@ -53,10 +53,6 @@ def _durations(rng: np.random.Generator, n: int, median_days: float, sigma: floa
         np.int64)
 
 
-def _mean_duration(median_days: float, sigma: float) -> float:
-    return float(median_days * np.exp(sigma**2 / 2))
-
-
 def _pick_children(ctx: LaContext, rng: np.random.Generator, when: DateArray,
                    weight_dep: float) -> IntArray:
     """A child under 18 on each date, weighted towards deprived families."""
