@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from common_outcomes.engine import plan
 from common_outcomes.errors import InternalError
-from common_outcomes.project import Project, run_indicators
+from common_outcomes.project import Project
 
 BIN = Path(sys.executable).parent
 # A compiler fault, planted: every pass also selects a column no source has.
@@ -42,7 +42,7 @@ def test_a_compiler_fault_is_an_internal_error_with_the_pass_indicators_and_sql(
     monkeypatch.setattr(plan, "pass_query", lambda p, root=None: real(p, root).select(
         exp.column("no_such_column")))
     with pytest.raises(InternalError) as raised:
-        run_indicators(Project.load(ws))
+        Project.open(ws).run()
     error = raised.value
     details = dict(error.details)
     assert str(error).startswith(f"In the pass over source '{details['pass']}': DuckDB could "
@@ -58,9 +58,7 @@ def test_a_compiler_fault_is_an_internal_error_with_the_pass_indicators_and_sql(
 def _definitions_and_parts(ws: Path) -> tuple[list[object], dict[str, list[plan.Part]]]:
     from common_outcomes.engine.run import passes_of
 
-    project = Project.load(ws)
-    assert project.workspace is not None
-    found, _ = passes_of(ws, project.workspace)
+    found, _ = passes_of(ws, Project.open(ws).workspace)
     assert found
     parts = {p.source: list(p.parts) for p in found}
     return [d for p in found for d in p.definitions], parts
