@@ -29,9 +29,12 @@ SETTINGS = {"duckdb": {"threads": "2"}, "spark": {"spark.master": "local[2]"}}
 
 
 @pytest.fixture(scope="session")
-def workspace(loaded_example: Path) -> Path:
-    """The example with three years of synthetic data, loaded into its store (read only)."""
-    return loaded_example
+def workspace(copy_loaded: Callable[[Path], Path],
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example with three years of synthetic data, loaded into its store: a copy, since
+    these tests run the engines on it and write its results, which other files' copies of
+    the loaded example must not inherit."""
+    return copy_loaded(tmp_path_factory.mktemp("backends"))
 
 
 @pytest.fixture(scope="session")

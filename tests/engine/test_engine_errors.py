@@ -64,7 +64,15 @@ def _definitions_and_parts(ws: Path) -> tuple[list[object], dict[str, list[plan.
     return [d for p in found for d in p.definitions], parts
 
 
+def _bytes(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
 def test_the_cli_says_an_internal_error_asks_for_a_report_and_shows_the_sql(ws: Path) -> None:
+    # The copied workspace may hold results from a run made before it was copied: the
+    # failed run must leave them as they were (or absent), never write any.
+    results = ws / ".outcomes" / "results" / "indicator_values.parquet"
+    before = _bytes(results)
     script = (PLANT + "import sys, common_outcomes.cli\n"
               f"sys.argv = ['outcomes', 'run', {str(ws)!r}]\n"
               "common_outcomes.cli.main()\n")
@@ -78,7 +86,7 @@ def test_the_cli_says_an_internal_error_asks_for_a_report_and_shows_the_sql(ws: 
     assert lines[2].startswith("  pass: ") and lines[3].startswith("  indicators: ")
     sql = ran.stderr.split("  sql:\n", 1)[1]
     assert sql.startswith("SELECT") and "no_such_column" in sql
-    assert not (ws / ".outcomes" / "results" / "indicator_values.parquet").exists()
+    assert _bytes(results) == before
 
 
 def test_a_users_mistake_stays_one_sentence(ws: Path) -> None:
