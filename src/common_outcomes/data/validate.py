@@ -7,6 +7,7 @@ a return can hold millions of rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +25,11 @@ _INTEGER = r"^-?\d+$"
 _NUMBER = r"^-?(\d+\.?\d*|\.\d+)$"
 # Text that a spreadsheet would run as a formula (OWASP CSV injection).
 _FORMULA = r"^[=@]|^[+\-][^\d.\s]"
+# A time of day after a date, as database extracts write a datetime: SQL Server
+# "2017-09-11 00:00:00.000" (datetime2: up to seven decimals), PostgreSQL "2017-09-11 00:00:00",
+# ISO "2017-09-11T00:00:00". The column holds a date, so the time is dropped. A time zone is
+# refused: a date kept as UTC midnight would be a day out once shifted.
+_TIME = re.compile(r"^(?P<date>\S.*?)[ T](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,7})?)?$")
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,9 @@ def _mask(array: pa.Array) -> npt.NDArray[np.bool_]:
 
 
 def _parse_date(value: str, formats: Iterable[str]) -> date | None:
+    timed = _TIME.match(value)
+    if timed is not None:
+        value = timed.group("date")
     for fmt in formats:
         try:
             return datetime.strptime(value, fmt).date()
@@ -150,7 +159,8 @@ def check_column(checked: Checked, col: Column, raw: pa.Array, first_row: int) -
                  else _parse_dates(text, col.date_formats))
         _flag(checked, present & ~_mask(pc.is_valid(typed)), text, first_row, col,
               "value.bad-date", f"{col.name} is not a date in a known format "
-                                f"({', '.join(col.date_formats)})")
+                                f"({', '.join(col.date_formats)}; a time of day after the "
+                                "date is allowed, without a time zone)")
     if col.codes:
         allowed = _mask(pc.is_in(text, value_set=pa.array(col.codes, pa.string())))
         _flag(checked, present & ~allowed, text, first_row, col, "value.not-in-code-list",
