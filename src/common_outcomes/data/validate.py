@@ -21,6 +21,9 @@ from common_outcomes.data.declarations import Column, ColumnType, Identifier, So
 from common_outcomes.data.protect import mask
 from common_outcomes.identifiers import UPN_UNKNOWN, is_valid_upn
 
+ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.STRING: pa.string(), ColumnType.INTEGER: pa.int64(),
+    ColumnType.NUMBER: pa.float64(), ColumnType.DATE: pa.date32()}
 _INTEGER = r"^-?\d+$"
 _NUMBER = r"^-?(\d+\.?\d*|\.\d+)$"
 # Text that a spreadsheet would run as a formula (OWASP CSV injection).
@@ -224,6 +227,11 @@ def check_chunk(decl: SourceDeclaration, table: pa.Table, first_row: int,
     for col in decl.columns:
         if col.name in table.column_names:
             check_column(checked, col, table.column(col.name).combine_chunks(), first_row)
+        else:
+            # An optional column the file does not have (the header check let it through).
+            checked.columns[col.name] = pa.nulls(table.num_rows, ARROW_TYPES[col.type])
+            if col.markers:
+                checked.columns[f"{col.name}_note"] = pa.nulls(table.num_rows, pa.string())
     if decl.key and all(k in table.column_names for k in decl.key):
         parts = [pc.fill_null(_strings(table.column(k).combine_chunks()), "") for k in decl.key]
         joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
