@@ -11,7 +11,7 @@ EXAMPLE := examples/tower-hamlets
 BUILD  := build
 DEMO_KEY := $(BUILD)/demo-pseudonymisation.key
 
-.PHONY: install prerequisites demo test lint typecheck layers unit goldens schema clean chromium provenance
+.PHONY: install prerequisites demo test lint typecheck layers unit goldens builtins schema clean chromium provenance
 
 install: prerequisites $(STAMP) $(NODE_STAMP) chromium
 
@@ -85,6 +85,10 @@ provenance: $(STAMP)
 # Regenerate golden files (compiled outputs the tests compare against); review the diff.
 goldens: $(STAMP)
 	$(BIN)/pytest --update-goldens
+
+# Rewrite the built-in SSD sources from the carried field list and builtin/ssd-knowledge.yaml.
+builtins: $(STAMP)
+	$(BIN)/python -m common_outcomes.data.ssd_builtins
 
 schema: $(STAMP)
 	$(BIN)/outcomes schema --out schema

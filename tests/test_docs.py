@@ -39,7 +39,7 @@ def test_the_readme_opens_with_make_demo_and_make_test() -> None:
     commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
     assert commands == ["make demo", "make test"]
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("install", "demo", "test", "goldens", "schema"):
+    for target in ("install", "demo", "test", "goldens", "builtins", "schema"):
         assert re.search(rf"^{target}:", makefile, re.M), target
 
 

@@ -6,23 +6,57 @@ import csv
 from pathlib import Path
 
 from common_outcomes import reference
-from common_outcomes.data.builtin import templates
+from common_outcomes.data.builtin import BUILTIN, templates
+from common_outcomes.data.declarations import Identifier
+from common_outcomes.data.ssd_builtins import LEFT_OUT, identifier_of, write
 from common_outcomes.project import Project
 
 
 def test_every_built_in_ssd_table_uses_the_specifications_field_names() -> None:
     with reference.path("ssd-fields").open(encoding="utf-8", newline="") as f:
         spec = list(csv.DictReader(f))
-    fields: dict[str, set[str]] = {}
+    fields: dict[str, list[str]] = {}
     for row in spec:
-        fields.setdefault(row["table"], set()).add(row["field"])
+        fields.setdefault(row["table"], []).append(row["field"])
     assert len(fields) == 48 and len(spec) == 359
     ssd = {k: v for k, v in templates().items() if k.startswith("ssd/")}
-    assert len(ssd) == 8
+    # One built-in per table of the specification, each with every field but the free-text
+    # ones left out on purpose, in the specification's order, spelt as it spells them.
+    assert {k.split("/")[1].replace("-", "_") for k in ssd} == set(fields)
     for key, template in ssd.items():
         table = key.split("/")[1].replace("-", "_")
-        assert table in fields, key
-        assert {c.name for c in template.columns} <= fields[table], key
+        assert [c.name for c in template.columns] == [
+            f for f in fields[table] if f not in LEFT_OUT], key
+    assert sum(len(t.columns) for t in ssd.values()) == 359 - len(LEFT_OUT)
+
+
+def test_the_shipped_ssd_built_ins_are_what_the_generator_writes(tmp_path: Path) -> None:
+    written = {p.name: p.read_text() for p in write(tmp_path)}
+    shipped = {p.name: p.read_text() for p in (BUILTIN / "ssd").glob("*.yaml")}
+    assert len(written) == 48 and written == shipped, "run `make builtins` and review the diff"
+
+
+def test_identifiers_are_declared_by_the_stated_rule_and_the_hand_written_knowledge() -> None:
+    ssd = {k: v for k, v in templates().items() if k.startswith("ssd/")}
+    kinds = {c.name: c.identifier for t in ssd.values() for c in t.columns}
+    # Every person id of every table is pseudonymised; staff ids are not family identifiers.
+    person_ids = [n for n in kinds if n.endswith("person_id")]
+    assert len(person_ids) == 38 and all(kinds[n] is Identifier.CASE_ID for n in person_ids)
+    assert kinds["send_upn"] is Identifier.UPN
+    assert kinds["pers_forename"] is kinds["pers_surname"] is Identifier.NAME
+    assert kinds["prof_professional_name"] is Identifier.NAME
+    assert kinds["pers_dob"] is kinds["moth_childs_dob"] is Identifier.DATE_OF_BIRTH
+    assert kinds["clap_cla_placement_postcode"] is Identifier.POSTCODE
+    assert kinds["link_identifier_value"] is Identifier.CASE_ID  # from the hand-written one
+    assert kinds["cine_referral_worker_id"] is None and kinds["dept_team_name"] is None
+    assert identifier_of("child_nhs_num") is Identifier.NHS_NUMBER
+    # The hand-written knowledge survives: the period that dates a row, the codes.
+    cla = ssd["ssd/ssd-cla-episodes"]
+    assert cla.period is not None and cla.period.column == "clae_cla_episode_start_date"
+    assert "E11" in next(c for c in cla.columns if c.name == "clae_cla_episode_ceased_reason").codes
+    # Key columns are required, even where the specification leaves a primary key nullable.
+    lacp = ssd["ssd/ssd-cla-care-plan"]
+    assert lacp.key == ("lacp_table_id",) and lacp.columns[0].required
 
 
 def test_a_workspace_adopts_a_built_in_and_keeps_its_own_terms(example_copy: Path) -> None:

@@ -41,7 +41,10 @@ class Column(Model):
     minimum: float | None = None
     maximum: float | None = None
     date_formats: tuple[str, ...] = Field(
-        ("%Y-%m-%d", "%d/%m/%Y"), description="strptime formats tried in order")
+        ("%Y-%m-%d", "%d/%m/%Y", "%d-%b-%Y"),
+        description="strptime formats tried in order (%d-%b-%Y is Oracle's 11-SEP-2017); a "
+                    "time of day after the date, as database extracts write datetimes, is "
+                    "allowed and dropped")
     identifier: Identifier | None = None
     markers: dict[str, str] = Field(
         default_factory=dict,

@@ -35,6 +35,9 @@ from common_outcomes.periods import period_containing
 log = logging.getLogger(__name__)
 
 REPORT_COLUMNS = ("row", "column", "value", "code", "message")
+ABSENT, EXTRA = "file.absent-column", "file.extra-column"
+# Notes about the file's columns: reported, never a reason to refuse or quarantine.
+NOTES = {ABSENT, EXTRA}
 
 
 @dataclass
@@ -124,20 +127,47 @@ def protect_columns(decl: SourceDeclaration, columns: dict[str, pa.Array], key: 
     return analytic, linkage
 
 
+def needed_columns(decl: SourceDeclaration) -> set[str]:
+    """The columns a file cannot do without: required ones, the key and the period's date."""
+    return ({c.name for c in decl.columns if c.required} | set(decl.key)
+            | ({decl.period.column} if decl.period else set()))
+
+
 def _header_problems(decl: SourceDeclaration, info: FileInfo) -> tuple[list[Problem], bool]:
-    """Problems with the file's columns; True when the file cannot be loaded at all."""
+    """Problems with the file's columns; True when the file cannot be loaded at all. An
+    optional column the file lacks loads as empty, and a column nobody declared is kept out
+    of the store; both are noted, neither stops the load."""
     problems: list[Problem] = []
     declared = {c.name for c in decl.columns}
-    missing = [c.name for c in decl.columns if c.name not in info.columns]
-    for name in missing:
-        problems.append(Problem(0, name, "", "file.missing-column",
-                                f"the file has no column '{name}', which {decl.id} declares"))
+    needed = needed_columns(decl)
+    absent = [c.name for c in decl.columns if c.name not in info.columns]
+    for name in absent:
+        if name in needed:
+            problems.append(Problem(0, name, "", "file.missing-column",
+                                    f"the file has no column '{name}', which {decl.id} needs; "
+                                    "add it to the file"))
+        else:
+            problems.append(Problem(0, name, "", ABSENT, f"the file has no column '{name}', "
+                                    f"which is optional for {decl.id}; it was loaded as empty"))
     for name in info.columns:
         if name not in declared:
-            problems.append(Problem(0, name, "", "file.extra-column",
+            problems.append(Problem(0, name, "", EXTRA,
                                     f"column '{name}' is not declared for {decl.id}; it was "
-                                    "not loaded"))
-    return problems, bool(missing)
+                                    "kept out of the store (declare it to load it)"))
+    return problems, any(name in needed for name in absent)
+
+
+def _column_notes(problems: list[Problem]) -> str:
+    """What the load says about the file's columns, e.g. ', pers_forename absent (loaded
+    as empty), 1 extra column kept out (notes)'."""
+    parts = []
+    for code, what in ((ABSENT, "optional {} absent, loaded as empty"),
+                       (EXTRA, "{} not declared, kept out of the store")):
+        names = [p.column or "" for p in problems if p.code == code]
+        if names:
+            noun = f"column{'s' if len(names) > 1 else ''} {', '.join(names)}"
+            parts.append(what.format(noun))
+    return "".join(f"; {p}" for p in parts)
 
 
 def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path, key: bytes,
@@ -162,7 +192,11 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
     problems, fatal = _header_problems(decl, info)
     if fatal:
         return _refused(workspace, store, decl, info.name, info, problems, 0,
-                        f"{info.name} is missing declared columns, so nothing was loaded")
+                        f"{info.name} has no column "
+                        + ", ".join(f"'{p.column}'" for p in problems
+                                    if p.code == "file.missing-column")
+                        + f", which {decl.id} needs (required, key or period), so nothing "
+                          "was loaded")
     rows_read = accepted = 0
     periods: set[str] = set()
     seen = SeenKeys()
@@ -201,7 +235,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
             return _refused(workspace, store, decl, info.name, info, problems, rows_read,
                             f"{info.name} stopped being readable part-way: {exc.message}")
         quarantined = rows_read - accepted
-        errors = [p for p in problems if p.code != "file.extra-column"]
+        errors = [p for p in problems if p.code not in NOTES]
         if errors and (decl.policy == "reject" or accepted == 0):
             return _refused(workspace, store, decl, info.name, info, problems, rows_read,
                             f"{info.name} was rejected: {len(errors):,} problems in "
@@ -215,7 +249,8 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
     result = LoadResult(decl.id, info.name, "quarantined" if quarantined else "loaded",
                         f"{info.name}: {accepted:,} rows loaded as version "
                         f"{version.version_id}"
-                        + (f", {quarantined:,} rows quarantined" if quarantined else ""),
+                        + (f", {quarantined:,} rows quarantined" if quarantined else "")
+                        + _column_notes(problems),
                         info.encoding, version.version_id, rows_read, accepted, quarantined,
                         problems)
     if problems:

@@ -7,6 +7,7 @@ a return can hold millions of rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,10 +21,18 @@ from common_outcomes.data.declarations import Column, ColumnType, Identifier, So
 from common_outcomes.data.protect import mask
 from common_outcomes.identifiers import UPN_UNKNOWN, is_valid_upn
 
+ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.STRING: pa.string(), ColumnType.INTEGER: pa.int64(),
+    ColumnType.NUMBER: pa.float64(), ColumnType.DATE: pa.date32()}
 _INTEGER = r"^-?\d+$"
 _NUMBER = r"^-?(\d+\.?\d*|\.\d+)$"
 # Text that a spreadsheet would run as a formula (OWASP CSV injection).
 _FORMULA = r"^[=@]|^[+\-][^\d.\s]"
+# A time of day after a date, as database extracts write a datetime: SQL Server
+# "2017-09-11 00:00:00.000" (datetime2: up to seven decimals), PostgreSQL "2017-09-11 00:00:00",
+# ISO "2017-09-11T00:00:00". The column holds a date, so the time is dropped. A time zone is
+# refused: a date kept as UTC midnight would be a day out once shifted.
+_TIME = re.compile(r"^(?P<date>\S.*?)[ T](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,7})?)?$")
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,9 @@ def _mask(array: pa.Array) -> npt.NDArray[np.bool_]:
 
 
 def _parse_date(value: str, formats: Iterable[str]) -> date | None:
+    timed = _TIME.match(value)
+    if timed is not None:
+        value = timed.group("date")
     for fmt in formats:
         try:
             return datetime.strptime(value, fmt).date()
@@ -150,7 +162,8 @@ def check_column(checked: Checked, col: Column, raw: pa.Array, first_row: int) -
                  else _parse_dates(text, col.date_formats))
         _flag(checked, present & ~_mask(pc.is_valid(typed)), text, first_row, col,
               "value.bad-date", f"{col.name} is not a date in a known format "
-                                f"({', '.join(col.date_formats)})")
+                                f"({', '.join(col.date_formats)}; a time of day after the "
+                                "date is allowed, without a time zone)")
     if col.codes:
         allowed = _mask(pc.is_in(text, value_set=pa.array(col.codes, pa.string())))
         _flag(checked, present & ~allowed, text, first_row, col, "value.not-in-code-list",
@@ -214,6 +227,11 @@ def check_chunk(decl: SourceDeclaration, table: pa.Table, first_row: int,
     for col in decl.columns:
         if col.name in table.column_names:
             check_column(checked, col, table.column(col.name).combine_chunks(), first_row)
+        else:
+            # An optional column the file does not have (the header check let it through).
+            checked.columns[col.name] = pa.nulls(table.num_rows, ARROW_TYPES[col.type])
+            if col.markers:
+                checked.columns[f"{col.name}_note"] = pa.nulls(table.num_rows, pa.string())
     if decl.key and all(k in table.column_names for k in decl.key):
         parts = [pc.fill_null(_strings(table.column(k).combine_chunks()), "") for k in decl.key]
         joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
