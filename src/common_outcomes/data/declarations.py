@@ -203,7 +203,9 @@ class SourceDeclaration(DocumentModel):
     id: Slug
     builtin: str | None = Field(
         None, description="Adopt a built-in source's columns, key, period and schedule, e.g. "
-                          "ssd/ssd-cp-plans (anything given here overrides them)")
+                          "ssd/ssd-cp-plans (a key, period or schedule given here replaces "
+                          "the built-in's; columns given here add to its columns, or replace "
+                          "the one of the same name)")
     name: str
     partner: Slug
     agreement: Agreement
@@ -243,9 +245,7 @@ class SourceDeclaration(DocumentModel):
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("column names must be unique")
-        for name in (*self.key, *((self.period.column,) if self.period else ())):
-            if name not in names:
-                raise ValueError(f"'{name}' is not one of the declared columns")
+        # Key and period columns are checked once a built-in is filled in (data/checks.py).
         return self
 
     def column(self, name: str) -> Column | None:
