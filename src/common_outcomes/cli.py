@@ -285,12 +285,16 @@ def run(
             bar.update(task, description=f"Computing {name}", completed=done, total=total)
 
         result = Project.open(workspace).run(step, engine, settings, first, last)
-    out.print(f"Wrote {result.rows:,} rows for {len(result.indicators)} indicators to "
-              f"{escape(str(result.path))} ({result.passes_computed} passes computed, "
+    out.print(f"Wrote {result.rows:,} rows to {escape(str(result.path))}: "
+              f"{len(result.indicators)} indicators computed, {len(result.published_only)} "
+              f"with published figures only ({result.passes_computed} passes computed, "
               f"{result.passes_reused} unchanged since the last run).")
+    if result.why_empty:
+        out.print(f"{len(result.why_empty)} defined indicators have no figure:")
+        for indicator, reason in sorted(result.why_empty.items()):
+            out.print(f"  {escape(indicator)}: {escape(reason)}")
     if result.without_data:
-        out.print(f"No data in the store yet for: {escape(', '.join(result.without_data))} "
-                  "(run 'outcomes load').")
+        out.print("Run 'outcomes load' for the sources with no data.")
 
 
 def _engine_settings(engine: str, master: str | None, conf: list[str],

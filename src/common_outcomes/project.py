@@ -32,7 +32,7 @@ from common_outcomes.data.store import Store, open_store
 from common_outcomes.documents import DocumentModel
 from common_outcomes.engine import Progress as RunProgress
 from common_outcomes.engine import Scope as RunScope
-from common_outcomes.engine import compute, explain
+from common_outcomes.engine import compute, explain, why_empty
 from common_outcomes.engine.publish import (
     EXPORTS,
     DisclosureError,
@@ -101,7 +101,8 @@ class Checked:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What `outcomes run` wrote and what it took."""
+    """What `outcomes run` wrote and what it took: the indicators it computed, those that
+    have only published figures, and why each defined indicator without a figure has none."""
 
     path: Path
     rows: int
@@ -109,6 +110,8 @@ class RunResult:
     without_data: list[str]
     passes_computed: int
     passes_reused: int
+    published_only: list[str]
+    why_empty: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -244,11 +247,14 @@ class Project:
                            dict(self.sources), self.disclosure, progress, engine, settings,
                            scope)
         table = results.within(self._tracked(computed.table), *window)
-        results.write(self.results_path, publishable(table, self.disclosure.rules,
-                                                     self.disclosure.stocks))
-        return RunResult(self.results_path, table.num_rows, computed.indicators,
+        written = publishable(table, self.disclosure.rules, self.disclosure.stocks)
+        results.write(self.results_path, written)
+        held = set(results.indicators_in(written))
+        mine = held & set(results.indicators_in(computed.table))
+        return RunResult(self.results_path, table.num_rows, sorted(mine),
                          computed.without_data, computed.passes_computed,
-                         computed.passes_reused)
+                         computed.passes_reused, sorted(held - mine),
+                         why_empty(self.folder, self.workspace, computed.table, written, scope))
 
     def _tracked(self, table: pa.Table) -> pa.Table:
         # Comparators first, so that a published borough figure gets baselines and targets.

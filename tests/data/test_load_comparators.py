@@ -54,3 +54,55 @@ def test_a_fingertips_export_loads_with_its_not_presented_limits(tmp_path: Path)
     england = table.filter(pc.and_(pc.equal(table.column("Area Code"), "E92000001"),
                                    pc.equal(table.column("Time period"), "2010/11")))
     assert 115.2166797 in england.column("Value").to_pylist()
+
+
+def test_a_previous_release_with_renamed_columns_loads_under_the_declared_names(
+        tmp_path: Path) -> None:
+    """A previous release of the DfE table named two columns otherwise; `from:` (one name,
+    or several) reads them as the declared columns, as the current release names them."""
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "examples" / "tower-hamlets", ws, ignore=shutil.ignore_patterns(
+        "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
+    decl = ws / "sources" / "dfe-children-in-need.yaml"
+    text = decl.read_text()
+    for old, new in (("  - {name: la_name}", "  - {name: la_name, from: [la_title, LA_name]}"),
+                     ("  - name: At31_episodes\n",
+                      "  - name: At31_episodes\n    from: At31_children\n")):
+        assert old in text
+        text = text.replace(old, new)
+    decl.write_text(text)
+    current = reference.path("dfe-children-in-need").read_text(encoding="utf-8-sig")
+    header, *rows = current.splitlines()
+    previous = tmp_path / "b1_children_in_need_2019.csv"
+    names = header.split(",")
+    names[names.index("la_name")], names[names.index("At31_episodes")] = "LA_name", "At31_children"
+    kept = [r for r in rows if r.startswith(("2018,", "2019,"))]
+    previous.write_text("\n".join([",".join(names), *kept]) + "\n", encoding="utf-8")
+
+    project = Project.open(ws)
+    store = open_store(ws)
+    with store.lock():
+        result = load_file(ws, store, project.sources["dfe-children-in-need"], previous, KEY,
+                           None)
+    assert result.status == "loaded", result.message
+    assert "'LA_name' as 'la_name'" in result.message
+    assert "'At31_children' as 'At31_episodes'" in result.message
+    assert result.version_id is not None
+    table = pa.concat_tables(pq.read_table(p) for p in store.version_files(result.version_id))
+    assert {"la_name", "At31_episodes"} <= set(table.column_names)
+    assert not {"LA_name", "At31_children"} & set(table.column_names)
+    assert table.num_rows == len(kept) > 0
+    at31 = names.index("At31_children")
+    by_hand = sum(int(r.split(",")[at31]) for r in kept
+                  if r.split(",")[at31].isdigit() and ",National," in r)
+    national = table.filter(pc.equal(table.column("geographic_level"), "National"))
+    assert pc.sum(national.column("At31_episodes")).as_py() == by_hand > 0
+
+
+def test_a_from_name_that_is_another_columns_name_is_refused(example_copy: Path) -> None:
+    decl = example_copy / "sources" / "dfe-children-in-need.yaml"
+    decl.write_text(decl.read_text().replace("  - {name: la_name}",
+                                             "  - {name: la_name, from: region_name}"))
+    found = [i for i in Project.check(example_copy).issues if "under 'from'" in i.message]
+    assert len(found) == 1 and found[0].location is not None
+    assert found[0].location.file.endswith("dfe-children-in-need.yaml")

@@ -264,3 +264,26 @@ def test_the_example_is_clean_with_its_comparators() -> None:
         "re-referrals-12-months", "children-looked-after-rate", "neet-or-not-known-16-17",
         "good-level-of-development", "injury-admissions-0-14",
         "persistent-absence-children-in-need"}
+
+
+def test_the_boroughs_published_figures_stay_for_the_periods_it_does_not_compute(
+        published_ws: Path, with_comparators: Finish) -> None:
+    """Once the engine computed one year for the borough, its published figures disappeared
+    for every year; a published figure is shadowed only for the periods computed."""
+    computed = [{
+        "indicator_id": "children-in-need-rate", "area_code": TOWER_HAMLETS, "area_type": "la",
+        "area_name": "Tower Hamlets", "period": "2023/24", "period_type": "financial_year",
+        "period_start": date(2023, 4, 1), "period_end": date(2024, 3, 31), "breakdown": "all",
+        "numerator": 3000.0, "denominator": 64000.0, "value": 468.75}]
+    out = with_comparators(published_ws, to_table(computed)).to_pylist()
+    mine = one(out, "children-in-need-rate", TOWER_HAMLETS, "2023/24")
+    assert mine["value"] == 468.75 and mine["method"] is None
+    count = dfe_row(published("dfe-children-in-need"), "2023", TOWER_HAMLETS)["At31_episodes"]
+    population = dfe_row(published("dfe-child-population"),
+                         "2022", TOWER_HAMLETS)["population_estimate"]
+    before = one(out, "children-in-need-rate", TOWER_HAMLETS, "2022/23")
+    assert before["value"] == pytest.approx(int(count) / int(population) * 10_000)
+    assert str(before["method"]).startswith("published (dfe-children-in-need")
+    published_years = {r["period"] for r in out if r["area_code"] == TOWER_HAMLETS
+                       and r["indicator_id"] == "children-in-need-rate"}
+    assert len(published_years) > 2 and "2023/24" in published_years

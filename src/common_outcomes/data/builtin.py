@@ -7,13 +7,18 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from common_outcomes.data.declarations import TEMPLATE_KINDS, SourceDeclaration, SourceTemplate
+from common_outcomes.data.declarations import (
+    TEMPLATE_KINDS,
+    Column,
+    SourceDeclaration,
+    SourceTemplate,
+)
 from common_outcomes.documents import read_document
 from common_outcomes.errors import Issues
 from common_outcomes.strategy import Workspace
 
 BUILTIN = Path(__file__).parent / "builtin"
-INHERITED = ("period", "schedule", "key", "columns")
+INHERITED = ("period", "schedule", "key")
 
 
 @cache
@@ -30,13 +35,22 @@ def templates() -> dict[str, SourceTemplate]:
 
 
 def resolve(decl: SourceDeclaration) -> SourceDeclaration:
-    """The declaration with its built-in's shape filled in (what it sets itself wins)."""
+    """The declaration with its built-in's shape filled in (what it sets itself wins). Its
+    own `columns` extend the built-in's: one with a built-in column's name replaces that
+    column in place, others are added after them, so the key and period columns stay."""
     if decl.builtin is None:
         return decl
     template = templates()[decl.builtin]
-    update = {name: getattr(template, name) for name in INHERITED
-              if name not in decl.model_fields_set}
+    update: dict[str, object] = {name: getattr(template, name) for name in INHERITED
+                                 if name not in decl.model_fields_set}
+    update["columns"] = merged(template.columns, decl.columns)
     return decl.model_copy(update=update)
+
+
+def merged(base: tuple[Column, ...], own: tuple[Column, ...]) -> tuple[Column, ...]:
+    """`base` with each of `own` replacing the column of its name, or added at the end."""
+    by_name = {c.name: c for c in own}
+    return (*(by_name.pop(c.name, c) for c in base), *by_name.values())
 
 
 def resolved_sources(workspace: Workspace) -> dict[str, SourceDeclaration]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 
-from common_outcomes.data.builtin import templates
+from common_outcomes.data.builtin import resolve, templates
 from common_outcomes.data.declarations import Comparator, PeriodFormat, SourceDeclaration
 from common_outcomes.documents import Document
 from common_outcomes.errors import Issues, Location
@@ -43,15 +43,33 @@ def check_sources(workspace: Workspace, issues: Issues) -> None:
                          f"first is in {seen[decl.id]}.", doc.source.locate(("id",)),
                          "Give each source its own id.")
         seen.setdefault(decl.id, doc.source.file)
-        check_derived(decl, doc, issues)
         if decl.builtin is not None and decl.builtin not in templates():
             issues.error("ref.unknown-builtin", f"Source '{decl.id}' adopts unknown built-in "
                          f"'{decl.builtin}'.", doc.source.locate(("builtin",)),
                          f"built-ins: {', '.join(sorted(templates()))}")
+        else:
+            resolved = resolve(decl)
+            check_key_columns(resolved, doc, issues)
+            check_derived(resolved, doc, issues)
         if decl.partner not in partners:
             issues.error("ref.unknown-partner", f"Source '{decl.id}' names unknown partner "
                          f"'{decl.partner}'.", doc.source.locate(("partner",)),
                          "use a partner id from the partners file")
+
+
+def check_key_columns(decl: SourceDeclaration, doc: Document, issues: Issues) -> None:
+    """The key and period columns must be among the columns (a built-in's included): a store
+    without them cannot tell one row, or one period, from another."""
+    names = {c.name for c in decl.columns}
+    named: list[tuple[tuple[str | int, ...], str, str]] = [
+        (("key", i), "key", name) for i, name in enumerate(decl.key)]
+    if decl.period is not None:
+        named.append((("period", "column"), "period", decl.period.column))
+    for where, role, name in named:
+        if name not in names:
+            issues.error("ref.unknown-column", f"Source '{decl.id}' names '{name}' as its "
+                         f"{role} column, but it is not one of its columns.",
+                         doc.source.locate(where), _nearest(name, dict.fromkeys(names, "")))
 
 
 def check_derived(decl: SourceDeclaration, doc: Document, issues: Issues) -> None:

@@ -35,6 +35,10 @@ class Identifier(StrEnum):
 
 class Column(Model):
     name: str
+    renamed_from: tuple[str, ...] = Field(
+        (), alias="from", description="Other names the column has in some files (a release "
+                                      "that renamed it): a file without `name` but with one "
+                                      "of these, the first found, loads it as `name`")
     type: ColumnType = ColumnType.STRING
     required: bool = False
     codes: tuple[str, ...] = Field((), description="The only values allowed, if listed")
@@ -52,6 +56,11 @@ class Column(Model):
                     "use them (DfE: c suppressed, z not applicable, x and : not available); "
                     "they become nulls with the reason in <column>_note")
     description: str | None = None
+
+    @field_validator("renamed_from", mode="before")
+    @classmethod
+    def _one_or_several(cls, names: object) -> object:
+        return (names,) if isinstance(names, str) else names
 
     @model_validator(mode="after")
     def _range_fits_type(self) -> Column:
@@ -206,7 +215,9 @@ class SourceDeclaration(DocumentModel):
     id: Slug
     builtin: str | None = Field(
         None, description="Adopt a built-in source's columns, key, period and schedule, e.g. "
-                          "ssd/ssd-cp-plans (anything given here overrides them)")
+                          "ssd/ssd-cp-plans (a key, period or schedule given here replaces "
+                          "the built-in's; columns given here add to its columns, or replace "
+                          "the one of the same name)")
     name: str
     partner: Slug
     agreement: Agreement
@@ -246,9 +257,11 @@ class SourceDeclaration(DocumentModel):
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("column names must be unique")
-        for name in (*self.key, *((self.period.column,) if self.period else ())):
-            if name not in names:
-                raise ValueError(f"'{name}' is not one of the declared columns")
+        earlier = [n for c in self.columns for n in c.renamed_from]
+        if len(set(earlier)) != len(earlier) or set(earlier) & set(names):
+            raise ValueError("a name under 'from' must belong to one column only, and not be "
+                             "another column's name")
+        # Key and period columns are checked once a built-in is filled in (data/checks.py).
         return self
 
     def column(self, name: str) -> Column | None:

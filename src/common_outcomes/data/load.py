@@ -133,23 +133,39 @@ def needed_columns(decl: SourceDeclaration) -> set[str]:
             | ({decl.period.column} if decl.period else set()))
 
 
-def _header_problems(decl: SourceDeclaration, info: FileInfo) -> tuple[list[Problem], bool]:
-    """Problems with the file's columns; True when the file cannot be loaded at all. An
-    optional column the file lacks loads as empty, and a column nobody declared is kept out
-    of the store; both are noted, neither stops the load."""
+def renames(decl: SourceDeclaration, header: tuple[str, ...]) -> dict[str, str]:
+    """The file's columns that hold a declared column under another name (`from:`), each
+    to the declared name: only when the file lacks the declared name itself."""
+    out: dict[str, str] = {}
+    for column in decl.columns:
+        found = next((n for n in column.renamed_from if n in header), None)
+        if column.name not in header and found is not None:
+            out[found] = column.name
+    return out
+
+
+def _header_problems(decl: SourceDeclaration, header: tuple[str, ...]
+                     ) -> tuple[list[Problem], bool]:
+    """Problems with the file's columns (as renamed by `from:`); True when the file cannot
+    be loaded at all. An optional column the file lacks loads as empty, and a column nobody
+    declared is kept out of the store; both are noted, neither stops the load."""
     problems: list[Problem] = []
     declared = {c.name for c in decl.columns}
     needed = needed_columns(decl)
-    absent = [c.name for c in decl.columns if c.name not in info.columns]
+    absent = [c.name for c in decl.columns if c.name not in header]
     for name in absent:
+        earlier = decl.column(name)
+        also = (f" (nor {' or '.join(repr(n) for n in earlier.renamed_from)})"
+                if earlier is not None and earlier.renamed_from else "")
         if name in needed:
             problems.append(Problem(0, name, "", "file.missing-column",
-                                    f"the file has no column '{name}', which {decl.id} needs; "
-                                    "add it to the file"))
+                                    f"the file has no column '{name}'{also}, which {decl.id} "
+                                    "needs; add it to the file"))
         else:
-            problems.append(Problem(0, name, "", ABSENT, f"the file has no column '{name}', "
-                                    f"which is optional for {decl.id}; it was loaded as empty"))
-    for name in info.columns:
+            problems.append(Problem(0, name, "", ABSENT, f"the file has no column '{name}'"
+                                    f"{also}, which is optional for {decl.id}; it was loaded "
+                                    "as empty"))
+    for name in header:
         if name not in declared:
             problems.append(Problem(0, name, "", EXTRA,
                                     f"column '{name}' is not declared for {decl.id}; it was "
@@ -189,7 +205,8 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
         return LoadResult(decl.id, info.name, "unchanged",
                           f"{info.name} was already loaded as version {earlier.version_id}; "
                           "nothing to do", info.encoding, earlier.version_id)
-    problems, fatal = _header_problems(decl, info)
+    renamed = renames(decl, info.columns)
+    problems, fatal = _header_problems(decl, tuple(renamed.get(c, c) for c in info.columns))
     if fatal:
         return _refused(workspace, store, decl, info.name, info, problems, 0,
                         f"{info.name} has no column "
@@ -205,7 +222,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
             for part, chunk in enumerate(read_chunks(info, chunk_rows)):
                 problems.extend(Problem(b.row, None, "", b.code, b.message)
                                 for b in chunk.bad_rows)
-                checked = check_chunk(decl, chunk.table, chunk.first_row, seen)
+                table = chunk.table.rename_columns(
+                    [renamed.get(c, c) for c in chunk.table.column_names])
+                checked = check_chunk(decl, table, chunk.first_row, seen)
                 problems.extend(checked.problems)
                 # Rows the reader could not split into the header's columns count as read
                 # (and quarantined): nothing a partner sent goes uncounted.
@@ -253,6 +272,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         + _column_notes(problems),
                         info.encoding, version.version_id, rows_read, accepted, quarantined,
                         problems)
+    if renamed:
+        result.message += "; read " + ", ".join(f"'{old}' as '{new}'"
+                                                for old, new in renamed.items())
     if problems:
         result.reports = write_report(workspace, decl.id, info.name, info.sha256, problems)
     log.info("%s: accepted %s", decl.id, result.message)

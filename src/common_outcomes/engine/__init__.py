@@ -6,7 +6,7 @@ in Arrow to wards, localities and the borough, and to every period type (each is
 months), then the statistics, comparisons and disclosure control are applied on whole columns.
 """
 
-from common_outcomes.engine.run import Computed, Progress, Scope, compute, explain
+from common_outcomes.engine.run import Computed, Progress, Scope, compute, explain, why_empty
 
 # What the layers above use of the engine; the modules inside it are its own.
-__all__ = ["Computed", "Progress", "Scope", "compute", "explain"]
+__all__ = ["Computed", "Progress", "Scope", "compute", "explain", "why_empty"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlglot import exp
 
@@ -94,17 +95,21 @@ def passes_of(folder: Path, workspace: Workspace,
     """The passes over the store's current data (or over the `given` parts of each source),
     and the indicators lacking data (in their own source or in their denominator's)."""
     definitions = definitions_in(workspace.extras)
-    needed = {s for d in definitions for s in plan.sources_of(d)}
-    parts: dict[str, list[plan.Part]] = {}
-    if given is None:
-        store = open_store(folder)
-        for source in needed:
-            parts[source] = [plan.Part(p.path, p.periods) for p in store.current_files(source)]
-    else:
-        parts = {source: list(given.get(source, ())) for source in needed}
+    parts = parts_of(folder, {s for d in definitions for s in plan.sources_of(d)}, given)
     with_data = [d for d in definitions if all(parts[s] for s in plan.sources_of(d))]
     without = sorted({d.indicator for d in definitions} - {d.indicator for d in with_data})
     return plan.plan_passes(with_data, parts), without
+
+
+def parts_of(folder: Path, sources: Iterable[str],
+             given: Mapping[str, Sequence[plan.Part]] | None = None
+             ) -> dict[str, list[plan.Part]]:
+    """Each source's parts: current in the store, or the `given` ones."""
+    if given is not None:
+        return {source: list(given.get(source, ())) for source in sources}
+    store = open_store(folder)
+    return {source: [plan.Part(p.path, p.periods) for p in store.current_files(source)]
+            for source in sources}
 
 
 def compute(folder: Path, workspace: Workspace, framework: Framework,
@@ -140,6 +145,49 @@ def compute(folder: Path, workspace: Workspace, framework: Framework,
     table = pa.concat_tables(tables) if tables else empty()
     return Computed(table, sorted({d.indicator for p in passes for d in p.definitions}),
                     without, computed, len(passes) - computed)
+
+
+def why_empty(folder: Path, workspace: Workspace, computed: pa.Table, written: pa.Table,
+              scope: Scope | None = None) -> dict[str, str]:
+    """Why each defined indicator has no figure in the `written` results (each of its rows
+    suppressed, or none at all), first reason found: no data loaded for a source it reads; no
+    loaded record with a small area; no figure for any period (the engine `computed` none);
+    none in the periods asked for (--from/--to); every row suppressed."""
+    shown = _indicators(written, pc.invert(written.column("suppressed").fill_null(False)))
+    reasons: dict[str, str] = {}
+    for d in definitions_in(workspace.extras):
+        if d.indicator in shown or d.indicator in reasons:
+            continue
+        parts = parts_of(folder, plan.sources_of(d), scope.parts if scope else None)
+        missing = [s for s, found in parts.items() if not found]
+        if missing:
+            reasons[d.indicator] = f"no data loaded for {', '.join(missing)}"
+        elif d.area_from is None and not _any_area(parts[d.source], d.area):
+            reasons[d.indicator] = (f"no record of {d.source} has a small area ({d.area} is "
+                                    "empty in every row)")
+        elif d.indicator not in _indicators(computed):
+            reasons[d.indicator] = (f"the loaded records of {d.source} give no figure for "
+                                    "any of its periods")
+        elif d.indicator not in _indicators(written):
+            reasons[d.indicator] = "no record in the periods asked for (--from/--to)"
+        else:
+            reasons[d.indicator] = "every row suppressed (small numbers)"
+    return reasons
+
+
+def _indicators(table: pa.Table, rows: pa.ChunkedArray | None = None) -> set[str]:
+    column = table.column("indicator_id")
+    return set(pc.unique(column if rows is None else column.filter(rows)).to_pylist())
+
+
+def _any_area(parts: Sequence[plan.Part], column: str) -> bool:
+    """Whether any record of the parts has a value in its area column."""
+    for part in parts:
+        if column in pq.read_schema(part.path).names:
+            values = pq.read_table(part.path, columns=[column]).column(column)
+            if values.null_count < len(values):
+                return True
+    return False
 
 
 def explain(folder: Path, workspace: Workspace, indicator: str, dialect: str) -> str:

@@ -3,10 +3,11 @@ neighbours and the borough's own published figure, from the sources that map pub
 to indicators (`comparators:` in a source declaration), and every borough and region compared
 with England.
 
-Published rows are added only for an indicator and area the engine has not computed, so a
-computed figure is never shadowed by a published one; the borough's own published figure
-therefore appears for indicators it does not compute (such as Fingertips 90284, which has no
-record-level source). Periods are labelled by the indicator's period type, exactly as computed
+Published rows are added only for an indicator, area and period the engine has not
+computed, so a computed figure is never shadowed by a published one; the borough's own
+published figure therefore appears for indicators it does not compute (such as Fingertips
+90284, which has no record-level source) and for the periods it does not compute (years
+before its records begin). Periods are labelled by the indicator's period type, exactly as computed
 rows are, so that the two line up. Published values are used as published; where a file
 gives a count and a denominator but no interval, the interval is computed from them by the
 method the engine uses (Wilson for percentages, Byar's or exact Poisson for rates), and the
@@ -75,11 +76,11 @@ def add_comparators(results: pa.Table, folder: Path, sources: Mapping[str, Sourc
                     indicators: Mapping[str, Indicator], la_code: str) -> pa.Table:
     """The results with published comparator rows appended and every borough and region
     compared with England (the finish step of `outcomes run`, before tracking)."""
-    computed = set(zip(results.column("indicator_id").to_pylist(),
-                       results.column("area_code").to_pylist(), strict=True))
+    shadows = ("indicator_id", "area_code", "period_type", "period")
+    computed = set(zip(*(results.column(c).to_pylist() for c in shadows), strict=True))
     rows = [r for r in published_rows(open_store(folder), sources, indicators,
                                       comparator_areas(la_code))
-            if (r["indicator_id"], r["area_code"]) not in computed]
+            if tuple(r[c] for c in shadows) not in computed]
     table = pa.concat_tables([results, pa.Table.from_pylist(rows, schema=results.schema)])
     polarity = {i.id: i.polarity.value for i in indicators.values()}
     return compare_with_england(table, polarity)
