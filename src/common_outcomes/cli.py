@@ -235,6 +235,8 @@ def load(
         style = styles[r.status]
         out.print(f"[{style}]{r.status}[/{style}] {escape(r.source)}: {escape(r.message)}"
                   + (f" [dim](read as {r.encoding})[/dim]" if r.encoding else ""))
+        for note in r.notes:
+            out.print(f"    {escape(note)}")
         for code, count in r.by_code.items():
             out.print(f"    {count:>8,}  {code}")
         for problem in r.problems[:5]:

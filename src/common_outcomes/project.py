@@ -218,7 +218,8 @@ class Project:
         directory = postcode_directory(self.folder)
         store = self.store
         with store.lock():
-            return [load_file(self.folder, store, decl, path, key, directory)
+            return [load_file(self.folder, store, decl, path, key, directory,
+                              borough=self.workspace.settings.borough.code)
                     for decl, path in work]
 
     def quality(self) -> list[QualityRow]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from common_outcomes.data.declarations import (
     TEMPLATE_KINDS,
     Column,
+    ColumnType,
     SourceDeclaration,
     SourceTemplate,
 )
@@ -35,16 +36,31 @@ def templates() -> dict[str, SourceTemplate]:
 
 
 def resolve(decl: SourceDeclaration) -> SourceDeclaration:
-    """The declaration with its built-in's shape filled in (what it sets itself wins). Its
-    own `columns` extend the built-in's: one with a built-in column's name replaces that
-    column in place, others are added after them, so the key and period columns stay."""
-    if decl.builtin is None:
-        return decl
-    template = templates()[decl.builtin]
-    update: dict[str, object] = {name: getattr(template, name) for name in INHERITED
-                                 if name not in decl.model_fields_set}
-    update["columns"] = merged(template.columns, decl.columns)
-    return decl.model_copy(update=update)
+    """The declaration with its built-in's shape filled in (what it sets itself wins), and
+    the columns its latest-return rule and LA filter read. Its own `columns` extend the
+    built-in's: one with a built-in column's name replaces that column in place, others are
+    added after them, so the key and period columns stay."""
+    if decl.builtin is not None:
+        template = templates()[decl.builtin]
+        update: dict[str, object] = {name: getattr(template, name) for name in INHERITED
+                                     if name not in decl.model_fields_set}
+        update["columns"] = merged(template.columns, decl.columns)
+        decl = decl.model_copy(update=update)
+    return with_return_columns(decl)
+
+
+def with_return_columns(decl: SourceDeclaration) -> SourceDeclaration:
+    """A multi-year extract's year column and an LA column are part of the file whichever
+    built-in table it is, so declaring the rule declares the column (required: a row
+    without one cannot be placed)."""
+    implied = ([Column(name=decl.latest_return.year, type=ColumnType.INTEGER, required=True,
+                       description="The collection year of the return the row is from.")]
+               if decl.latest_return else [])
+    if decl.la_filter:
+        implied.append(Column(name=decl.la_filter, required=True,
+                              description="The row's LA; only the workspace's own are loaded."))
+    added = tuple(c for c in implied if decl.column(c.name) is None)
+    return decl.model_copy(update={"columns": decl.columns + added}) if added else decl
 
 
 def merged(base: tuple[Column, ...], own: tuple[Column, ...]) -> tuple[Column, ...]:

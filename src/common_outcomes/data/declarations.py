@@ -194,6 +194,16 @@ class Comparator(Model):
         return out
 
 
+class LatestReturn(Model):
+    """The latest-return rule for a multi-year extract of an annual return (SSDA903): each
+    year's return repeats every episode still open, so for each `key` only the row from the
+    latest `year` is loaded, and the rows it supersedes are counted and reported."""
+
+    year: str = Field(description="The column holding the collection year, e.g. YEAR")
+    key: tuple[str, ...] = Field((), description="The columns naming one record across "
+                                                 "returns (default: the source's key)")
+
+
 class SourceTemplate(DocumentModel):
     """A built-in source shape shipped with the product (kind: source-template), such as the
     Standard Safeguarding Dataset's tables; a workspace adopts one with `builtin:`."""
@@ -237,6 +247,14 @@ class SourceDeclaration(DocumentModel):
     comparators: tuple[Comparator, ...] = Field(
         (), description="For published figures (a Fingertips export, a DfE tidy CSV): how "
                         "rows become comparator values of framework or local indicators")
+    latest_return: LatestReturn | None = Field(
+        None, description="For a multi-year extract: keep each record's row from the latest "
+                          "return only (its year column is added to the columns if not "
+                          "declared)")
+    la_filter: str | None = Field(
+        None, description="A column naming each row's LA (ONS code or DfE's three-digit "
+                          "number): only the workspace's own rows are loaded, the others "
+                          "counted and reported (the column is added if not declared)")
 
     @field_validator("files")
     @classmethod

@@ -14,7 +14,7 @@ import getpass
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from common_outcomes.data import protect
 from common_outcomes.data.declarations import Identifier, SourceDeclaration
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
+from common_outcomes.data.returns import SetAside, set_aside
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
 from common_outcomes.data.store import Manifest, Store
 from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
@@ -53,6 +54,7 @@ class LoadResult:
     rows_quarantined: int = 0
     problems: list[Problem] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # rows left out by the declaration, why
 
     @property
     def by_code(self) -> dict[str, int]:
@@ -188,8 +190,9 @@ def _column_notes(problems: list[Problem]) -> str:
 
 def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path, key: bytes,
               directory: PostcodeDirectory | None, today: date | None = None,
-              chunk_rows: int = 200_000) -> LoadResult:
-    """Load one file for one source. The caller holds the store's lock."""
+              chunk_rows: int = 200_000, borough: str | None = None) -> LoadResult:
+    """Load one file for one source. The caller holds the store's lock; `borough` is the
+    workspace's LA (ONS code), which a source with an LA filter keeps."""
     today = today or date.today()
     try:
         info = inspect(path)
@@ -217,18 +220,24 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
     rows_read = accepted = 0
     periods: set[str] = set()
     seen = SeenKeys()
+    aside = SetAside()
     with store.stage(decl.id) as staged:
         try:
+            # Before any check: another LA's rows and superseded returns are not ours to
+            # check (a repeated episode is not a duplicate key).
+            aside = set_aside(decl, info, borough, chunk_rows)
             for part, chunk in enumerate(read_chunks(info, chunk_rows)):
                 problems.extend(Problem(b.row, None, "", b.code, b.message)
                                 for b in chunk.bad_rows)
-                table = chunk.table.rename_columns(
-                    [renamed.get(c, c) for c in chunk.table.column_names])
-                checked = check_chunk(decl, table, chunk.first_row, seen)
-                problems.extend(checked.problems)
+                kept = ~aside.in_chunk(chunk.first_row, chunk.table.num_rows)
+                numbers = np.arange(chunk.first_row, chunk.first_row + chunk.table.num_rows)[kept]
+                table = chunk.table.filter(pa.array(kept))
+                table = table.rename_columns([renamed.get(c, c) for c in table.column_names])
+                checked = check_chunk(decl, table, 0, seen)
+                problems.extend(replace(p, row=int(numbers[p.row])) for p in checked.problems)
                 # Rows the reader could not split into the header's columns count as read
                 # (and quarantined): nothing a partner sent goes uncounted.
-                rows_read += chunk.table.num_rows + len(chunk.bad_rows)
+                rows_read += table.num_rows + len(chunk.bad_rows)
                 good = pa.array(~checked.bad)
                 columns = {k: pc.filter(v, good) for k, v in checked.columns.items()}
                 n = int((~checked.bad).sum())
@@ -239,10 +248,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                 periods.update(pc.unique(labels).drop_null().to_pylist())
                 analytic, linkage = protect_columns(decl, columns, key, directory)
                 analytic["period"] = labels
-                rows = pc.filter(pa.array(np.arange(chunk.first_row,
-                                                    chunk.first_row + chunk.table.num_rows)),
-                                 good)
-                linkage["source_row"] = rows
+                linkage["source_row"] = pc.filter(pa.array(numbers), good)
                 pq.write_table(pa.table(analytic), staged.data_dir / f"part-{part:05d}.parquet",
                                compression="zstd")
                 pq.write_table(pa.table(linkage),
@@ -256,22 +262,39 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
         quarantined = rows_read - accepted
         errors = [p for p in problems if p.code not in NOTES]
         if errors and (decl.policy == "reject" or accepted == 0):
-            return _refused(workspace, store, decl, info.name, info, problems, rows_read,
-                            f"{info.name} was rejected: {len(errors):,} problems in "
-                            f"{quarantined:,} rows (policy: {decl.policy})")
+            refused = _refused(workspace, store, decl, info.name, info, problems, rows_read,
+                               f"{info.name} was rejected: {len(errors):,} problems in "
+                               f"{quarantined:,} rows (policy: {decl.policy})")
+            refused.notes = aside.notes()
+            return refused
+        if accepted == 0:
+            # Only possible when every row is another LA's: nothing of ours to store.
+            problems.append(Problem(0, decl.la_filter, "", "file.no-own-rows",
+                                    f"no row of {info.name} is for {borough}; "
+                                    + "; ".join(aside.notes())))
+            refused = _refused(workspace, store, decl, info.name, info, problems, rows_read,
+                               f"{info.name} has no rows for this workspace's LA ({borough}), "
+                               "so nothing was loaded")
+            refused.notes = aside.notes()
+            return refused
         manifest = _manifest(decl, info, sorted(periods), rows_read, accepted, quarantined,
                              today, staged.data_dir)
         version = store.commit(staged, manifest)
     if problems:
         store.audit({"event": "problems", "version_id": version.version_id, "source": decl.id,
                      "codes": dict(Counter(p.code for p in problems))})
+    if len(aside.rows):
+        store.audit({"event": "set-aside", "version_id": version.version_id, "source": decl.id,
+                     "rows": len(aside.rows), "other_las": aside.other_las,
+                     "superseded": aside.superseded, "notes": aside.notes()})
     result = LoadResult(decl.id, info.name, "quarantined" if quarantined else "loaded",
                         f"{info.name}: {accepted:,} rows loaded as version "
                         f"{version.version_id}"
                         + (f", {quarantined:,} rows quarantined" if quarantined else "")
-                        + _column_notes(problems),
+                        + _column_notes(problems)
+                        + (f", {len(aside.rows):,} rows set aside" if len(aside.rows) else ""),
                         info.encoding, version.version_id, rows_read, accepted, quarantined,
-                        problems)
+                        problems, notes=aside.notes())
     if renamed:
         result.message += "; read " + ", ".join(f"'{old}' as '{new}'"
                                                 for old, new in renamed.items())
