@@ -293,6 +293,30 @@ def pages_of(served: Served) -> list[str]:
 
 
 Serve = Callable[..., "contextlib.AbstractContextManager[tuple[str, subprocess.Popen[str]]]"]
+UntilServing = Callable[[str, "subprocess.Popen[str]"], None]
+
+
+def _until_serving(base: str, server: subprocess.Popen[str]) -> None:
+    """Waits (two minutes at most) until the server started as `server` answers /health."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health") as answer:
+                assert answer.read() == b"ok"
+                return
+        except OSError:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert time.monotonic() < deadline, f"nothing served at {base} within 120 s"
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def until_serving() -> UntilServing:
+    """`_until_serving`, for the tests that start a server themselves (outcomes demo)."""
+    return _until_serving
 
 
 @pytest.fixture
@@ -301,8 +325,6 @@ def serve() -> Serve:
     its base URL and process, stopped at the end."""
     import os
     import socket
-    import time
-    import urllib.request
 
     @contextmanager
     def run(folders: list[Path], database: str, workers: int = 1
@@ -317,16 +339,7 @@ def serve() -> Serve:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/health") as answer:
-                        assert answer.read() == b"ok"
-                        break
-                except OSError:
-                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                    assert time.monotonic() < deadline, "outcomes serve did not start"
-                    time.sleep(0.2)
+            _until_serving(base, server)
             yield base, server
         finally:
             server.terminate()

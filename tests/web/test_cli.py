@@ -9,15 +9,18 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from common_outcomes.state import Role, State
+
+# The `until_serving` fixture (conftest.py): waits until a server answers /health.
+UntilServing = Callable[[str, subprocess.Popen[str]], None]
 
 # Its tests run whole commands (synthesise, load, run, serve): more than the default timeout.
 pytestmark = pytest.mark.timeout(900)
@@ -64,8 +67,8 @@ def test_users_are_added_and_granted_from_the_command_line(
         state.close()
 
 
-def test_serve_answers_on_the_port_it_is_given(workspaces: tuple[Path, Path],
-                                               tmp_path: Path) -> None:
+def test_serve_answers_on_the_port_it_is_given(workspaces: tuple[Path, Path], tmp_path: Path,
+                                               until_serving: UntilServing) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}"}
     # Two worker processes (the demo's test serves with one).
@@ -73,7 +76,7 @@ def test_serve_answers_on_the_port_it_is_given(workspaces: tuple[Path, Path],
                                "--workers", "2"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(f"http://127.0.0.1:{port}", server)
+        until_serving(f"http://127.0.0.1:{port}", server)
         # Anything else needs a signed-in user.
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/workspaces")
         try:
@@ -125,20 +128,8 @@ def _signs_in(base: str, email: str, password: str) -> bool:
         return "Tower Hamlets" in overview.read().decode()
 
 
-def _wait_for(base: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health") as answer:
-                assert answer.read() == b"ok"
-                return
-        except OSError:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            assert time.monotonic() < deadline, "outcomes demo did not start serving"
-            time.sleep(0.2)
-
-
-def test_demo_builds_the_example_prints_a_sign_in_and_serves(tmp_path: Path) -> None:
+def test_demo_builds_the_example_prints_a_sign_in_and_serves(
+        tmp_path: Path, until_serving: UntilServing) -> None:
     """As a person or a script runs it: with --no-serve it builds and stops after printing
     the sign-in; by default, with or without a terminal (stdin is not one here), it also
     serves, and the printed password signs in (a new one each run: the last one no longer
@@ -164,7 +155,7 @@ def test_demo_builds_the_example_prints_a_sign_in_and_serves(tmp_path: Path) -> 
         second = next((m for line in server.stdout if (m := SIGN_IN.search(line))), None)
         assert second is not None and second.group(1) == "demo@example.org"
         base = f"http://127.0.0.1:{port}"
-        _wait_for(base, server)
+        until_serving(base, server)
         assert _signs_in(base, "demo@example.org", second.group(2))
         assert not _signs_in(base, "demo@example.org", first.group(2))
     finally:
