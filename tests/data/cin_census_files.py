@@ -75,7 +75,7 @@ def borough(n_children: int = 24) -> list[Child]:
         if k == n_children - 1:
             out.append(child)  # no CIN details: in the person table only
             continue
-        first = date(2022, 4, 5) + timedelta(days=23 * k)
+        first = date(2022, 4, 5) + timedelta(days=23 * k % 730)
         # A first episode, closed after assessment, or still open for every third child.
         one = Episode(first, need=f"N{1 + k % 8}", source=("1A", "2A", "3A", "5D", "6")[k % 5])
         one.assessments.append(Assessment(first + timedelta(days=3), first + timedelta(days=30),
@@ -91,7 +91,7 @@ def borough(n_children: int = 24) -> list[Child]:
                                       ("NEG", "EMO", "PHY")[k % 3]))
             out.append(child)
             continue
-        close = first + timedelta(days=100 + 11 * k)
+        close = first + timedelta(days=100 + 11 * (k % 20))
         if close.month == 3:
             close += timedelta(days=31)  # the engine places a stock by month: keep off March
         one.closure, one.reason = close, "RC7"
