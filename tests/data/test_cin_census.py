@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import cin_census_files as census  # tests/data, beside this file
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import cin_census_files as census  # tests/data, beside this file
 
 from common_outcomes.data import protect
 from common_outcomes.data.builtin import templates

@@ -1,6 +1,7 @@
 """Built-in source families shipped with the product (the Standard Safeguarding Dataset's
-tables, SSDA903's and the CIN census's). A workspace adopts one with `builtin: <family>/<id>` and keeps only what is
-its own: partner, agreement, retention, policy and where the files arrive."""
+tables, SSDA903's and the CIN census's). A workspace adopts one with `builtin: <family>/<id>`
+and keeps only what is its own: partner, agreement, retention, policy and where the files
+arrive."""
 
 from __future__ import annotations
 
