@@ -31,6 +31,9 @@ class Identifier(StrEnum):
     NAME = "name"  # never stored for analysis; linkage staging only
     DATE_OF_BIRTH = "date_of_birth"  # month of birth for analysis; full date to linkage only
     POSTCODE = "postcode"  # postcode sector and LSOA for analysis; full postcode to linkage
+    # A record's id made from a person's id (the CIN census's episode ids): a keyed pseudonym
+    # under the column's own name, so it stays the table's key and still joins.
+    RECORD_ID = "record_id"
 
 
 class Column(Model):
@@ -217,6 +220,8 @@ class SourceTemplate(DocumentModel):
     schedule: Schedule
     key: tuple[str, ...] = ()
     columns: tuple[Column, ...]
+    table: str | None = Field(None, description="For a file holding several tables (the CIN "
+                                                "census XML): the one this source takes")
 
 
 class SourceDeclaration(DocumentModel):
@@ -291,7 +296,7 @@ class SourceDeclaration(DocumentModel):
         out: dict[str, str] = {}
         for c in self.columns:
             kind = c.identifier
-            if kind is None:
+            if kind is None or kind is Identifier.RECORD_ID:
                 out[c.name] = c.type.value
                 if c.markers:
                     out[f"{c.name}_note"] = "string"

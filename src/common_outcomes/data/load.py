@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common_outcomes.data import protect
+from common_outcomes.data.builtin import part_of
 from common_outcomes.data.declarations import Identifier, SourceDeclaration
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
 from common_outcomes.data.returns import SetAside, set_aside
@@ -112,7 +113,10 @@ def protect_columns(decl: SourceDeclaration, columns: dict[str, pa.Array], key: 
             continue
         linkage[col.name] = pc.cast(values, pa.string()) if kind is not Identifier.DATE_OF_BIRTH \
             else values
-        if kind in (Identifier.NHS_NUMBER, Identifier.UPN, Identifier.CASE_ID):
+        if kind is Identifier.RECORD_ID:
+            analytic[col.name] = linkage[f"{col.name}_pseudonym"] = protect.pseudonymise(
+                values, key)
+        elif kind in (Identifier.NHS_NUMBER, Identifier.UPN, Identifier.CASE_ID):
             pseudonym = protect.pseudonymise(values, key)
             analytic[f"{col.name}_pseudonym"] = pseudonym
             linkage[f"{col.name}_pseudonym"] = pseudonym
@@ -195,7 +199,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
     workspace's LA (ONS code), which a source with an LA filter keeps."""
     today = today or date.today()
     try:
-        info = inspect(path)
+        info = inspect(path, part_of(decl))
     except ReadError as exc:
         problem = Problem(exc.row or 0, None, "", exc.code, exc.message)
         return _refused(workspace, store, decl, path.name, None, [problem], 0,
@@ -227,7 +231,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
             # check (a repeated episode is not a duplicate key).
             aside = set_aside(decl, info, borough, chunk_rows)
             for part, chunk in enumerate(read_chunks(info, chunk_rows)):
-                problems.extend(Problem(b.row, None, "", b.code, b.message)
+                problems.extend(Problem(b.row, b.column, "", b.code, b.message)
                                 for b in chunk.bad_rows)
                 kept = ~aside.in_chunk(chunk.first_row, chunk.table.num_rows)
                 numbers = np.arange(chunk.first_row, chunk.first_row + chunk.table.num_rows)[kept]
@@ -237,7 +241,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                 problems.extend(replace(p, row=int(numbers[p.row])) for p in checked.problems)
                 # Rows the reader could not split into the header's columns count as read
                 # (and quarantined): nothing a partner sent goes uncounted.
-                rows_read += table.num_rows + len(chunk.bad_rows)
+                rows_read += table.num_rows + len({b.row for b in chunk.bad_rows})
                 good = pa.array(~checked.bad)
                 columns = {k: pc.filter(v, good) for k, v in checked.columns.items()}
                 n = int((~checked.bad).sum())
