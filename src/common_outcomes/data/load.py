@@ -27,7 +27,7 @@ from common_outcomes.data import protect
 from common_outcomes.data.builtin import part_of
 from common_outcomes.data.declarations import Identifier, SourceDeclaration
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
-from common_outcomes.data.returns import SetAside, set_aside
+from common_outcomes.data.returns import Merged, NoReturnYear, SetAside, accumulate, file_year, set_aside
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
 from common_outcomes.data.store import Manifest, Store
 from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
@@ -213,7 +213,17 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                           f"{info.name} was already loaded as version {earlier.version_id}; "
                           "nothing to do", info.encoding, earlier.version_id)
     renamed = renames(decl, info.columns)
-    problems, fatal = _header_problems(decl, tuple(renamed.get(c, c) for c in info.columns))
+    header = tuple(renamed.get(c, c) for c in info.columns)
+    rule = decl.latest_return
+    try:
+        year = file_year(rule, info.name, header)  # one return a file: its year filled in
+    except NoReturnYear as exc:
+        return _refused(workspace, store, decl, info.name, info,
+                        [Problem(0, rule.year if rule else None, "", "file.no-return-year",
+                                 str(exc))], 0, f"{exc}, so nothing was loaded")
+    if rule is not None and year is not None:
+        header += (rule.year,)
+    problems, fatal = _header_problems(decl, header)
     if fatal:
         return _refused(workspace, store, decl, info.name, info, problems, 0,
                         f"{info.name} has no column "
@@ -237,6 +247,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                 numbers = np.arange(chunk.first_row, chunk.first_row + chunk.table.num_rows)[kept]
                 table = chunk.table.filter(pa.array(kept))
                 table = table.rename_columns([renamed.get(c, c) for c in table.column_names])
+                if rule is not None and year is not None:
+                    table = table.append_column(rule.year, pa.array(
+                        np.full(table.num_rows, year, np.int64)))
                 checked = check_chunk(decl, table, 0, seen)
                 problems.extend(replace(p, row=int(numbers[p.row])) for p in checked.problems)
                 # Rows the reader could not split into the header's columns count as read
@@ -281,12 +294,21 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                                "so nothing was loaded")
             refused.notes = aside.notes()
             return refused
+        # Under the latest-return rule the file merges with the stored returns.
+        merged: Merged | None = None
+        if rule is not None:
+            merged = accumulate(decl, store, staged.data_dir, staged.linkage_dir)
+            periods.update(merged.periods if merged else ())
         manifest = _manifest(decl, info, sorted(periods), rows_read, accepted, quarantined,
-                             today, staged.data_dir)
+                             today, staged.data_dir, accumulated=rule is not None)
         version = store.commit(staged, manifest)
     if problems:
         store.audit({"event": "problems", "version_id": version.version_id, "source": decl.id,
                      "codes": dict(Counter(p.code for p in problems))})
+    if merged is not None:
+        store.audit({"event": "accumulate", "version_id": version.version_id,
+                     "source": decl.id, "kept": merged.kept, "superseded": merged.superseded,
+                     "older": merged.older, "from_versions": list(merged.versions)})
     if len(aside.rows):
         store.audit({"event": "set-aside", "version_id": version.version_id, "source": decl.id,
                      "rows": len(aside.rows), "other_las": aside.other_las,
@@ -296,7 +318,8 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         f"{version.version_id}"
                         + (f", {quarantined:,} rows quarantined" if quarantined else "")
                         + _column_notes(problems)
-                        + (f", {len(aside.rows):,} rows set aside" if len(aside.rows) else ""),
+                        + (f", {len(aside.rows):,} rows set aside" if len(aside.rows) else "")
+                        + (merged.message() if merged else ""),
                         info.encoding, version.version_id, rows_read, accepted, quarantined,
                         problems, notes=aside.notes())
     if renamed:
@@ -309,8 +332,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
 
 
 def _manifest(decl: SourceDeclaration, info: FileInfo, periods: list[str], rows_read: int,
-              accepted: int, quarantined: int, today: date, data_dir: Path) -> Manifest:
-    schema = pq.read_schema(next(iter(sorted(data_dir.glob("*.parquet")))))
+              accepted: int, quarantined: int, today: date, data_dir: Path,
+              accumulated: bool = False) -> Manifest:
+    schema = pq.read_schema(next(iter(sorted(data_dir.glob("part-*.parquet")))))
     return Manifest(
         source=decl.id, file_name=info.name, sha256=info.sha256, size_bytes=info.size_bytes,
         encoding=info.encoding or "", format=info.format,
@@ -321,6 +345,7 @@ def _manifest(decl: SourceDeclaration, info: FileInfo, periods: list[str], rows_
         retention_until=_add_months(today, 12 * decl.retention.analytic_years),
         linkage_retention_until=_add_months(today, decl.retention.linkage_months),
         policy=decl.policy, columns={f.name: str(f.type) for f in schema},
+        accumulated=accumulated,
     )
 
 

@@ -103,6 +103,9 @@ class Manifest:
     policy: Policy
     columns: Mapping[str, str] = field(default_factory=dict)  # name -> arrow type
     version_id: str = ""
+    # Holds every current row of its source as well as the file's (a latest-return source's
+    # yearly files accumulate): rolling an earlier version back undoes it for all periods.
+    accumulated: bool = False
 
     def __post_init__(self) -> None:
         # Callers pass lists and dicts; keep what we store immutable and ordered.
@@ -120,6 +123,7 @@ class Manifest:
             "retention_until": self.retention_until.isoformat(),
             "linkage_retention_until": self.linkage_retention_until.isoformat(),
             "policy": self.policy, "columns": dict(self.columns),
+            **({"accumulated": True} if self.accumulated else {}),
         }
 
     @classmethod
@@ -512,7 +516,8 @@ class Store:
 
     # rollback and retention
     def rollback(self, version_id: str, by: str) -> VersionInfo:
-        """Make a version current again for all its periods; newer ones become rolled back."""
+        """Make a version current again for all its periods; newer ones become rolled back for
+        them (one that accumulated, for all of its own: it was built on the target)."""
         with self.lock():
             catalog = self._read_catalog()
             target = _known(catalog, version_id)
@@ -528,7 +533,9 @@ class Store:
                     newer = True
                     rec = replace(rec, rolled_back=rec.rolled_back - periods)
                 elif newer and rec.source == target.source:
-                    hit = (periods & set(rec.manifest.periods)) - rec.rolled_back
+                    # A version that accumulated holds the target's rows too: all of it goes.
+                    hit = ((set(rec.manifest.periods) if rec.manifest.accumulated else periods)
+                           & set(rec.manifest.periods)) - rec.rolled_back
                     if hit:
                         demoted[rec.id] = sorted(hit)
                         rec = replace(rec, rolled_back=rec.rolled_back | hit)
