@@ -56,7 +56,7 @@ def _return(year: int) -> list[dict[str, str]]:
     during the year, its end only if it ended by 31 March."""
     first, last = date(year - 1, 4, 1), date(year, 3, 31)
     rows = []
-    for n, (la, child, start, end) in enumerate(_episodes()):
+    for la, child, start, end in _episodes():
         if la not in OURS or start > last or (end is not None and end < first):
             continue
         ended = end is not None and end <= last

@@ -27,7 +27,14 @@ from common_outcomes.data import protect
 from common_outcomes.data.builtin import part_of
 from common_outcomes.data.declarations import Identifier, SourceDeclaration
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
-from common_outcomes.data.returns import Merged, NoReturnYear, SetAside, accumulate, file_year, set_aside
+from common_outcomes.data.returns import (
+    Merged,
+    NoReturnYear,
+    SetAside,
+    accumulate,
+    file_year,
+    set_aside,
+)
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
 from common_outcomes.data.store import Manifest, Store
 from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
