@@ -155,12 +155,11 @@ def test_a_file_with_none_of_the_workspaces_rows_is_refused_and_stores_nothing(
     assert open_store(ws).current_files("cla-903") == []
 
 
-def test_children_looked_after_at_31_march_from_the_latest_returns(
-        workspace: tuple[Path, Path]) -> None:
-    ws, key = workspace
-    rows = write_extract(ws / "incoming" / "ssda903" / "episodes.csv")
-    # The example's definition reads the SSD extract; this one reads the 903 episodes,
-    # placed by the home postcode on each episode.
+def looked_after_from_903(ws: Path) -> list[tuple[int, str, str, int, int]]:
+    """Make the example's children looked after rate read the 903 episodes (the example's
+    definition reads the SSD extract), placed by the home postcode on each episode, with a
+    postcode directory and a population: the population rows written (year, LSOA, age, sex,
+    people)."""
     definitions = ws / "definitions" / "social-care.yaml"
     text = definitions.read_text()
     start = text.index("  - indicator: children-looked-after-rate")
@@ -197,17 +196,30 @@ def test_children_looked_after_at_31_march_from_the_latest_returns(
         "residence_area_code": [p[1] for p in people], "age": [p[2] for p in people],
         "sex": [p[3] for p in people], "population": [p[4] for p in people]}),
         population / "mye.parquet")
+    return people
+
+
+def la_figure(project: Project, indicator: str, period: str) -> dict[str, object]:
+    """The borough's row of an indicator for a financial year, from the results table."""
+    table = results_table.read(project.results_path)
+    assert table is not None
+    (row,) = [r for r in table.to_pylist() if r["indicator_id"] == indicator
+              and r["area_type"] == "la" and r["period"] == period
+              and r["period_type"] == "financial_year" and r["breakdown"] == "all"]
+    return row
+
+
+def test_children_looked_after_at_31_march_from_the_latest_returns(
+        workspace: tuple[Path, Path]) -> None:
+    ws, key = workspace
+    rows = write_extract(ws / "incoming" / "ssda903" / "episodes.csv")
+    people = looked_after_from_903(ws)
     project = Project.open(ws)
     loaded = project.load_data(None, [], True, key)
     assert {r.source: r.status for r in loaded} == {
         "cla-903": "loaded", "population": "loaded", "postcode-directory": "loaded"}
     project.run()
-    table = results_table.read(project.results_path)
-    assert table is not None
-    results = table.to_pylist()
-    (row,) = [r for r in results if r["indicator_id"] == "children-looked-after-rate"
-              and r["area_type"] == "la" and r["period"] == "2018/19"
-              and r["period_type"] == "financial_year" and r["breakdown"] == "all"]
+    row = la_figure(project, "children-looked-after-rate", "2018/19")
     expected = _looked_after_at(latest_returns(rows), date(2019, 3, 31))
     every_row = _looked_after_at([r for r in rows if r["LA"] in OURS], date(2019, 3, 31))
     assert expected >= 10 and every_row > expected  # the rule matters here

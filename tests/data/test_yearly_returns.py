@@ -18,11 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from test_ssda903 import EPISODES, OURS, _episodes
+from test_ssda903 import EPISODES, OURS, _episodes, looked_after_from_903
 
 from common_outcomes.data import protect
 from common_outcomes.data.store import open_store
 from common_outcomes.project import Project
+from common_outcomes.results import table as results_table
 
 KEY = "k" * 64
 YEARS = (2017, 2018, 2019)
@@ -100,9 +101,9 @@ def _parse(text: str) -> date | None:
     return date(y, m, d)
 
 
-def _hand() -> set[tuple[str, date, date | None, int]]:
+def _hand(years: tuple[int, ...] = YEARS) -> set[tuple[str, date, date | None, int]]:
     """(pseudonymised child, start, end, year) of each episode, the latest return kept."""
-    latest = list(_latest([r for y in YEARS for r in _return(y)]).values())
+    latest = list(_latest([r for y in years for r in _return(y)]).values())
     children = protect.pseudonymise(pa.array([r["CHILD"] for r in latest]),
                                      KEY.encode()).to_pylist()
     return {(c, _parse(r["DECOM"]), _parse(r["DEC"]), int(r["YEAR"]))  # type: ignore[misc]
@@ -233,17 +234,100 @@ def test_rolling_back_the_last_yearly_load_restores_the_previous_store(
     assert store.version(third.version_id).status == "rolled back"
 
 
+def _looked_after_figures(project: Project) -> dict[str, tuple[object, ...]]:
+    """The borough's children looked after rate, by financial year: (numerator,
+    denominator, value)."""
+    project.run()
+    table = results_table.read(project.results_path)
+    assert table is not None
+    return {r["period"]: (r["numerator"], r["denominator"], r["value"])
+            for r in table.to_pylist() if r["indicator_id"] == "children-looked-after-rate"
+            and r["area_type"] == "la" and r["period_type"] == "financial_year"
+            and r["breakdown"] == "all" and r["numerator"] is not None}
+
+
+def test_the_engines_children_looked_after_from_yearly_files_and_after_a_rollback(
+        workspace: tuple[Path, Path]) -> None:
+    ws, key = workspace
+    _declare(ws, FROM_NAME)
+    files = _yearly(ws, with_year=False)
+    people = looked_after_from_903(ws)
+    project = Project.open(ws)
+    # Two years out of order, the population and postcodes, then the engine.
+    for year in (2018, 2017):
+        (result,) = project.load_data("cla-903", [files[year]], False, key)
+        assert result.status == "loaded"
+    (previous,) = [v for v in open_store(ws).history("cla-903") if v.status == "current"]
+    for source in ("population", "postcode-directory"):
+        loaded = project.load_data(source, sorted((ws / "incoming").glob(
+            project.sources[source].files)), False, key)
+        assert [r.status for r in loaded] == ["loaded"]
+    before = _looked_after_figures(project)
+    (result,) = project.load_data("cla-903", [files[2019]], False, key)
+    assert result.status == "loaded"
+    after = _looked_after_figures(project)
+    hand = _hand()
+    checked = 0
+    for year in YEARS:
+        period = f"{year - 1}/{str(year)[2:]}"
+        if year - 1 not in {p[0] for p in people}:
+            continue
+        expected = _looked_after_at(hand, date(year, 3, 31))
+        children = sum(p[4] for p in people if p[0] == year - 1)
+        assert after[period][:2] == (expected, children), period
+        assert after[period][2] == pytest.approx(10000 * expected / children, rel=1e-12)
+        checked += 1
+    assert checked == 3 and after != before
+    # Rolling the 2019 file back restores the figures the two earlier years gave.
+    store = open_store(ws)
+    with store.lock():
+        store.rollback(previous.version_id, by="test")
+    assert _episodes_stored(ws) == _hand((2017, 2018))
+    assert _looked_after_figures(project) == before
+
+
+def test_a_resubmitted_years_file_replaces_that_years_rows(
+        workspace: tuple[Path, Path]) -> None:
+    ws, key = workspace
+    _declare(ws, FROM_NAME)
+    files = _yearly(ws, with_year=False)
+    project = Project.open(ws)
+    for year in (2017, 2018):
+        project.load_data("cla-903", [files[year]], False, key)
+    # The 2018 return again, corrected: an open episode in fact ended on 1 February 2018.
+    rows = _return(2018)
+    (fixed,) = [r for r in rows if not r["DEC"]][:1]
+    fixed["DEC"], fixed["REC"] = "01/02/2018", "E13"
+    assert _parse(fixed["DECOM"]) < date(2018, 2, 1)  # type: ignore[operator]
+    corrected = _write(ws / "incoming" / "ssda903" / "episodes_2018_v2.csv", rows, False)
+    (result,) = project.load_data("cla-903", [corrected], False, key)
+    assert result.status == "loaded"
+    assert f"{len(rows)} superseded by this one" in result.message
+    child = protect.pseudonymise(pa.array([fixed["CHILD"]]), KEY.encode())[0].as_py()
+    stored = {(c, s) : e for c, s, e, _ in _episodes_stored(ws)}
+    assert stored[(child, _parse(fixed["DECOM"]))] == date(2018, 2, 1)
+    assert _episodes_stored(ws) == {
+        (c, s, date(2018, 2, 1) if (c, s) == (child, _parse(fixed["DECOM"])) else e, y)
+        for c, s, e, y in _hand((2017, 2018))}
+
+
 def test_a_file_name_without_the_declared_year_is_refused_in_one_sentence(
         workspace: tuple[Path, Path]) -> None:
     ws, key = workspace
     _declare(ws, FROM_NAME)
+    files = _yearly(ws, with_year=False)
+    project = Project.open(ws)
+    project.load_data("cla-903", [files[2017]], False, key)
+    stored = _episodes_stored(ws)
     path = _write(ws / "incoming" / "ssda903" / "episodes.csv", _return(2018), with_year=False)
-    (result,) = Project.open(ws).load_data("cla-903", [path], False, key)
+    (result,) = project.load_data("cla-903", [path], False, key)
     assert result.status == "rejected"
     assert [p.code for p in result.problems] == ["file.no-return-year"]
     message = result.message
     assert "episodes.csv" in message and "YEAR" in message and message.count(". ") == 0
-    assert open_store(ws).current_files("cla-903") == []
+    # The store is as it was.
+    assert _episodes_stored(ws) == stored
+    assert len(open_store(ws).history("cla-903")) == 1
 
 
 # --- the CIN census: one XML a year -------------------------------------------------------------
