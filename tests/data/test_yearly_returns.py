@@ -181,6 +181,14 @@ def test_the_load_says_what_it_kept_and_what_it_superseded(
     assert kept and superseded
     assert f"kept {kept} rows from earlier returns, {superseded} superseded by this one" in (
         second.message), second.message
+    # The new version holds the rows kept and the file's; raw identifiers only the file's
+    # (the rows kept have theirs in the 2017 version's linkage, on its retention).
+    store = open_store(ws)
+    assert second.version_id is not None
+    data = store.version_files(second.version_id, "data")
+    linkage = store.version_files(second.version_id, "linkage")
+    assert sum(pq.read_metadata(f).num_rows for f in data) == kept + len(now)
+    assert sum(pq.read_metadata(f).num_rows for f in linkage) == len(now)
     # The 2017 file again, after 2018's: nothing to do (the same file), and nothing changes.
     stored = _episodes_stored(ws)
     (again,) = project.load_data("cla-903", [files[2017]], False, key)

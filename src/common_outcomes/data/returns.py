@@ -226,9 +226,11 @@ def accumulate(decl: SourceDeclaration, store: Store, data_dir: Path,
     """Merge the staged parts of a load (data_dir, linkage_dir: part-NNNNN.parquet, their
     rows aligned) with the source's current stored rows: for each record (the rule's key, as
     stored) the row from the latest return is kept, this file's on a tie (a resubmission).
-    Stored rows kept are copied into the staged version (carried-NNNNN.parquet, with their
-    linkage), this file's rows that lose are dropped from its parts. None when nothing is
-    stored. Raises StoreError when the stored rows cannot take this load's columns."""
+    Stored rows kept are copied into the staged version (carried-NNNNN.parquet), this file's
+    rows that lose are dropped from its parts (and their linkage). The raw identifiers of the
+    rows carried stay in the linkage of the version they came in, deleted on its schedule:
+    copying them would keep them longer than agreed. None when nothing is stored. Raises
+    StoreError when the stored rows cannot take this load's columns."""
     rule = decl.latest_return
     current = store.current_files(decl.id)
     if rule is None or not current:
@@ -240,7 +242,9 @@ def accumulate(decl: SourceDeclaration, store: Store, data_dir: Path,
     for src, parts in ((1, [(p, None) for p in new_parts]),
                        (0, [(c.path, c) for c in current])):
         for number, (path, part) in enumerate(parts):
-            t = pq.read_table(path)
+            present = set(pq.read_schema(path).names)
+            t = pq.read_table(path, columns=[n for n in (*names, rule.year, "period")
+                                             if n in present])
             if part is not None:
                 here = pc.is_in(t.column("period"), value_set=pa.array(part.periods, pa.string()))
             else:
@@ -270,7 +274,6 @@ def accumulate(decl: SourceDeclaration, store: Store, data_dir: Path,
     row = ranked.column("row").to_numpy()
     new, old = src == 1, src == 0
     _rewrite(new_parts, part[new & first], row[new & first], data_dir, linkage_dir)
-    linkage = {(p.version_id, p.path.name): p.path for p in store.linkage_files(decl.id)}
     carried = 0
     for number, c in enumerate(current):
         wins = row[old & first & (part == number)]
@@ -280,10 +283,6 @@ def accumulate(decl: SourceDeclaration, store: Store, data_dir: Path,
         mask[wins] = True
         kept = _conform(pq.read_table(c.path).filter(pa.array(mask)), schema, decl.id)
         pq.write_table(kept, data_dir / f"carried-{number:05d}.parquet", compression="zstd")
-        found = linkage.get((c.version_id, c.path.name))
-        if found is not None:  # deleted under its retention: the rows carry no identifiers
-            pq.write_table(pq.read_table(found).filter(pa.array(mask)),
-                           linkage_dir / f"carried-{number:05d}.parquet", compression="zstd")
         carried += len(wins)
     periods = sorted({p for c in current for p in c.periods})
     return Merged(carried, int((old & ~first).sum()), int((new & ~first).sum()),
