@@ -189,6 +189,8 @@ def test_the_load_says_what_it_kept_and_what_it_superseded(
     linkage = store.version_files(second.version_id, "linkage")
     assert sum(pq.read_metadata(f).num_rows for f in data) == kept + len(now)
     assert sum(pq.read_metadata(f).num_rows for f in linkage) == len(now)
+    # Quality reads the merged version's parts as one table: every current row is counted.
+    assert sum(q.rows for q in project.quality() if q.source == "cla-903") == kept + len(now)
     # The 2017 file again, after 2018's: nothing to do (the same file), and nothing changes.
     stored = _episodes_stored(ws)
     (again,) = project.load_data("cla-903", [files[2017]], False, key)
