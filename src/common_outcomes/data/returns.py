@@ -80,12 +80,18 @@ def _text(table: pa.Table, name: str) -> pa.Array:
     return pc.fill_null(pc.utf8_trim_whitespace(values), "")
 
 
+def _repeats(decl: SourceDeclaration, info: FileInfo) -> bool:
+    """Whether one file can hold several returns of a record: only with the rule's year
+    column, and not in a file of several tables (a CIN census is one year's)."""
+    rule = decl.latest_return
+    return rule is not None and rule.year in info.columns and info.part is None
+
+
 def set_aside(decl: SourceDeclaration, info: FileInfo, borough: str | None,
               chunk_rows: int) -> SetAside:
     """Read the file once for the LA and latest-return columns (a record's latest return
     may come after it in the file). Raises ReadError as read_chunks does."""
-    if decl.la_filter is None and (decl.latest_return is None
-                                   or decl.latest_return.year not in info.columns):
+    if decl.la_filter is None and not _repeats(decl, info):
         return SetAside()
     if decl.la_filter is not None and borough is None:
         raise ValueError(f"{decl.id} filters by LA, so the load needs the workspace's LA")
@@ -95,9 +101,7 @@ def set_aside(decl: SourceDeclaration, info: FileInfo, borough: str | None,
     keys: list[pa.Array] = []
     years: list[pa.Array] = []
     numbers: list[npt.NDArray[np.int64]] = []
-    rule = decl.latest_return
-    if rule is not None and rule.year not in info.columns:
-        rule = None  # one return a file (its year from `file_year`): nothing repeats in it
+    rule = decl.latest_return if _repeats(decl, info) else None
     key = (rule.key or decl.key) if rule else ()
     for chunk in read_chunks(info, chunk_rows):
         table = chunk.table
