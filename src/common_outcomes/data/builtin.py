@@ -19,7 +19,8 @@ from common_outcomes.errors import Issues
 from common_outcomes.strategy import Workspace
 
 BUILTIN = Path(__file__).parent / "builtin"
-INHERITED = ("period", "schedule", "key")
+INHERITED = ("period", "schedule", "key", "release")
+NUMBERS = (ColumnType.INTEGER, ColumnType.NUMBER)
 
 
 @cache
@@ -44,7 +45,10 @@ def resolve(decl: SourceDeclaration) -> SourceDeclaration:
         template = templates()[decl.builtin]
         update: dict[str, object] = {name: getattr(template, name) for name in INHERITED
                                      if name not in decl.model_fields_set}
-        update["columns"] = merged(template.columns, decl.columns)
+        own = tuple(c.model_copy(update={"markers": template.markers})
+                    if template.markers and not c.markers and c.type in NUMBERS else c
+                    for c in decl.columns)
+        update["columns"] = merged(template.columns, own)
         decl = decl.model_copy(update=update)
     return with_return_columns(decl)
 
