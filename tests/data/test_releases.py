@@ -175,8 +175,7 @@ def check_superseded(found: Comparators) -> None:
 
 def test_sources_naming_one_publication_the_newer_release_wins_period_by_period(
         ws: Path) -> None:
-    declare(ws, "dfe-cla", "comparators/cla_2025.csv", "release: {publication: dfe-cla, "
-            "column: time_period}\n")
+    declare(ws, "dfe-cla", "comparators/cla_2025.csv", "release: {publication: dfe-cla}\n")
     declare(ws, "dfe-cla-2024", "comparators/cla_2024.csv", "release: {publication: dfe-cla, "
             "column: time_period}\n")
     write(ws / "incoming" / "comparators" / "cla_2025.csv", HEAD, CURRENT)

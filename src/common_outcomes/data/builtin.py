@@ -49,6 +49,10 @@ def resolve(decl: SourceDeclaration) -> SourceDeclaration:
                     if template.markers and not c.markers and c.type in NUMBERS else c
                     for c in decl.columns)
         update["columns"] = merged(template.columns, own)
+        if decl.release is not None and template.release is not None:
+            # A publication named beside a built-in keeps the built-in's release column.
+            update["release"] = template.release.model_copy(
+                update=decl.release.model_dump(exclude_unset=True))
         decl = decl.model_copy(update=update)
     return with_return_columns(decl)
 

@@ -224,8 +224,9 @@ class Release(Model):
         None, description="The publication the source's files are releases of (default: the "
                           "source's id); sources naming the same publication are releases "
                           "of one publication")
-    column: str = Field(description="The column holding each row's period: a release is "
-                                    "named by, and ordered by, the latest period it covers")
+    column: str | None = Field(
+        None, description="The column holding each row's period: a release is named by, and "
+                          "ordered by, the latest period it covers (default: the built-in's)")
     published: date | None = Field(
         None, description="The release's publication date, for a source that holds one "
                           "release: orders releases that cover the same latest period")

@@ -158,7 +158,7 @@ def release_of(decl: SourceDeclaration, info: FileInfo, renamed: dict[str, str],
     numbers), so that releases to different periods stay current side by side and a file
     for the same latest period supersedes the earlier one as a corrected release."""
     rule = decl.release
-    if rule is None or decl.period is not None:
+    if rule is None or rule.column is None or decl.period is not None:
         return None
     if decl.unpivot is not None and rule.column == decl.unpivot.period:
         found = [p for _, p in wide_columns(decl.unpivot, info.columns)]
