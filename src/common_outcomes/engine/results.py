@@ -405,6 +405,8 @@ def _once_per_person(cells: Cells, rows: Ints, period: Ints
     in the period is, placed in the area and groups of their first record in the
     denominator (else in the numerator, else their first record)."""
     assert cells.person is not None
+    if not len(rows):  # no whole period (or, below the borough, no record with an area)
+        return rows, period, np.zeros(0), np.zeros(0)
     person, den = cells.person[rows], cells.denominator[rows]
     # Ties (same month) go to the first small area and groups by code, not to the engine's
     # row order.
