@@ -25,7 +25,13 @@ import pyarrow.compute as pc
 from common_outcomes.data.builtin import resolved_sources
 from common_outcomes.data.checks import check_comparators, check_definitions, check_sources
 from common_outcomes.data.declarations import SOURCE_KINDS, SourceDeclaration
-from common_outcomes.data.load import LoadResult, load_file, postcode_directory
+from common_outcomes.data.load import (
+    LoadResult,
+    load_file,
+    postcode_columns,
+    postcode_directory,
+    reassign,
+)
 from common_outcomes.data.protect import load_key
 from common_outcomes.data.quality import QualityRow, quality
 from common_outcomes.data.spreadsheets import write_csv
@@ -228,6 +234,20 @@ class Project:
             return [load_file(self.folder, store, decl, path, key, directory,
                               borough=self.workspace.settings.borough.code)
                     for decl, path in work]
+
+    def reassign(self, source: str | None) -> list[LoadResult]:
+        """`outcomes load --reassign`: the current versions of a source (or of every source
+        placed by postcode) placed again in small areas with the current postcode directory,
+        each as a new version."""
+        if source is not None and source not in self.sources:
+            known = ", ".join(sorted(self.sources)) or "none are declared"
+            raise UserError(f"Unknown source '{source}'; the workspace declares: {known}.")
+        chosen = [self.sources[source]] if source else [
+            d for d in self.sources.values() if postcode_columns(d)]
+        directory = postcode_directory(self.folder)
+        store = self.store
+        with store.lock():
+            return [r for decl in chosen for r in reassign(store, decl, directory)]
 
     def quality(self) -> list[QualityRow]:
         """`outcomes quality`: completeness, validity, timeliness and duplicates."""

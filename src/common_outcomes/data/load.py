@@ -11,6 +11,7 @@ outcome is audited, and problems go to an error report the analyst can send back
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import re
 from collections import Counter
@@ -31,8 +32,9 @@ from common_outcomes.data.declarations import Identifier, SourceDeclaration, Unp
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
 from common_outcomes.data.returns import SetAside, set_aside
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
-from common_outcomes.data.store import Manifest, Store
+from common_outcomes.data.store import Manifest, Store, StoreError
 from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
+from common_outcomes.geography.postcodes import POSTCODES
 from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import period_containing
 
@@ -58,6 +60,7 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # rows left out by the declaration, why
+    without_area: int = 0  # accepted rows whose postcode found no small area
 
     @property
     def by_code(self) -> dict[str, int]:
@@ -68,15 +71,22 @@ class LoadResult:
 class PostcodeDirectory:
     postcodes: pa.Array
     areas: pa.Array
+    # What the areas were derived with (a hash of the directory's files): a version records
+    # it, so that a new directory makes the same file load again (and --reassign finds it).
+    version: str = ""
 
     @classmethod
     def from_files(cls, files: Iterable[Path]) -> PostcodeDirectory | None:
+        files = list(files)
         tables = [pq.read_table(f, columns=["postcode", "area_code"]) for f in files]
         if not tables:
             return None
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(hashlib.sha256(f.read_bytes()).digest())
         t = pa.concat_tables(tables)
         return cls(protect.normalise_postcode(t.column("postcode").combine_chunks()),
-                   t.column("area_code").combine_chunks())
+                   t.column("area_code").combine_chunks(), digest.hexdigest()[:16])
 
     def lsoa(self, postcodes: pa.Array) -> pa.Array:
         index = pc.index_in(protect.normalise_postcode(postcodes), value_set=self.postcodes)
@@ -87,8 +97,46 @@ def postcode_directory(workspace: Path) -> PostcodeDirectory | None:
     """The postcode directory the council holds: incoming/postcode_directory (written by
     `outcomes synth` for its synthetic postcodes) or reference/postcodes/."""
     files = sorted((workspace / "incoming" / "postcode_directory").glob("*.parquet")) + sorted(
-        (workspace / "reference" / "postcodes").glob("*.parquet"))
+        (workspace / POSTCODES).glob("*.parquet"))
     return PostcodeDirectory.from_files(files)
+
+
+def postcode_columns(decl: SourceDeclaration) -> list[str]:
+    """The declared columns whose postcodes place a record in a small area."""
+    return [c.name for c in decl.columns if c.identifier is Identifier.POSTCODE]
+
+
+def areas_version(decl: SourceDeclaration, directory: PostcodeDirectory | None) -> str:
+    """The postcode directory a version of this source is placed with ('' when its records
+    are not placed by postcode, or there is no directory)."""
+    return directory.version if directory is not None and postcode_columns(decl) else ""
+
+
+def unplaced(analytic: dict[str, pa.Array], postcodes: list[str]) -> tuple[int, int]:
+    """(rows with no small area, of them those whose postcode is one but not in the
+    directory): the rest have no postcode, or free text in its place."""
+    if not postcodes:
+        return 0, 0
+    n = len(analytic[f"{postcodes[0]}_lsoa"])
+    placed = np.zeros(n, dtype=bool)
+    shaped = np.zeros(n, dtype=bool)
+    for name in postcodes:
+        placed |= np.asarray(pc.is_valid(analytic[f"{name}_lsoa"]))
+        shaped |= np.asarray(pc.is_valid(analytic[f"{name}_sector"]))
+    return int((~placed).sum()), int((~placed & shaped).sum())
+
+
+def unplaced_note(without: int, unmatched: int, rows: int,
+                  directory: PostcodeDirectory | None) -> str:
+    """What a load says of its records without a small area."""
+    counts = "they count for the borough as a whole but in no ward or locality"
+    if directory is None:
+        return (f"{without:,} of {rows:,} records have no small area, since no postcode "
+                "directory is installed ('outcomes geography --postcodes FILE' installs "
+                f"ONS's): {counts}")
+    missing = without - unmatched
+    return (f"{unmatched:,} of {rows:,} records have a postcode not in the postcode directory"
+            + (f" and {missing:,} have no postcode" if missing else "") + f": {counts}")
 
 
 def _period_labels(decl: SourceDeclaration, dates: pa.Array) -> pa.Array:
@@ -283,7 +331,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
         return _refused(workspace, store, decl, path.name, None, [problem], 0,
                         f"{path.name} cannot be read: {exc.message}")
     earlier = store.find_by_hash(decl.id, info.sha256)
-    if earlier is not None:
+    placed_with = areas_version(decl, directory)
+    again = earlier is not None and earlier.manifest.areas_from != placed_with
+    if earlier is not None and not again:
         log.info("%s: %s unchanged since version %s", decl.id, info.name, earlier.version_id)
         store.audit({"event": "unchanged", "source": decl.id, "file": info.name,
                      "sha256": info.sha256, "by": _user(), "version_id": earlier.version_id})
@@ -307,7 +357,8 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                                     if p.code == "file.missing-column")
                         + f", which {decl.id} needs (required, key or period), so nothing "
                           "was loaded")
-    rows_read = accepted = 0
+    rows_read = accepted = without = unmatched = 0
+    postcodes = postcode_columns(decl)
     periods: set[str] = set()
     seen = SeenKeys()
     aside = SetAside()
@@ -341,6 +392,8 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                           else pa.array([release] * n, pa.string()))
                 periods.update(pc.unique(labels).drop_null().to_pylist())
                 analytic, linkage = protect_columns(decl, columns, key, directory)
+                none, not_found = unplaced(analytic, postcodes)
+                without, unmatched = without + none, unmatched + not_found
                 analytic["period"] = labels
                 linkage["source_row"] = pc.filter(pa.array(numbers), good)
                 pq.write_table(pa.table(analytic), staged.data_dir / f"part-{part:05d}.parquet",
@@ -371,8 +424,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                                "so nothing was loaded")
             refused.notes = aside.notes()
             return refused
-        manifest = _manifest(decl, info, sorted(periods), rows_read, accepted, quarantined,
-                             today, staged.data_dir)
+        manifest = replace(_manifest(decl, info, sorted(periods), rows_read, accepted,
+                                     quarantined, today, staged.data_dir),
+                           areas_from=placed_with, rows_without_area=without)
         version = store.commit(staged, manifest)
     if problems:
         store.audit({"event": "problems", "version_id": version.version_id, "source": decl.id,
@@ -388,7 +442,12 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         + _column_notes(problems)
                         + (f", {len(aside.rows):,} rows set aside" if len(aside.rows) else ""),
                         info.encoding, version.version_id, rows_read, accepted, quarantined,
-                        problems, notes=aside.notes())
+                        problems, notes=aside.notes(), without_area=without)
+    if again and earlier is not None:
+        result.notes.insert(0, f"loaded again, though version {earlier.version_id} holds the "
+                               "same file: the postcode directory changed since")
+    if without:
+        result.notes.append(unplaced_note(without, unmatched, accepted, directory))
     if renamed:
         result.message += "; read " + ", ".join(f"'{old}' as '{new}'"
                                                 for old, new in renamed.items())
@@ -457,3 +516,81 @@ def write_report(workspace: Path, source: str, file_name: str, sha256: str | Non
     write_csv(csv_path, REPORT_COLUMNS, rows)
     write_xlsx(xlsx_path, {"Problems": (REPORT_COLUMNS, rows)})
     return [csv_path, xlsx_path]
+
+
+def reassign(store: Store, decl: SourceDeclaration, directory: PostcodeDirectory | None
+             ) -> list[LoadResult]:
+    """`outcomes load --reassign`: each current version of a source placed again with the
+    current postcode directory, as a new version of the periods it is current for. The raw
+    postcodes come from the version's linkage copy, so this works while that is kept (the
+    source's `linkage_months`); the analytic store keeps only the postcode sector. The caller
+    holds the store's lock."""
+    postcodes = postcode_columns(decl)
+    placed_with = areas_version(decl, directory)
+    results: list[LoadResult] = []
+    current: dict[str, list[str]] = {}
+    for part in store.current_files(decl.id):
+        periods = current.setdefault(part.version_id, [])
+        periods.extend(p for p in part.periods if p not in periods)
+    for version_id, periods in sorted(current.items()):
+        m = store.version(version_id).manifest
+        if not postcodes or m.areas_from == placed_with:
+            results.append(LoadResult(decl.id, m.file_name, "unchanged",
+                                      f"version {version_id} is placed with the current "
+                                      "postcode directory already; nothing to do",
+                                      version_id=version_id))
+            continue
+        results.append(_reassign_version(store, decl, m, sorted(periods), postcodes,
+                                         directory, placed_with))
+    return results
+
+
+def _reassign_version(store: Store, decl: SourceDeclaration, m: Manifest, periods: list[str],
+                      postcodes: list[str], directory: PostcodeDirectory | None,
+                      placed_with: str) -> LoadResult:
+    try:
+        linkage = {p.name: p for p in store.version_files(m.version_id, "linkage")}
+        data = store.version_files(m.version_id, "data")
+    except StoreError:
+        return LoadResult(decl.id, m.file_name, "rejected",
+                          f"version {m.version_id} ({m.file_name}) cannot be placed again: its "
+                          "raw postcodes were deleted with its linkage copy (kept "
+                          f"{decl.retention.linkage_months} months); ask {m.partner} to send "
+                          "the file again and load it", version_id=m.version_id)
+    rows = without = unmatched = 0
+    with store.stage(decl.id) as staged:
+        for path in data:
+            table = pq.read_table(path)
+            raw = pq.read_table(linkage[path.name])
+            keep = pc.is_in(table.column("period"), value_set=pa.array(periods, pa.string()))
+            table, raw = table.filter(keep), raw.filter(keep)
+            for name in postcodes:
+                values = raw.column(name).combine_chunks()
+                lsoa = (directory.lsoa(values) if directory is not None
+                        else pa.nulls(len(values), pa.string()))
+                at = table.schema.get_field_index(f"{name}_lsoa")
+                table = table.set_column(at, f"{name}_lsoa", lsoa)
+            none, not_found = unplaced({c: table.column(c).combine_chunks()
+                                        for c in table.column_names}, postcodes)
+            rows, without, unmatched = rows + table.num_rows, without + none, unmatched + not_found
+            pq.write_table(table, staged.data_dir / path.name, compression="zstd")
+            pq.write_table(raw, staged.linkage_dir / path.name, compression="zstd")
+        # The same file's rows, placed again: its retention dates stay the original's.
+        manifest = replace(m, version_id="", periods=tuple(periods), rows_accepted=rows,
+                           loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                           loaded_by=_user(), areas_from=placed_with, rows_without_area=without,
+                           reassigned_from=m.version_id)
+        version = store.commit(staged, manifest)
+    store.audit({"event": "reassign", "source": decl.id, "version_id": version.version_id,
+                 "reassigned_from": m.version_id, "areas_from": placed_with,
+                 "rows_without_area_before": m.rows_without_area,
+                 "rows_without_area": without, "by": _user()})
+    result = LoadResult(decl.id, m.file_name, "loaded",
+                        f"{m.file_name}: {rows:,} rows of version {m.version_id} placed again "
+                        f"with the current postcode directory as version {version.version_id} "
+                        f"(without a small area: {m.rows_without_area:,} before, "
+                        f"{without:,} now)", None, version.version_id, rows, rows,
+                        without_area=without)
+    if without:
+        result.notes.append(unplaced_note(without, unmatched, rows, directory))
+    return result
