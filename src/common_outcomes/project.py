@@ -430,9 +430,6 @@ class Project:
         if not SOURCE_ID.match(source):
             raise UserError(f"--source '{source}' is not a usable source id: use lower-case "
                             "letters, digits and hyphens (e.g. cla-903).")
-        if out.exists() and not force:
-            raise UserError(f"{out} already exists; choose another --out, or give --force to "
-                            "write over it.")
         target = schema or Path.cwd() / "schema" / "source.schema.json"
         ref = Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
         try:

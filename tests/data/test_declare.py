@@ -279,3 +279,16 @@ def test_a_file_of_another_builtin_is_recognised_in_the_loads_one_sentence(
     (result,) = project.load_data("cla-header", [short], False, key)
     assert "looks like" not in result.message or "ssda903/episodes" in result.message
     assert project.store.current_files("cla-header") == []
+
+
+def test_long_digit_ids_stay_text_and_an_empty_date_of_birth_is_still_a_date(
+        tmp_path: Path) -> None:
+    rows = [[f"{10**17 + i}", "", str(i)] for i in range(5)]
+    path = _write_csv(tmp_path / "ids.csv", ["UniqSubmissionID", "PersonBirthDate", "n"], rows)
+    Project.declare(path, "ids", tmp_path / "ids.yaml")
+    columns = {c["name"]: c for c in yaml.safe_load((tmp_path / "ids.yaml").read_text())[
+        "columns"]}
+    assert columns["UniqSubmissionID"]["type"] == "string"
+    assert columns["n"]["type"] == "integer"
+    assert columns["PersonBirthDate"] == {"name": "PersonBirthDate", "type": "date",
+                                          "identifier": "date_of_birth"}

@@ -36,6 +36,8 @@ SAMPLE_ROWS = 10_000
 MAX_CODES = 15
 # The date formats a draft recognises, in the order tried (as `date_formats` reads them).
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%b-%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y")
+# Longer runs of digits are ids, not quantities (and may not fit a 64-bit integer).
+MAX_DIGITS = 15
 # How many leading columns a two-column key is looked for among (pairs grow as the square).
 KEY_PAIR_COLUMNS = 20
 # When a header is convincingly a built-in's (see `resembles`).
@@ -203,6 +205,8 @@ def _typed(arrow: pa.DataType, values: list[str]) -> tuple[ColumnType, tuple[str
     if all(_INTEGER.match(v) for v in values):
         if any(len(v.lstrip("+-")) > 1 and v.lstrip("+-").startswith("0") for v in values):
             return ColumnType.STRING, (), "digits with leading zeros (kept as text)"
+        if any(len(v.lstrip("+-")) > MAX_DIGITS for v in values):
+            return ColumnType.STRING, (), "long strings of digits, such as ids (kept as text)"
         return ColumnType.INTEGER, (), "whole numbers"
     if all(_NUMBER.match(v) for v in values):
         return ColumnType.NUMBER, (), "numbers"
@@ -218,8 +222,11 @@ def _guess(name: str, column: pa.ChunkedArray, rows: int) -> _Guess:
     kind = identifier_of(name)
     notes: list[str] = []
     if not present:
-        return _Guess(Column(name=name, identifier=kind),
-                      f"every value empty in {rows:,} rows: its type is unknown (text)")
+        dob = kind is Identifier.DATE_OF_BIRTH  # protected as a date, so declared one
+        return _Guess(Column(name=name, type=ColumnType.DATE if dob else ColumnType.STRING,
+                             identifier=kind),
+                      f"every value empty in {rows:,} rows: its type is unknown "
+                      f"({'a date, as a date of birth' if dob else 'text'})")
     ctype, formats, seen = _typed(column.type, present)
     if kind is not None and kind is not Identifier.DATE_OF_BIRTH:
         # An identifier is text, whatever its digits (an NHS number is not a quantity).
