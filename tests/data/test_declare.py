@@ -274,11 +274,19 @@ def test_a_file_of_another_builtin_is_recognised_in_the_loads_one_sentence(
             f"; this looks like the built-in {name} table; declare `builtin: {builtin}`"), (
             result.message)
         assert result.message.count(". ") == 0  # one sentence
-    # A file of the declared built-in that lacks a needed column says only what is missing.
+    # An episodes file without CHILD still looks like one, against the header's declaration;
+    # against a declaration of episodes itself it says only what is missing.
     short = _write_csv(tmp_path / "short.csv", episodes[1:], [row[1:]])
     (result,) = project.load_data("cla-header", [short], False, key)
-    assert "looks like" not in result.message or "ssda903/episodes" in result.message
+    assert result.message.endswith("declare `builtin: ssda903/episodes`")
+    (example_copy / "sources" / "cla_903.yaml").write_text(
+        (example_copy / "sources" / "cla_header.yaml").read_text()
+        .replace("cla-header", "cla-903").replace("ssda903/header", "ssda903/episodes"))
+    (result,) = Project.open(example_copy).load_data("cla-903", [short], False, key)
+    assert result.status == "rejected" and "'CHILD'" in result.message
+    assert "looks like" not in result.message
     assert project.store.current_files("cla-header") == []
+    assert project.store.current_files("cla-903") == []
 
 
 def test_long_digit_ids_stay_text_and_an_empty_date_of_birth_is_still_a_date(
