@@ -17,7 +17,13 @@ import yaml
 
 from common_outcomes.data.builtin import templates
 from common_outcomes.data.declarations import Identifier
-from common_outcomes.data.declare import SAMPLE_ROWS, identifier_of, needed_by, resembles
+from common_outcomes.data.declare import (
+    SAMPLE_ROWS,
+    identifier_of,
+    needed_by,
+    own_file,
+    resembles,
+)
 from common_outcomes.errors import Severity, UserError
 from common_outcomes.identifiers import nhs_check_digit
 from common_outcomes.project import Project
@@ -235,6 +241,8 @@ def test_a_builtins_header_is_recognised_even_with_a_column_short_or_extra(
 
 def test_every_builtin_recognises_its_own_header() -> None:
     for builtin, template in templates().items():
+        if not own_file(template):
+            continue  # one table of a file holding several has no header of its own
         match = resembles([c.name for c in template.columns])
         assert match is not None and match.builtin == builtin, builtin
 

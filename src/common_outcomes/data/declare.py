@@ -80,6 +80,12 @@ def needed_by(template: SourceTemplate) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def own_file(template: SourceTemplate) -> bool:
+    """A built-in read from a file of its own, with a header to compare; not one table out
+    of a file holding several (a CIN census XML's, whose templates name their `table`)."""
+    return getattr(template, "table", None) is None
+
+
 def resembles(header: Sequence[str]) -> Resemblance | None:
     """The built-in table this header most resembles, when the match is convincing: at least
     3 of the built-in's columns are in the header, they are at least 80% of the columns the
@@ -89,6 +95,8 @@ def resembles(header: Sequence[str]) -> Resemblance | None:
     present = set(header)
     best: tuple[tuple[float, int, float], Resemblance] | None = None
     for builtin, template in templates().items():
+        if not own_file(template):
+            continue
         names = {c.name: {c.name, *c.renamed_from} for c in template.columns}
         has = {name for name, spellings in names.items() if spellings & present}
         need = needed_by(template)
@@ -103,6 +111,17 @@ def resembles(header: Sequence[str]) -> Resemblance | None:
         if best is None or score > best[0]:
             best = (score, match)
     return None if best is None else best[1]
+
+
+def look_alike(declared: str | None, header: Sequence[str]) -> Resemblance | None:
+    """The other built-in a refused file's header resembles, for the load's sentence: none
+    when it is the declared built-in's own table, or when the declared built-in is one table
+    of a file holding several (its columns come from that file's reader, not a header)."""
+    if declared is not None and declared in templates() and not own_file(
+            templates()[declared]):
+        return None
+    match = resembles(header)
+    return None if match is None or match.builtin == declared else match
 
 
 # --- drafting a declaration ---------------------------------------------------------------

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from common_outcomes.data import protect
 from common_outcomes.data.declarations import Identifier, SourceDeclaration
-from common_outcomes.data.declare import resembles
+from common_outcomes.data.declare import look_alike
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
 from common_outcomes.data.returns import SetAside, set_aside
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
@@ -178,9 +178,9 @@ def _header_problems(decl: SourceDeclaration, header: tuple[str, ...]
 
 def _looks_like(decl: SourceDeclaration, header: tuple[str, ...]) -> str:
     """'; this looks like an SSDA903 episodes table; declare `builtin: ...`' when the
-    refused file's header is convincingly another built-in's (see declare.resembles)."""
-    match = resembles(header)
-    return "" if match is None or match.builtin == decl.builtin else f"; {match.sentence()}"
+    refused file's header is convincingly another built-in's (see declare.look_alike)."""
+    match = look_alike(decl.builtin, header)
+    return "" if match is None else f"; {match.sentence()}"
 
 
 def _column_notes(problems: list[Problem]) -> str:
