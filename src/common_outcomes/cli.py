@@ -323,6 +323,16 @@ def run(
             out.print(f"  {escape(indicator)}: {escape(reason)}")
     if result.without_data:
         out.print("Run 'outcomes load' for the sources with no data.")
+    if result.revisions:
+        out.print(f"{len(result.revisions)} published figures were revised by a newer release "
+                  f"(the newer is used; all listed in {escape(str(result.revisions_path))}):")
+        for revision in result.revisions[:SHOWN_REVISIONS]:
+            out.print(f"  {escape(revision.sentence())}")
+        if len(result.revisions) > SHOWN_REVISIONS:
+            out.print(f"  and {len(result.revisions) - SHOWN_REVISIONS} more")
+
+
+SHOWN_REVISIONS = 10
 
 
 def _engine_settings(engine: str, master: str | None, conf: list[str],

@@ -32,6 +32,7 @@ from common_outcomes.data.load import LoadResult, load_file, postcode_directory
 from common_outcomes.data.protect import load_key
 from common_outcomes.data.quality import QualityRow, quality
 from common_outcomes.data.readers import ReadError
+from common_outcomes.data.spreadsheets import write_csv
 from common_outcomes.data.store import Store, open_store
 from common_outcomes.documents import DocumentModel
 from common_outcomes.engine import Progress as RunProgress
@@ -71,13 +72,17 @@ from common_outcomes.synth.run import Progress, SynthResult
 from common_outcomes.synth.run import synthesize as synthesize_into
 from common_outcomes.synth.spec import SynthSpec
 from common_outcomes.tracking.changes import Change, changes
-from common_outcomes.tracking.comparators import add_comparators
+from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
     from common_outcomes.state import State
 
 DEMO_EMAIL = "demo@example.org"
+# Beside the results: the published figures newer releases revised, in the last run.
+REVISIONS = "revisions.csv"
+REVISION_COLUMNS = ("indicator", "area_code", "area_name", "period", "old_value",
+                    "old_release", "new_value", "new_release")
 SOURCE_ID = re.compile(SLUG_PATTERN)
 
 
@@ -118,6 +123,8 @@ class RunResult:
     passes_reused: int
     published_only: list[str]
     why_empty: dict[str, str]
+    revisions: tuple[Revision, ...] = ()  # published figures a newer release revised
+    revisions_path: Path | None = None  # where they are listed (CSV), when there are any
 
 
 @dataclass(frozen=True)
@@ -253,20 +260,30 @@ class Project:
         computed = compute(self.folder, self.workspace, self.framework.framework,
                            dict(self.sources), self.disclosure, progress, engine, settings,
                            scope)
-        table = results.within(self._tracked(computed.table), *window)
+        published = with_comparators(computed.table, self.folder, dict(self.sources),
+                                     dict(self.indicators),
+                                     self.workspace.settings.borough.code)
+        table = results.within(self._tracked(published.table), *window)
         written = publishable(table, self.disclosure.rules, self.disclosure.stocks)
         results.write(self.results_path, written)
+        revised = self.results_path.with_name(REVISIONS)
+        if published.revisions:
+            write_csv(revised, REVISION_COLUMNS, [
+                (r.indicator, r.area_code, r.area_name, r.period, r.old_value, r.old_release,
+                 r.new_value, r.new_release) for r in published.revisions])
+        else:
+            revised.unlink(missing_ok=True)
         held = set(results.indicators_in(written))
         mine = held & set(results.indicators_in(computed.table))
         return RunResult(self.results_path, table.num_rows, sorted(mine),
                          computed.without_data, computed.passes_computed,
                          computed.passes_reused, sorted(held - mine),
-                         why_empty(self.folder, self.workspace, computed.table, written, scope))
+                         why_empty(self.folder, self.workspace, computed.table, written, scope),
+                         published.revisions, revised if published.revisions else None)
 
     def _tracked(self, table: pa.Table) -> pa.Table:
-        # Comparators first, so that a published borough figure gets baselines and targets.
-        table = add_comparators(table, self.folder, dict(self.sources), dict(self.indicators),
-                                self.workspace.settings.borough.code)
+        # After the comparators, so that a published borough figure gets baselines and
+        # targets.
         polarity = {k: i.polarity.value for k, i in self.indicators.items()}
         return apply_tracking(table, [b for b, _ in self.workspace.baselines],
                               [t for t, _ in self.workspace.targets], polarity)

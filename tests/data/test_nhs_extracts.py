@@ -87,13 +87,20 @@ def test_an_msds_shaped_extract_gives_the_early_booking_proportion_by_hand(
             "AntenatalAppDate": f"{booked.isoformat()} 00:00:00.000",
             "GestAgeBooking": gestation, "NHSNumberBaby": _nhs(500 + i),
             "PersonBirthDateBaby": born.isoformat(), "BirthWeight": str(2300 + 17 * i),
-            "gestational_age_weeks": str(36 + i % 5), "birth_outcome": "live"})
+            "gestational_age_weeks": str(36 + i % 5),
+            "PregOutcome": "02" if i % 30 == 7 else "01"})  # 01 a live birth
     path = _write(ws / "incoming" / "maternity" / "msds-2024-25.csv", rows)
     project = Project.open(ws)
     (result,) = project.load_data("maternity", [path], False, key)
     assert (result.status, result.rows_accepted) == ("loaded", 90), result.problems[:3]
     assert "'GestAgeBooking' as 'gestation_at_booking_days'" in result.message
     assert "'PersonBirthDateBaby' as 'baby_dob'" in result.message
+    # PregOutcome's codes are mapped to the example's outcomes.
+    stored = pa.concat_tables(pq.read_table(p.path) for p in
+                              open_store(ws).current_files("maternity"))
+    assert sorted(set(stored.column("birth_outcome").to_pylist())) == ["live", "stillbirth"]
+    assert stored.column("birth_outcome").to_pylist().count("stillbirth") == sum(
+        r["PregOutcome"] == "02" for r in rows)
     project.run()
     recorded = [int(r["GestAgeBooking"]) for r in rows if r["GestAgeBooking"]]
     early = sum(g <= 76 for g in recorded)  # booked within 10 completed weeks

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -19,12 +20,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common_outcomes.data import protect
-from common_outcomes.data.declarations import Identifier, SourceDeclaration
+from common_outcomes.data.builtin import part_of
+from common_outcomes.data.declarations import Identifier, SourceDeclaration, Unpivot
 from common_outcomes.data.declare import look_alike
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
 from common_outcomes.data.returns import SetAside, set_aside
@@ -113,7 +116,10 @@ def protect_columns(decl: SourceDeclaration, columns: dict[str, pa.Array], key: 
             continue
         linkage[col.name] = pc.cast(values, pa.string()) if kind is not Identifier.DATE_OF_BIRTH \
             else values
-        if kind in (Identifier.NHS_NUMBER, Identifier.UPN, Identifier.CASE_ID):
+        if kind is Identifier.RECORD_ID:
+            analytic[col.name] = linkage[f"{col.name}_pseudonym"] = protect.pseudonymise(
+                values, key)
+        elif kind in (Identifier.NHS_NUMBER, Identifier.UPN, Identifier.CASE_ID):
             pseudonym = protect.pseudonymise(values, key)
             analytic[f"{col.name}_pseudonym"] = pseudonym
             linkage[f"{col.name}_pseudonym"] = pseudonym
@@ -145,6 +151,82 @@ def renames(decl: SourceDeclaration, header: tuple[str, ...]) -> dict[str, str]:
         if column.name not in header and found is not None:
             out[found] = column.name
     return out
+
+
+RELEASE = "release "  # a release's store period: "release 2025", its latest period
+
+
+def release_of(decl: SourceDeclaration, info: FileInfo, renamed: dict[str, str],
+               chunk_rows: int) -> str | None:
+    """The store period of a file that is a release of a publication: 'release ' and the
+    latest period it covers (the greatest value of the release's column, numbers compared as
+    numbers), so that releases to different periods stay current side by side and a file
+    for the same latest period supersedes the earlier one as a corrected release."""
+    rule = decl.release
+    if rule is None or rule.column is None or decl.period is not None:
+        return None
+    if decl.unpivot is not None and rule.column == decl.unpivot.period:
+        found = [p for _, p in wide_columns(decl.unpivot, info.columns)]
+    else:
+        name = next((old for old, new in renamed.items() if new == rule.column), rule.column)
+        if name not in info.columns:
+            return None  # the header check names the missing column
+        column = decl.column(rule.column)
+        markers = set(column.markers) if column is not None else set()
+        found = []
+        for chunk in read_chunks(info, chunk_rows):
+            values = pc.utf8_trim_whitespace(pc.cast(chunk.table.column(name), pa.string()))
+            found.extend(v for v in pc.unique(values).drop_null().to_pylist()
+                         if v and v not in markers)
+    if not found:
+        return None
+    return RELEASE + max(found, key=period_order)
+
+
+def period_order(text: str) -> tuple[int, float, str]:
+    """Periods as a publication writes them, in order: numbers as numbers (2024 < 202324 is
+    never compared: one publication writes one kind), other labels as text (2022/23)."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def wide_columns(rule: Unpivot, header: Iterable[str]) -> list[tuple[str, str]]:
+    """The wide columns (name, period) of a header: names matching the pattern in full, the
+    period being its first group, or the whole name without one."""
+    pattern = re.compile(rule.columns)
+    out = []
+    for name in header:
+        match = pattern.fullmatch(name.strip())
+        if match is not None:
+            out.append((name, match.group(1) if pattern.groups else match.group(0)))
+    return out
+
+
+def long_header(decl: SourceDeclaration, header: tuple[str, ...]) -> tuple[str, ...]:
+    """The header as the declaration sees it once a wide table is unpivoted."""
+    if decl.unpivot is None:
+        return header
+    wide = {name for name, _ in wide_columns(decl.unpivot, header)}
+    return (*(c for c in header if c not in wide), decl.unpivot.period, decl.unpivot.value)
+
+
+def unpivoted(rule: Unpivot, table: pa.Table, numbers: npt.NDArray[np.int64]
+              ) -> tuple[pa.Table, npt.NDArray[np.int64]]:
+    """A chunk of a wide table long: each row once for each wide column, in the file's
+    order, with that column's period and value; and each long row's row in the file."""
+    wide = wide_columns(rule, table.column_names)
+    n, k = table.num_rows, len(wide)
+    kept = table.drop_columns([name for name, _ in wide])
+    order = (np.arange(k)[None, :] * n + np.arange(n)[:, None]).ravel()
+    values = pa.concat_arrays([pc.cast(table.column(name).combine_chunks(), pa.string())
+                               for name, _ in wide]) if k else pa.array([], pa.string())
+    columns = {name: pc.take(kept.column(name), pa.array(np.repeat(np.arange(n), k)))
+               for name in kept.column_names}
+    columns[rule.period] = pa.array(np.tile([p for _, p in wide], n).tolist(), pa.string())
+    columns[rule.value] = pc.take(values, pa.array(order))
+    return pa.table(columns), np.repeat(numbers, k)
 
 
 def _header_problems(decl: SourceDeclaration, header: tuple[str, ...]
@@ -203,7 +285,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
     workspace's LA (ONS code), which a source with an LA filter keeps."""
     today = today or date.today()
     try:
-        info = inspect(path)
+        info = inspect(path, part_of(decl))
     except ReadError as exc:
         problem = Problem(exc.row or 0, None, "", exc.code, exc.message)
         return _refused(workspace, store, decl, path.name, None, [problem], 0,
@@ -216,8 +298,16 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
         return LoadResult(decl.id, info.name, "unchanged",
                           f"{info.name} was already loaded as version {earlier.version_id}; "
                           "nothing to do", info.encoding, earlier.version_id)
-    renamed = renames(decl, info.columns)
-    problems, fatal = _header_problems(decl, tuple(renamed.get(c, c) for c in info.columns))
+    if decl.unpivot is not None and not wide_columns(decl.unpivot, info.columns):
+        problem = Problem(0, None, "", "file.no-wide-columns",
+                          f"no column of {info.name} matches the unpivot pattern "
+                          f"'{decl.unpivot.columns}' of {decl.id}; check the file is the wide "
+                          "table, or correct the pattern")
+        return _refused(workspace, store, decl, info.name, info, [problem], 0,
+                        problem.message[0].upper() + problem.message[1:])
+    renamed = renames(decl, long_header(decl, info.columns))
+    problems, fatal = _header_problems(
+        decl, tuple(renamed.get(c, c) for c in long_header(decl, info.columns)))
     if fatal:
         return _refused(workspace, store, decl, info.name, info, problems, 0,
                         f"{info.name} has no column "
@@ -234,25 +324,29 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
             # Before any check: another LA's rows and superseded returns are not ours to
             # check (a repeated episode is not a duplicate key).
             aside = set_aside(decl, info, borough, chunk_rows)
+            release = release_of(decl, info, renamed, chunk_rows)
             for part, chunk in enumerate(read_chunks(info, chunk_rows)):
-                problems.extend(Problem(b.row, None, "", b.code, b.message)
+                problems.extend(Problem(b.row, b.column, "", b.code, b.message)
                                 for b in chunk.bad_rows)
                 kept = ~aside.in_chunk(chunk.first_row, chunk.table.num_rows)
                 numbers = np.arange(chunk.first_row, chunk.first_row + chunk.table.num_rows)[kept]
                 table = chunk.table.filter(pa.array(kept))
+                if decl.unpivot is not None:
+                    table, numbers = unpivoted(decl.unpivot, table, numbers)
                 table = table.rename_columns([renamed.get(c, c) for c in table.column_names])
                 checked = check_chunk(decl, table, 0, seen)
                 problems.extend(replace(p, row=int(numbers[p.row])) for p in checked.problems)
                 # Rows the reader could not split into the header's columns count as read
                 # (and quarantined): nothing a partner sent goes uncounted.
-                rows_read += table.num_rows + len(chunk.bad_rows)
+                rows_read += table.num_rows + len({b.row for b in chunk.bad_rows})
                 good = pa.array(~checked.bad)
                 columns = {k: pc.filter(v, good) for k, v in checked.columns.items()}
                 n = int((~checked.bad).sum())
                 if n == 0:
                     continue
                 period_dates = columns[decl.period.column] if decl.period else pa.nulls(n)
-                labels = _period_labels(decl, period_dates)
+                labels = (_period_labels(decl, period_dates) if release is None
+                          else pa.array([release] * n, pa.string()))
                 periods.update(pc.unique(labels).drop_null().to_pylist())
                 analytic, linkage = protect_columns(decl, columns, key, directory)
                 analytic["period"] = labels
