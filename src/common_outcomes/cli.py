@@ -293,6 +293,32 @@ def _print_loads(results: list[LoadResult]) -> None:
 
 
 @app.command()
+def declare(
+    file: Path = typer.Argument(..., help="A partner's file (CSV, XLSX or Parquet)."),
+    source: str = typer.Option(..., "--source", help="The new source's id, e.g. cla-903."),
+    out_path: Path | None = typer.Option(None, "--out", help="Where to write the draft "
+                                         "(default: sources/SOURCE.yaml here)."),
+    force: bool = typer.Option(False, "--force", help="Write over an existing file."),
+) -> None:
+    """Draft a source declaration from a file's header and first rows, for you to check."""
+    from common_outcomes.project import Project
+
+    target = out_path or Path("sources") / f"{source}.yaml"
+    drafted = Project.declare(file, source, target, force=force)
+    if drafted.builtin:
+        out.print(f"Wrote {escape(str(target))}: {escape(drafted.file)} has the columns of "
+                  f"the built-in [bold]{escape(drafted.builtin)}[/bold], so the draft adopts it.")
+    else:
+        out.print(f"Wrote {escape(str(target))}: {drafted.columns} columns guessed from "
+                  f"{drafted.rows_sampled:,} rows of {escape(drafted.file)}"
+                  + (f", key {escape(', '.join(drafted.key))}" if drafted.key else ", no key")
+                  + (f", identifiers {escape(', '.join(drafted.identifiers))}"
+                     if drafted.identifiers else "") + ".")
+    out.print("Fill in partner and agreement, check every commented guess, then run "
+              "`outcomes check`.")
+
+
+@app.command()
 def run(
     workspace: Path = WORKSPACE,
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (one machine) or spark."),

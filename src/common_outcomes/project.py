@@ -12,6 +12,8 @@ once, when it is made, so no method asks again.
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import pyarrow.compute as pc
 from common_outcomes.data.builtin import resolved_sources
 from common_outcomes.data.checks import check_comparators, check_definitions, check_sources
 from common_outcomes.data.declarations import SOURCE_KINDS, SourceDeclaration
+from common_outcomes.data.declare import Draft, draft, write_new
 from common_outcomes.data.load import (
     LoadResult,
     load_file,
@@ -34,6 +37,7 @@ from common_outcomes.data.load import (
 )
 from common_outcomes.data.protect import load_key
 from common_outcomes.data.quality import QualityRow, quality
+from common_outcomes.data.readers import ReadError
 from common_outcomes.data.spreadsheets import write_csv
 from common_outcomes.data.store import Store, open_store
 from common_outcomes.documents import DocumentModel
@@ -57,6 +61,7 @@ from common_outcomes.framework.load import (
 )
 from common_outcomes.framework.models import FRAMEWORK_KINDS, Indicator
 from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
+from common_outcomes.ids import SLUG_PATTERN
 from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions_in
 from common_outcomes.periods import parse_any_period
 from common_outcomes.reports.strategy_map import strategy_map
@@ -84,6 +89,7 @@ DEMO_EMAIL = "demo@example.org"
 REVISIONS = "revisions.csv"
 REVISION_COLUMNS = ("indicator", "area_code", "area_name", "period", "old_value",
                     "old_release", "new_value", "new_release")
+SOURCE_ID = re.compile(SLUG_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -451,6 +457,24 @@ class Project:
         """A workspace's store (history, rollback, retention), even when its strategy has
         errors: the store is kept whatever the YAML says."""
         return open_store(folder)
+
+    @staticmethod
+    def declare(file: Path, source: str, out: Path, *, force: bool = False,
+                schema: Path | None = None) -> Draft:
+        """`outcomes declare`: a source declaration drafted from `file`, written to `out`
+        (never over an existing file unless `force`); nothing else is written or stored.
+        The draft's editor line points at `schema` (where `outcomes schema` writes)."""
+        if not SOURCE_ID.match(source):
+            raise UserError(f"--source '{source}' is not a usable source id: use lower-case "
+                            "letters, digits and hyphens (e.g. cla-903).")
+        target = schema or Path.cwd() / "schema" / "source.schema.json"
+        ref = Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
+        try:
+            drafted = draft(file, source, ref)
+        except ReadError as exc:
+            raise UserError(f"{file}: {exc.message}") from exc
+        write_new(out, drafted.text, force)
+        return drafted
 
     @staticmethod
     def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from common_outcomes.data import protect
 from common_outcomes.data.builtin import part_of
 from common_outcomes.data.declarations import Identifier, SourceDeclaration, Unpivot
+from common_outcomes.data.declare import look_alike
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
 from common_outcomes.data.returns import SetAside, set_aside
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
@@ -305,6 +306,13 @@ def _header_problems(decl: SourceDeclaration, header: tuple[str, ...]
     return problems, any(name in needed for name in absent)
 
 
+def _looks_like(decl: SourceDeclaration, header: tuple[str, ...]) -> str:
+    """'; this looks like an SSDA903 episodes table; declare `builtin: ...`' when the
+    refused file's header is convincingly another built-in's (see declare.look_alike)."""
+    match = look_alike(decl.builtin, header)
+    return "" if match is None else f"; {match.sentence()}"
+
+
 def _column_notes(problems: list[Problem]) -> str:
     """What the load says about the file's columns, e.g. ', pers_forename absent (loaded
     as empty), 1 extra column kept out (notes)'."""
@@ -356,7 +364,7 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         + ", ".join(f"'{p.column}'" for p in problems
                                     if p.code == "file.missing-column")
                         + f", which {decl.id} needs (required, key or period), so nothing "
-                          "was loaded")
+                          "was loaded" + _looks_like(decl, info.columns))
     rows_read = accepted = without = unmatched = 0
     postcodes = postcode_columns(decl)
     periods: set[str] = set()
