@@ -22,6 +22,7 @@ from test_ssda903 import EPISODES, OURS, _episodes, looked_after_from_903
 
 from common_outcomes.data import protect
 from common_outcomes.data.store import open_store
+from common_outcomes.geography.reference import london_lsoas
 from common_outcomes.project import Project
 from common_outcomes.results import table as results_table
 
@@ -319,6 +320,37 @@ def test_a_resubmitted_years_file_replaces_that_years_rows(
     assert _episodes_stored(ws) == {
         (c, s, date(2018, 2, 1) if (c, s) == (child, _parse(fixed["DECOM"])) else e, y)
         for c, s, e, y in _hand((2017, 2018))}
+
+
+def test_reassign_places_the_files_own_rows_and_says_the_carried_rows_keep_their_areas(
+        workspace: tuple[Path, Path]) -> None:
+    ws, key = workspace
+    _declare(ws, FROM_NAME)
+    files = _yearly(ws, with_year=False)
+    project = Project.open(ws)
+    project.load_data("cla-903", [files[2017]], False, key)
+    (second,) = project.load_data("cla-903", [files[2018]], False, key)
+    carried = len({(r["CHILD"], r["DECOM"]) for r in _return(2017)}
+                  - {(r["CHILD"], r["DECOM"]) for r in _return(2018)})
+    assert carried and _stored(ws, "cla-903").column("HOME_POST_lsoa").null_count == (
+        carried + len(_return(2018)))  # no postcode directory yet: no row has an area
+    lsoa = next(r.lsoa_code for r in london_lsoas() if r.la_code == "E09000030")
+    directory = ws / "incoming" / "postcode_directory"
+    directory.mkdir(parents=True)
+    pq.write_table(pa.table({"postcode": ["E1 0AA"], "area_code": [lsoa]}),
+                   directory / "postcodes.parquet")
+    (placed,) = Project.open(ws).reassign("cla-903")
+    assert placed.status == "loaded", placed.message
+    assert f"{carried} rows carried from earlier returns keep their areas" in placed.message
+    # The 2018 file's rows have their raw postcodes in this version's linkage: placed. The
+    # rows carried from 2017 have theirs only in the 2017 version's: left as they were.
+    stored = _stored(ws, "cla-903")
+    by_year = {y: [a for a, yy in zip(stored.column("HOME_POST_lsoa").to_pylist(),
+                                      stored.column("YEAR").to_pylist(), strict=True) if yy == y]
+               for y in (2017, 2018)}
+    assert by_year[2018] == [lsoa] * len(_return(2018))
+    assert by_year[2017] == [None] * carried
+    assert open_store(ws).history("cla-903")[-1].manifest.reassigned_from == second.version_id
 
 
 def test_a_file_name_without_the_declared_year_is_refused_in_one_sentence(

@@ -21,7 +21,8 @@ from common_outcomes.errors import Issues
 from common_outcomes.strategy import Workspace
 
 BUILTIN = Path(__file__).parent / "builtin"
-INHERITED = ("period", "schedule", "key", "latest_return")
+INHERITED = ("period", "schedule", "key", "release", "latest_return")
+NUMBERS = (ColumnType.INTEGER, ColumnType.NUMBER)
 
 
 @cache
@@ -46,7 +47,14 @@ def resolve(decl: SourceDeclaration) -> SourceDeclaration:
         template = templates()[decl.builtin]
         update: dict[str, object] = {name: getattr(template, name) for name in INHERITED
                                      if name not in decl.model_fields_set}
-        update["columns"] = merged(template.columns, decl.columns)
+        own = tuple(c.model_copy(update={"markers": template.markers})
+                    if template.markers and not c.markers and c.type in NUMBERS else c
+                    for c in decl.columns)
+        update["columns"] = merged(template.columns, own)
+        if decl.release is not None and template.release is not None:
+            # A publication named beside a built-in keeps the built-in's release column.
+            update["release"] = template.release.model_copy(
+                update=decl.release.model_dump(exclude_unset=True))
         decl = decl.model_copy(update=update)
     return with_return_columns(decl)
 
