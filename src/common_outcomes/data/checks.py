@@ -58,13 +58,15 @@ def check_sources(workspace: Workspace, issues: Issues) -> None:
 
 
 def check_key_columns(decl: SourceDeclaration, doc: Document, issues: Issues) -> None:
-    """The key and period columns must be among the columns (a built-in's included): a store
-    without them cannot tell one row, or one period, from another."""
+    """The key, period and release columns must be among the columns (a built-in's included):
+    a store without them cannot tell one row, one period or one release from another."""
     names = {c.name for c in decl.columns}
     named: list[tuple[tuple[str | int, ...], str, str]] = [
         (("key", i), "key", name) for i, name in enumerate(decl.key)]
     if decl.period is not None:
         named.append((("period", "column"), "period", decl.period.column))
+    if decl.release is not None and decl.release.column is not None:
+        named.append((("release", "column"), "release", decl.release.column))
     for where, role, name in named:
         if name not in names:
             issues.error("ref.unknown-column", f"Source '{decl.id}' names '{name}' as its "
