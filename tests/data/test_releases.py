@@ -376,6 +376,14 @@ def test_old_la_numbers_shared_by_a_county_and_its_unitary_give_the_unitary() ->
     assert numbers["825"] == "E06000060"  # Buckinghamshire's unitary, not county E10000002
 
 
+def test_the_la_filter_reads_the_same_lookup_as_la_code_columns() -> None:
+    """One lookup: a number the la_code columns give to an LA is that LA's in an la_filter,
+    and a number they give to another (825: the unitary, not the former county) is not."""
+    from common_outcomes.data.returns import la_codes_by_number, own_la_codes
+    for number, code in la_codes_by_number().items():
+        assert number in own_la_codes(code)
+    assert own_la_codes(TH) == {TH, "211"}
+    assert "825" in own_la_codes("E06000060") and "825" not in own_la_codes("E10000002")
 
 
 def test_a_release_column_that_is_not_a_column_is_refused_at_its_line(
