@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -783,8 +784,8 @@ def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]
     head, member, kind = head[sort], member[sort], kind[sort]
     starts = np.flatnonzero(np.concatenate([[True], (head[1:] != head[:-1])
                                             | (kind[1:] != kind[:-1])]))
-    bounds = np.append(starts, len(head))
-    return [(int(head[s]), member[s:e]) for s, e in zip(bounds[:-1], bounds[1:], strict=True)]
+    bounds = np.append(starts, len(head)).tolist()
+    return [(int(head[s]), member[s:e]) for s, e in pairwise(bounds)]
 
 
 def _tilings(rows: Dated) -> list[tuple[str, str, str, str]]:
