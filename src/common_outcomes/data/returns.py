@@ -84,8 +84,8 @@ def la_codes_by_number() -> dict[str, str]:
 
 def own_la_codes(ons_code: str) -> frozenset[str]:
     """How a file may name the workspace's LA: its ONS code or DfE's old three-digit number
-    (from the carried geography, as DfE's own extracts write it)."""
-    numbers = {str(la.old_la_code) for la in local_authorities() if la.la_code == ons_code}
+    (the lookup above read backwards, as DfE's own extracts write it)."""
+    numbers = {number for number, code in la_codes_by_number().items() if code == ons_code}
     return frozenset({ons_code.upper(), *numbers})
 
 
