@@ -143,6 +143,17 @@ def _trend(row: Value) -> str | None:
     return None
 
 
+def trend_words(row: Value) -> str:
+    """The recent trend in a few words for a table cell: "No significant change (5
+    financial years)"; "-" for a period type without one."""
+    span = TREND_SPAN.get(row.period_type, "periods")
+    if row.recent_trend in TRENDS:
+        return f"{row.recent_trend} (last 5 {span})"
+    if row.recent_trend == "Cannot be calculated":
+        return f"No trend yet (needs 5 {span} of values)"
+    return "-"
+
+
 def _target(row: Value, unit: str) -> str:
     if row.target is None:
         return "no target set"
@@ -164,7 +175,8 @@ def sentence(row: Value, about: Indicator, benchmark: Benchmark | None) -> str:
     the last five financial years; off track: below the target of 62.0% for this period."
     Every number is the row's or its benchmark row's."""
     unit = about.unit.value
-    head = f"{about.name} in {row.area_name}, {row.period}"
+    who = "" if row.breakdown == rv.ALL else f" ({row.breakdown})"
+    head = f"{about.name}{who} in {row.area_name}, {row.period}"
     if row.suppressed:
         return f"{head}: {WITHHELD}."
     if row.value is None:
@@ -212,21 +224,21 @@ def benchmark_of(row: Value, peers: Mapping[str, Value], names: Mapping[str, str
 
 
 def read(table: pa.Table, rows: Sequence[Value], indicators: Mapping[str, Indicator],
-         names: Mapping[str, str], region: str | None) -> dict[tuple[str, str, str], Reading]:
-    """Each row read, keyed by (indicator, area, period): its benchmark, region and England
+         names: Mapping[str, str], region: str | None) -> dict[Key, Reading]:
+    """Each row read, keyed by `key_of` (indicator, area, period type, period, breakdown): its benchmark, region and England
     rows found in `table` (the published rows of the rows' indicators)."""
     wanted = {code for r in rows for code in (r.benchmark_code, region, ENGLAND) if code}
     peers: dict[tuple[str, str, str, str], dict[str, Value]] = {}
     for other in _rows_of_areas(table, {r.indicator_id for r in rows}, wanted):
         peers.setdefault(_key(other), {})[other.area_code] = other
-    out: dict[tuple[str, str, str], Reading] = {}
+    out: dict[Key, Reading] = {}
     for r in rows:
         about = indicators.get(r.indicator_id)
         if about is None:
             continue
         same = peers.get(_key(r), {})
         bench = benchmark_of(r, same, names)
-        out[(r.indicator_id, r.area_code, r.period)] = Reading(
+        out[key_of(r)] = Reading(
             r, bench, same.get(region) if region else None, same.get(ENGLAND),
             comparison(r, bench), sentence(r, about, bench))
     return out
@@ -234,6 +246,14 @@ def read(table: pa.Table, rows: Sequence[Value], indicators: Mapping[str, Indica
 
 def _key(row: Value) -> tuple[str, str, str, str]:
     return (row.indicator_id, row.period_type, row.period, row.breakdown)
+
+
+Key = tuple[str, str, str, str, str]
+
+
+def key_of(row: Value) -> Key:
+    """A row's place in the results table: indicator, area, period type, period, breakdown."""
+    return (row.indicator_id, row.area_code, row.period_type, row.period, row.breakdown)
 
 
 def _rows_of_areas(table: pa.Table, indicators: Collection[str], areas: Collection[str]

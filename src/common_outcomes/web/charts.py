@@ -114,11 +114,12 @@ def areas(rows: Sequence[Value], unit: str, benchmark: Benchmark, comparisons: M
     names = [area_label(r, neighbours) for r in drawn]
     points: list[Spec] = []
     for name, r in zip(names, drawn, strict=True):
-        said = ("The benchmark" if r.area_code == benchmark.code else
+        own = r.area_code == benchmark.code
+        said = ("The benchmark" if own else
                 comparisons.get(r.area_code) or f"Not compared with {benchmark.name}")
         points.append({"area": name, "value": r.value, "lower": r.lower_95,
                        "upper": r.upper_95, "comparison": said,
-                       "label": r.compared_to_benchmark or ""})
+                       "label": "" if own else r.compared_to_benchmark or ""})
     # Known comparisons in their own order, others by words: the same spec in every process.
     colour = {p["comparison"]: p["label"] for p in points}
     kinds = sorted(colour, key=lambda c: (
@@ -137,6 +138,7 @@ def areas(rows: Sequence[Value], unit: str, benchmark: Benchmark, comparisons: M
              "x": {"field": "value", "type": "quantitative", "title": _axis_title(unit),
                    "axis": {"format": _number_format(unit)}, "scale": {"zero": False}},
              "color": {"field": "comparison", "type": "nominal", "title": title,
+                       "legend": {"direction": "vertical"},
                        "scale": {"domain": kinds,
                                  "range": [COMPARISON.get(colour[k], BLACK) for k in kinds]}},
              "shape": {"field": "comparison", "type": "nominal", "title": title,

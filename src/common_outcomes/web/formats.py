@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common_outcomes.reports.results_view import Value
-from common_outcomes.reports.sentences import SUFFIX, number
+from common_outcomes.reports.sentences import SUFFIX, number, trend_words
 
 __all__ = ["SUFFIX", "number"]
 # GOV.UK tag colours for what a status means (the words carry the meaning; colour only helps).
@@ -71,5 +71,6 @@ def tag(text: str | None) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "number": number, "count": count, "interval": interval, "shown": shown, "words": words,
-    "tag": tag, "area_kind": area_kind, "area_label": area_label, "partner_name": partner_name,
+    "tag": tag, "area_kind": area_kind, "area_label": area_label,
+    "trend": trend_words, "partner_name": partner_name,
 }

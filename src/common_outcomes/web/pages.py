@@ -234,7 +234,7 @@ def _shown(ws: Served, about: Indicator, area: str, period_type: str | None
     areas = rv.compared(table, about.id, chosen, areas=ws.shown) if table is not None else []
     area_name = next((a.area_name for a in areas if a.area_code == area), area)
     read = ws.read([*series, *areas])
-    said = {f"{k[1]}|{k[2]}": v for k, v in read.items()}
+    said = {f"{k[1]}|{k[3]}": v for k, v in read.items()}
     groups = _judged_against(areas, said)
     specs = _indicator_charts(ws, about, area_name, chosen, series, areas, groups, said)
     return {"types": types, "period_type": chosen, "area": area, "area_name": area_name,
@@ -336,6 +336,7 @@ def _locality(ws: Served, found: dict[str, Any]) -> dict[str, Any]:
         f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
         "filled in.")) if ws.shapes and wards else None
     return {"ws": ws, "loc": found, "here": ws.latest(found["id"]),
+            "said": ws.readings(found["id"]),
             "borough": ws.latest(ws.borough_code), "activities": unique,
             "partners": partners, "charts": {"where": charts.attribute(where)}}
 

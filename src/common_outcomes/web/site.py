@@ -20,7 +20,7 @@ from common_outcomes.project import Project, Published
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.results_view import Value
 from common_outcomes.reports import sentences
-from common_outcomes.reports.sentences import ENGLAND, Reading
+from common_outcomes.reports.sentences import ENGLAND, Key, Reading, key_of
 from common_outcomes.results.table import empty
 from common_outcomes.state import Role, State
 from common_outcomes.tracking.comparators import comparator_areas
@@ -162,13 +162,11 @@ class Served:
         def make() -> dict[str, Reading]:
             latest = self.latest(area)
             by_key = self.read(list(latest.values()))
-            return {k: by_key[(v.indicator_id, v.area_code, v.period)]
-                    for k, v in latest.items() if (v.indicator_id, v.area_code, v.period)
-                    in by_key}
+            return {k: by_key[key_of(v)] for k, v in latest.items() if key_of(v) in by_key}
 
         return self._remember("readings", self._cached[0], area, make)
 
-    def read(self, rows: list[Value]) -> dict[tuple[str, str, str], Reading]:
+    def read(self, rows: list[Value]) -> dict[Key, Reading]:
         """Rows read in words (sentences.read), their benchmarks found among the rows of
         the benchmark areas, the region and England."""
         codes = {c for r in rows for c in (r.benchmark_code, self.region, ENGLAND) if c}
