@@ -28,7 +28,7 @@ SUFFIX = {"percent": "%", "rate_per_1000": " per 1,000", "rate_per_10000": " per
           "rate_per_100000": " per 100,000"}
 # How a value of each unit without a suffix reads: "a mean of 3.2".
 UNIT_WORDS = {"mean": "a mean of {}", "score": "a score of {}", "level": "level {}",
-              "ratio": "a ratio of {} (100 is as expected)"}
+              "ratio": "a ratio of {}"}
 # The trend looks back over five periods of the same type (engine.results.TREND_POINTS).
 TREND_SPAN = {"financial_year": "financial years", "academic_year": "academic years",
               "calendar_year": "years", "quarter": "quarters", "month": "months",
