@@ -225,8 +225,8 @@ def benchmark_of(row: Value, peers: Mapping[str, Value], names: Mapping[str, str
 
 def read(table: pa.Table, rows: Sequence[Value], indicators: Mapping[str, Indicator],
          names: Mapping[str, str], region: str | None) -> dict[Key, Reading]:
-    """Each row read, keyed by `key_of` (indicator, area, period type, period, breakdown): its benchmark, region and England
-    rows found in `table` (the published rows of the rows' indicators)."""
+    """Each row read, keyed by `key_of`: its benchmark, region and England rows found in
+    `table` (published rows of the rows' indicators)."""
     wanted = {code for r in rows for code in (r.benchmark_code, region, ENGLAND) if code}
     peers: dict[tuple[str, str, str, str], dict[str, Value]] = {}
     for other in _rows_of_areas(table, {r.indicator_id for r in rows}, wanted):

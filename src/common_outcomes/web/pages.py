@@ -14,8 +14,9 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from common_outcomes.framework.models import Indicator
 from common_outcomes.reports import results_view as rv
-from common_outcomes.reports.sentences import ENGLAND, Benchmark, Reading
+from common_outcomes.reports.sentences import Benchmark, Reading
 from common_outcomes.state import Role, SignInRefused
+from common_outcomes.tracking.comparators import ENGLAND
 from common_outcomes.web import charts
 from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
 from common_outcomes.web.formats import words

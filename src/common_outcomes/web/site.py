@@ -18,12 +18,12 @@ from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Indicator
 from common_outcomes.project import Project, Published
 from common_outcomes.reports import results_view as rv
-from common_outcomes.reports.results_view import Value
 from common_outcomes.reports import sentences
-from common_outcomes.reports.sentences import ENGLAND, Key, Reading, key_of
+from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.sentences import Key, Reading, key_of
 from common_outcomes.results.table import empty
 from common_outcomes.state import Role, State
-from common_outcomes.tracking.comparators import comparator_areas
+from common_outcomes.tracking.comparators import ENGLAND, comparator_areas
 from common_outcomes.web import formats
 from common_outcomes.web.oidc import OidcSettings, Provider
 
