@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from common_outcomes.reports.results_view import Value
-
-SUFFIX = {"percent": "%", "rate_per_1000": " per 1,000", "rate_per_10000": " per 10,000",
-          "rate_per_100000": " per 100,000"}
+# The number's wording is the reports' (the strategy map writes numbers too).
+from common_outcomes.reports.results_view import SUFFIX as SUFFIX
+from common_outcomes.reports.results_view import Value, number
 # GOV.UK tag colours for what a status means (the words carry the meaning; colour only helps).
 TAGS = {
     "Better": "govuk-tag--green", "Worse": "govuk-tag--red", "Similar": "govuk-tag--grey",
@@ -18,13 +17,6 @@ TAGS = {
     "open": "govuk-tag--blue", "in progress": "govuk-tag--yellow", "done": "govuk-tag--green",
     "dropped": "govuk-tag--grey",
 }
-
-
-def number(value: float | None, unit: str = "percent") -> str:
-    if value is None:
-        return "-"
-    decimals = 0 if unit == "count" else 1
-    return f"{value:,.{decimals}f}{SUFFIX.get(unit, '')}"
 
 
 def count(value: float | None) -> str:

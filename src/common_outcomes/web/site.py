@@ -19,6 +19,7 @@ from common_outcomes.framework.models import Indicator
 from common_outcomes.project import Project, Published
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.strategy_map import with_status
 from common_outcomes.state import Role, State
 from common_outcomes.tracking.comparators import comparator_areas
 from common_outcomes.web import formats
@@ -142,6 +143,12 @@ class Served:
         return self._remember("latest", self._cached[0], area, lambda: (
             rv.latest(table, area, self.usual_periods)
             if (table := self.in_area(area)) is not None else {}))
+
+    def mapped(self) -> dict[str, Any]:
+        """The strategy map with each measure's latest published status (`with_status`):
+        what the overview and priority pages draw, made once per results version."""
+        return self.derived("map", "", lambda: with_status(
+            self.map, self.latest(self.borough_code), self.withheld))
 
     def data(self) -> tuple[list[VersionInfo], list[QualityRow]]:
         """Every loaded version, and the data quality of the current ones."""
