@@ -27,7 +27,8 @@ SPACE = 10  # between nodes in a column
 TOP = 44  # the columns' headings
 # Drawn with presentation attributes, not a style sheet: the same in the app and in the
 # strategy map's self-contained page. GOV.UK's text colour, blue and dark grey.
-TEXT = f'font-family="arial, sans-serif" font-size="{FONT}" fill="#0b0c0c"'
+FACE = f'font-family="arial, sans-serif" font-size="{FONT}"'
+TEXT = f'{FACE} fill="#0b0c0c"'
 BOLD = ' font-weight="bold"'
 EDGE = 'fill="none" stroke="#505a5f" stroke-width="1.5"'
 STROKES = ("#1d70b8", "#505a5f", "#0b0c0c", "#1d70b8")
@@ -261,8 +262,8 @@ def contribution(view: Mapping[str, Any], ident: str,
     to move the outcome, with the number of those activities in it."""
     columns, rows = view["columns"], view["rows"]
     height = HEAD + ROW * len(rows) + PAD
-    # The partners' names take what the columns leave (at least a third of the width).
-    left = max(WIDTH // 3, WIDTH - RIGHT - CELL * len(columns))
+    # The partners' names take what the columns leave (at least a quarter of the width).
+    left = max(WIDTH // 4, WIDTH - RIGHT - CELL * len(columns))
     width = left + CELL * len(columns) + RIGHT
     chars = int((left - 2 * PAD) / 6.5)
     parts = []
@@ -293,7 +294,7 @@ def contribution(view: Mapping[str, Any], ident: str,
                 f'{escape(c["statement"])}: {escape(names)}</title>'
                 f'<circle cx="{x:.0f}" cy="{cy:.0f}" r="{min(9 + 2 * len(acts), 15)}" '
                 'fill="#1d70b8"/>'
-                f'<text {TEXT} fill="#ffffff" font-weight="bold" x="{x:.0f}" y="{cy + 5:.0f}" '
+                f'<text {FACE} fill="#ffffff" font-weight="bold" x="{x:.0f}" y="{cy + 5:.0f}" '
                 f'text-anchor="middle">{len(acts)}</text></g>')
     title = "Who contributes to which outcome"
     desc = (f"{len(rows)} partners (rows) by the {len(columns)} outcomes their activities are "

@@ -248,8 +248,18 @@ def _locality(ws: Workspace, lid: str) -> dict[str, Any]:
 
 
 def render_html(view: dict[str, Any]) -> str:
-    """One self-contained, accessible HTML page (no scripts, no external assets)."""
+    """One self-contained, accessible HTML page (no scripts, no external assets), with the
+    diagrams the pages draw (statuses too when the view has them, see `with_status`)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from common_outcomes.reports import diagrams
+
+    links = diagrams.Links(activity=None, indicator=None, outcome="#outcome-{}")
+    status = view.get("status", {})
+    by_partner = diagrams.partners_by_outcome(view["contribution_matrix"])
+    drawn = {"contribution": diagrams.contribution(by_partner, "contribution"),
+             "threads": {p["id"]: diagrams.golden_thread(p, status, links, f"thread-{p['id']}")
+                         for p in view["priorities"]}}
 
     env = Environment(
         loader=PackageLoader("common_outcomes.reports", "templates"),
@@ -258,7 +268,7 @@ def render_html(view: dict[str, Any]) -> str:
         lstrip_blocks=True,
     )
     env.filters["words"] = lambda s: str(s).replace("_", " ")
-    return env.get_template("strategy_map.html.jinja").render(m=view)
+    return env.get_template("strategy_map.html.jinja").render(m=view, drawn=drawn)
 
 
 # The map with the published results: each measure's latest status, each outcome's, the
@@ -337,10 +347,14 @@ def _status(row: Value | None, unit: str, withheld: str | None,
 
 
 def _tally(items: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    counts: dict[tuple[str, str], int] = {}
-    for item in items:
-        counts[item] = counts.get(item, 0) + 1
-    return [{"symbol": s, "words": w, "count": n} for (s, w), n in counts.items()]
+    """Counted by their words; the symbol is theirs when they share it (measures improving
+    as one rises and another falls are both improving, but go both ways: "↕")."""
+    counts: dict[str, int] = {}
+    symbols: dict[str, str] = {}
+    for symbol, words in items:
+        counts[words] = counts.get(words, 0) + 1
+        symbols[words] = symbol if symbols.get(words, symbol) == symbol else "↕"
+    return [{"symbol": symbols[w], "words": w, "count": n} for w, n in counts.items()]
 
 
 def _outcome_status(measures: list[str], status: Mapping[str, dict[str, Any]]
