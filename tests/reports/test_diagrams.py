@@ -132,7 +132,7 @@ def test_the_golden_thread_is_a_named_picture_with_link_areas_beside_it(
     for c in p1["chains"]:
         assert c["name"].split()[0] in text
     assert "41.2% in 2024/25" in text  # an output measure's latest value
-    assert "↑ improving" in text and "− worse than England" in text
+    assert "↑ improving" in text and "\u2212 worse than England" in text
     assert "Not measured yet" in text and "No data yet" in text
     # Every node links (for a mouse) where the list does, out of the tab order.
     assert overlay.get("aria-hidden") == "true"

@@ -287,13 +287,13 @@ TRENDS: dict[str, tuple[str, str]] = {
     compare.NO_CHANGE: ("→", "no significant change"),
 }
 NO_TREND = ("·", "trend not yet calculable")
-NO_DATA = ("–", "no data yet")
-WITHHELD = ("–", "withheld")
+NO_DATA = ("\u2013", "no data yet")
+WITHHELD = ("\u2013", "withheld")
 COMPARISONS: dict[str, tuple[str, str]] = {
     compare.BETTER: ("+", "better than"), compare.SIMILAR: ("=", "similar to"),
-    compare.WORSE: ("−", "worse than"), compare.HIGHER: (">", "higher than"),
+    compare.WORSE: ("\u2212", "worse than"), compare.HIGHER: (">", "higher than"),
     compare.LOWER: ("<", "lower than"), compare.BEST: ("+", "best of"),
-    compare.WORST: ("−", "worst of"),
+    compare.WORST: ("\u2212", "worst of"),
 }
 NOT_COMPARED = ("·", "not compared")
 

@@ -7,7 +7,9 @@ from typing import Any
 
 # The number's wording is the reports' (the strategy map writes numbers too).
 from common_outcomes.reports.results_view import SUFFIX as SUFFIX
-from common_outcomes.reports.results_view import Value, number
+from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.results_view import number as number
+
 # GOV.UK tag colours for what a status means (the words carry the meaning; colour only helps).
 TAGS = {
     "Better": "govuk-tag--green", "Worse": "govuk-tag--red", "Similar": "govuk-tag--grey",
