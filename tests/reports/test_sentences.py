@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 
 from common_outcomes.framework.models import Indicator
-from common_outcomes.reports.results_view import Value
-from common_outcomes.reports.sentences import Benchmark, comparison, number, read, sentence
+from common_outcomes.reports.results_view import Value, number
+from common_outcomes.reports.sentences import Benchmark, comparison, read, sentence
 from common_outcomes.results.table import to_table
 
 BOOKING = Indicator(

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from common_outcomes.reference import comparator_files
 from common_outcomes.reports import results_view as rv
-from common_outcomes.reports.sentences import number
+from common_outcomes.reports.results_view import number
 from common_outcomes.state import Role
 from common_outcomes.web.app import create_app
 from common_outcomes.web.site import Served, Site

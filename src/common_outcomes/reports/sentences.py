@@ -21,11 +21,9 @@ import pyarrow.compute as pc
 
 from common_outcomes.framework.models import Indicator
 from common_outcomes.reports import results_view as rv
-from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.results_view import SUFFIX, Value, number
 from common_outcomes.tracking.comparators import COMPARED_WITH_ENGLAND, ENGLAND
 
-SUFFIX = {"percent": "%", "rate_per_1000": " per 1,000", "rate_per_10000": " per 10,000",
-          "rate_per_100000": " per 100,000"}
 # How a value of each unit without a suffix reads: "a mean of 3.2".
 UNIT_WORDS = {"mean": "a mean of {}", "score": "a score of {}", "level": "level {}",
               "ratio": "a ratio of {}"}
@@ -42,14 +40,6 @@ TRENDS = {
     "No significant change": "no significant change",
 }
 WITHHELD = "withheld to protect privacy (a small number, or one that would reveal one)"
-
-
-def number(value: float | None, unit: str = "percent") -> str:
-    """A value as the pages show it: counts whole, everything else to one decimal place."""
-    if value is None:
-        return "-"
-    decimals = 0 if unit == "count" else 1
-    return f"{value:,.{decimals}f}{SUFFIX.get(unit, '')}"
 
 
 def _amount(value: float, unit: str) -> str:

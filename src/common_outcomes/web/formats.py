@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# The number's wording is the reports' (the strategy map writes numbers too).
+from common_outcomes.reports.results_view import SUFFIX as SUFFIX
 from common_outcomes.reports.results_view import Value
-from common_outcomes.reports.sentences import SUFFIX, number, trend_words
+from common_outcomes.reports.results_view import number as number
+from common_outcomes.reports.sentences import trend_words
 
-__all__ = ["SUFFIX", "number"]
 # GOV.UK tag colours for what a status means (the words carry the meaning; colour only helps).
 TAGS = {
     "Better": "govuk-tag--green", "Worse": "govuk-tag--red", "Similar": "govuk-tag--grey",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from common_outcomes.framework.models import Indicator
+from common_outcomes.reports import diagrams
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.sentences import Benchmark, Reading
 from common_outcomes.state import Role, SignInRefused
@@ -164,23 +165,40 @@ async def home(request: Request, account: SignedIn) -> Response:
     return render(request, "home.html", workspaces=mine)
 
 
+def _links(ws: Served) -> diagrams.Links:
+    """Where the diagrams' nodes lead: an activity to its place in the priority page's list."""
+    return diagrams.Links(activity="#activity-{}", indicator=f"/w/{ws.id}/indicators/{{}}",
+                          outcome=f"/w/{ws.id}#outcome-{{}}")
+
+
 @router.get("/w/{workspace}")
 async def overview(request: Request, ws: Workspace) -> Response:
-    return await page(request, ws, "overview.html", lambda: {
-        "ws": ws, "m": ws.map, "latest": ws.latest(ws.borough_code),
-        "said": ws.readings(ws.borough_code)})
+    def context() -> dict[str, Any]:
+        m = ws.mapped()
+        by_partner = diagrams.partners_by_outcome(m["contribution_matrix"])
+        return {"ws": ws, "m": m, "latest": ws.latest(ws.borough_code),
+                "said": ws.readings(ws.borough_code),
+                "by_partner": by_partner, "contribution": ws.derived(
+                    "diagram", "contribution", lambda: diagrams.contribution(
+                        by_partner, "contribution"))}
+
+    return await page(request, ws, "overview.html", context)
 
 
 @router.get("/w/{workspace}/priorities/{priority}")
 async def priority(request: Request, ws: Workspace, priority: str) -> Response:
-    found = next((p for p in ws.map["priorities"] if p["id"] == priority), None)
-    if found is None:
+    if not any(p["id"] == priority for p in ws.map["priorities"]):
         raise HTTPException(404, "There is no such priority.")
 
     def context() -> dict[str, Any]:
+        m = ws.mapped()
+        found = next(p for p in m["priorities"] if p["id"] == priority)
         written = site_of(request).state.story(ws.id, "priority", priority,
                                                request.state.version)
-        return {"ws": ws, "p": found, "latest": ws.latest(ws.borough_code),
+        thread = ws.derived("diagram", priority, lambda: diagrams.golden_thread(
+            found, m["status"], _links(ws), "thread"))
+        return {"ws": ws, "p": found, "status": m["status"], "thread": thread,
+                "latest": ws.latest(ws.borough_code),
                 "said": ws.readings(ws.borough_code),
                 "partners": ws.partners, "narratives": written.narratives,
                 "actions": written.actions}

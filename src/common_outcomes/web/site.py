@@ -21,6 +21,7 @@ from common_outcomes.reports import results_view as rv
 from common_outcomes.reports import sentences
 from common_outcomes.reports.results_view import Value
 from common_outcomes.reports.sentences import Key, Reading, key_of
+from common_outcomes.reports.strategy_map import with_status
 from common_outcomes.results.table import empty
 from common_outcomes.state import Role, State
 from common_outcomes.tracking.comparators import ENGLAND, comparator_areas
@@ -173,6 +174,12 @@ class Served:
         parts = [t for c in sorted(codes) if (t := self.in_area(c)) is not None]
         return sentences.read(pa.concat_tables(parts) if parts else empty(), rows,
                               self.indicators, self.names, self.region)
+
+    def mapped(self) -> dict[str, Any]:
+        """The strategy map with each measure's latest published status (`with_status`):
+        what the overview and priority pages draw, made once per results version."""
+        return self.derived("map", "", lambda: with_status(
+            self.map, self.latest(self.borough_code), self.withheld))
 
     def data(self) -> tuple[list[VersionInfo], list[QualityRow]]:
         """Every loaded version, and the data quality of the current ones."""
