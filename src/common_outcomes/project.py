@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 from common_outcomes.data.builtin import resolved_sources
 from common_outcomes.data.checks import check_comparators, check_definitions, check_sources
 from common_outcomes.data.declarations import SOURCE_KINDS, SourceDeclaration
-from common_outcomes.data.load import LoadResult, load_file, postcode_directory
 from common_outcomes.data.protect import load_key
 from common_outcomes.data.quality import QualityRow, quality
 from common_outcomes.data.store import Store, open_store
@@ -62,15 +61,15 @@ from common_outcomes.strategy import (
     load_workspace,
 )
 from common_outcomes.strategy.load import FRAMEWORKS
-from common_outcomes.synth.run import Progress, SynthResult
-from common_outcomes.synth.run import synthesize as synthesize_into
-from common_outcomes.synth.spec import SynthSpec
 from common_outcomes.tracking.changes import Change, changes
 from common_outcomes.tracking.comparators import add_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
+    from common_outcomes.data.load import LoadResult
     from common_outcomes.state import State
+    from common_outcomes.synth.run import Progress, SynthResult
+    from common_outcomes.synth.spec import SynthSpec
 
 DEMO_EMAIL = "demo@example.org"
 
@@ -201,6 +200,10 @@ class Project:
     def load_data(self, source: str | None, files: list[Path], all_waiting: bool,
                   key_file: Path | None) -> list[LoadResult]:
         """`outcomes load`: files for one source, or everything waiting in incoming/."""
+        # Imported here, like synth below: the readers (openpyxl among them) and the
+        # generator are not needed by `outcomes run` or `check`, which should start fast.
+        from common_outcomes.data.load import load_file, postcode_directory
+
         work: list[tuple[SourceDeclaration, Path]] = []
         if all_waiting:
             for decl in self.sources.values():
@@ -419,6 +422,8 @@ class Project:
     def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,
                    progress: Progress | None = None) -> SynthResult:
         """`outcomes synth`: synthetic partner data into the workspace's incoming folder."""
+        from common_outcomes.synth.run import synthesize as synthesize_into  # see load_data
+
         return synthesize_into(folder, spec, force=force, progress=progress)
 
     @staticmethod

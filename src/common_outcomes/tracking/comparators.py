@@ -16,6 +16,7 @@ method column says so.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from common_outcomes import __version__
 from common_outcomes.data.checks import MULTIPLIERS
 from common_outcomes.data.declarations import (
     Comparator,
@@ -39,10 +41,12 @@ from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Indicator, Unit
 from common_outcomes.geography.reference import local_authorities, statistical_neighbours
 from common_outcomes.periods import Period, PeriodType, parse_period, period_containing
+from common_outcomes.results.table import write
 from common_outcomes.stats.compare import compare_to_benchmark
 from common_outcomes.stats.intervals import crude_rate, wilson
 
 ENGLAND = "E92000001"
+COMPARATORS = Path(".outcomes") / "results" / "comparators"
 # Areas compared with England; localities and wards stay compared with their borough.
 COMPARED_WITH_ENGLAND = ("la", "region")
 Floats = npt.NDArray[np.float64]
@@ -78,12 +82,40 @@ def add_comparators(results: pa.Table, folder: Path, sources: Mapping[str, Sourc
     compared with England (the finish step of `outcomes run`, before tracking)."""
     shadows = ("indicator_id", "area_code", "period_type", "period")
     computed = set(zip(*(results.column(c).to_pylist() for c in shadows), strict=True))
-    rows = [r for r in published_rows(open_store(folder), sources, indicators,
-                                      comparator_areas(la_code))
-            if tuple(r[c] for c in shadows) not in computed]
-    table = pa.concat_tables([results, pa.Table.from_pylist(rows, schema=results.schema)])
+    published = published_table(folder, sources, indicators, la_code, results.schema)
+    keep = [key not in computed for key in zip(
+        *(published.column(c).to_pylist() for c in shadows), strict=True)]
+    table = pa.concat_tables([results, published.filter(pa.array(keep, pa.bool_()))])
     polarity = {i.id: i.polarity.value for i in indicators.values()}
     return compare_with_england(table, polarity)
+
+
+def published_table(folder: Path, sources: Mapping[str, SourceDeclaration],
+                    indicators: Mapping[str, Indicator], la_code: str, schema: pa.Schema
+                    ) -> pa.Table:
+    """`published_rows` as a table, kept in .outcomes/results/comparators between runs:
+    reading published files and computing their intervals is most of an unchanged run's
+    time. Keyed by everything the rows depend on (the current parts of every source they
+    read, the mappings, the indicators, the borough, the schema and the release), so a load,
+    a rollback or an edited mapping computes them again."""
+    store = open_store(folder)
+    mapped = {d.id: d.comparators for d in sources.values() if d.comparators}
+    read = {*mapped, *(m.denominator.source for ms in mapped.values() for m in ms
+                       if isinstance(m.denominator, ComparatorDenominator))}
+    parts = {s: [(str(p.path), p.periods) for p in store.current_files(s)] for s in sorted(read)}
+    used = sorted({m.indicator for ms in mapped.values() for m in ms})
+    key = hashlib.sha256(repr((__version__, parts, mapped, [indicators[i] for i in used],
+                               la_code, schema.to_string())).encode()).hexdigest()[:32]
+    cache = folder / COMPARATORS
+    cached = cache / f"{key}.parquet"
+    if cached.is_file():
+        return pq.read_table(cached)
+    rows = published_rows(store, sources, indicators, comparator_areas(la_code))
+    table = pa.Table.from_pylist(rows, schema=schema)
+    for stale in cache.glob("*.parquet") if cache.is_dir() else []:
+        stale.unlink()  # rows of inputs that no longer exist
+    write(cached, table)
+    return table
 
 
 def published_rows(store: Store, sources: Mapping[str, SourceDeclaration],
