@@ -9,7 +9,8 @@ when none is given), so a baseline is a `git archive` of an earlier commit:
     .venv/bin/python benchmarks/startup.py WS --code before=/tmp/base/src --code after=src
 
 The copies take turns, `--repeat` rounds after one untimed warm-up each; the table gives the
-median wall time, the fastest and the median peak memory of each command. Every `outcomes run`
+median wall time, the fastest, the median CPU time (user and system: steadier than the wall
+time on a shared machine) and the median peak memory of each command. Every `outcomes run`
 leaves its results, and the benchmark checks that each copy's are the same as the first's
 (a digest of the sorted results table), so a faster start-up cannot change a number unseen.
 The first `outcomes run` after a change of code computes whatever passes the change touches;
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -55,6 +57,7 @@ def main() -> None:
     commands = {"run": [EXE, "run", str(ws)], "check": [EXE, "check", str(ws)]}
     times: dict[tuple[str, str], list[float]] = {}
     peaks: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
     digests: dict[str, str] = {}
     for round_ in range(args.repeat + 1):
         for label, src in codes.items():
@@ -62,7 +65,10 @@ def main() -> None:
             for name, command in commands.items():
                 if name == "run" and args.fresh:
                     shutil.rmtree(ws / RESULTS / "passes", ignore_errors=True)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 child = measure(command, f"{label}: outcomes {name}")
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 if name == "run":
                     digests.setdefault(label, digest(ws))
                     if digest(ws) != digests[label]:
@@ -70,15 +76,17 @@ def main() -> None:
                 if round_:  # round 0 warms up (and computes passes the code change touched)
                     times.setdefault((label, name), []).append(child.wall)
                     peaks.setdefault((label, name), []).append(child.peak_mb)
+                    cpus.setdefault((label, name), []).append(cpu)
     first = next(iter(codes))
-    print(f"| command | code | median s | fastest s | x ({first}) | peak MB |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    print(f"| command | code | median s | fastest s | x ({first}) | CPU s | peak MB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name in commands:
         base = statistics.median(times[(first, name)])
         for label in codes:
             t = times[(label, name)]
             print(f"| outcomes {name} | {label} | {statistics.median(t):.2f} | {min(t):.2f} | "
                   f"{statistics.median(t) / base:.2f} | "
+                  f"{statistics.median(cpus[(label, name)]):.2f} | "
                   f"{statistics.median(peaks[(label, name)]):.0f} |")
     same = len(set(digests.values())) == 1
     print(f"\nresults digests: {digests} ({'identical' if same else 'DIFFERENT'})")
