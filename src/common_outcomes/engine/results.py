@@ -833,3 +833,12 @@ def _text(values: Strs) -> pa.Array:
 
 def _float(values: Floats) -> pa.Array:
     return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null
+
+
+# What engine/rollup.py shares with the roll-up here, so that the rows it builds from the
+# engine's roll-up are these functions' rows.
+month_periods = _periods
+parent_codes = _parents
+benchmark_codes = _benchmarks
+stack = _concat
+finish = _finish
