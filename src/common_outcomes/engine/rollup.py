@@ -11,8 +11,9 @@ engine/results.py then computes values, comparisons and disclosure control on wh
 exactly as it does after its own roll-up, with the rows in the same order.
 
 Today this path takes the passes of plain counts (no person counted once, no stock, no
-standardisation, no mean, no denominator from another source, no shifted months) on engines
-that can keep a table (DuckDB); every other pass rolls up in numpy (engine/results.py).
+standardisation, no mean, no denominator from another source, no shifted months) of at least
+`MIN_RECORDS` records on engines that can keep a table (DuckDB); every other pass rolls up in
+numpy (engine/results.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlglot import exp
 
 from common_outcomes.engine.plan import (
@@ -69,10 +71,24 @@ class Keeps(Protocol):
     def run(self, query: exp.Expr) -> pa.Table: ...
 
 
+# Below this many records the numpy roll-up is the faster (a borough's few thousand a year:
+# the engine's extra queries cost more than they save); from London's scale up, the engine.
+# Measured side by side: docs/performance.md, "Roll-up and periods in the engine".
+MIN_RECORDS = 100_000
+
+
 def supported(p: Pass, backend: object) -> bool:
-    """Whether the pass rolls up in the engine: plain counts on an engine that keeps tables."""
+    """Whether the pass rolls up in the engine: plain counts, enough of them, on an engine
+    that keeps tables."""
     return (isinstance(backend, Keeps) and p.person is None and p.open_until is None
-            and p.age is None and not p.denominators and all(_plain(d) for d in p.definitions))
+            and p.age is None and not p.denominators and all(_plain(d) for d in p.definitions)
+            and _records(p) >= MIN_RECORDS)
+
+
+def _records(p: Pass) -> int:
+    """The rows of the pass's parts, from their Parquet footers (an upper bound of what it
+    counts: a part is read only for its current periods)."""
+    return sum(pq.read_metadata(part.path).num_rows for part in p.parts)
 
 
 def _plain(d: Definition) -> bool:
