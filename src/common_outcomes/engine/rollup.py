@@ -11,9 +11,9 @@ engine/results.py then computes values, comparisons and disclosure control on wh
 exactly as it does after its own roll-up, with the rows in the same order.
 
 Today this path takes the passes of plain counts (no person counted once, no stock, no
-standardisation, no mean, no denominator from another source, no shifted months) of at least
-`MIN_RECORDS` records on engines that can keep a table (DuckDB); every other pass rolls up in
-numpy (engine/results.py).
+standardisation, no mean, no denominator from another source, no shifted months) on engines
+that can keep a table: DuckDB from `MIN_RECORDS` records, Spark always (its driver then
+receives the results' rows only). Every other pass rolls up in numpy (engine/results.py).
 """
 
 from __future__ import annotations
@@ -80,9 +80,13 @@ MIN_RECORDS = 100_000
 def supported(p: Pass, backend: object) -> bool:
     """Whether the pass rolls up in the engine: plain counts, enough of them, on an engine
     that keeps tables."""
-    return (isinstance(backend, Keeps) and p.person is None and p.open_until is None
-            and p.age is None and not p.denominators and all(_plain(d) for d in p.definitions)
-            and _records(p) >= MIN_RECORDS)
+    if not (isinstance(backend, Keeps) and p.person is None and p.open_until is None
+            and p.age is None and not p.denominators and all(_plain(d) for d in p.definitions)):
+        return False
+    # An engine may say from how many records it rolls up (Spark: always; its parts may not
+    # even be on this machine).
+    least = getattr(backend, "min_records", MIN_RECORDS)
+    return least <= 0 or _records(p) >= least
 
 
 def _records(p: Pass) -> int:
@@ -229,7 +233,10 @@ def build_rolled(rolled: Rolled | None, p: Pass, about: Mapping[str, About],
         for pt in d.period_types or (about[d.indicator].period_type,):
             i = rolled.types.index(pt)
             spans = rolled.spans[pt]
+            period_labels = np.array([s.label for s in spans] or [""], dtype=str)
             parts = []
+            # Each level, then the total and each breakdown, rows by area, period and label:
+            # the order of results._aggregate, which secondary suppression's tie-breaks see.
             for lv, name in enumerate(areas.levels):
                 for group in (None, *d.breakdowns):
                     mine = (level == lv) & (ptype == i)
@@ -238,16 +245,14 @@ def build_rolled(rolled: Rolled | None, p: Pass, about: Mapping[str, About],
                     at = np.flatnonzero(mine)
                     label = (np.char.add(f"{group}: ", labels[group][at]) if group is not None
                              else np.full(len(at), "all").astype(str))
-                    at = at[np.lexsort((label, period[at], code[at]))]
-                    label = (np.char.add(f"{group}: ", labels[group][at]) if group is not None
-                             else label)
+                    order = np.lexsort((label, period[at], code[at]))
+                    at, label = at[order], label[order]
                     parts.append(Block(
                         area_code=code[at], area_type=np.full(len(at), name).astype(str),
                         parent_code=_mapped(parents[lv], code[at]),
                         benchmark_code=_mapped(benchmarks[lv], code[at]),
-                        period=np.array([s.label for s in spans] or [""],
-                                        dtype=str)[period[at]],
-                        breakdown=label, numerator=num[at], denominator=den[at]))
+                        period=period_labels[period[at]], breakdown=label,
+                        numerator=num[at], denominator=den[at]))
             blocks.append(Dated.of(stack(parts), spans, pt))
         tables.append(finish(Dated.join(blocks), d, about[d.indicator], areas))
     return pa.concat_tables(tables) if tables else empty()
@@ -258,9 +263,12 @@ def _by_code(areas: Areas, level: str,
     """Each area's code at `level` -> its parent (or benchmark) code; areas nest, so any of
     its small areas says."""
     small = list(areas.within[level])
-    mine = areas.codes(level, small)
-    theirs = codes_of(areas, level, small)
-    return dict(zip(mine.tolist(), theirs.tolist(), strict=True))
+    out: dict[str, str] = {}
+    for code, theirs in zip(areas.codes(level, small).tolist(),
+                            codes_of(areas, level, small).tolist(), strict=True):
+        if not out.get(code):  # a small area the levels above do not list says nothing
+            out[code] = theirs
+    return out
 
 
 def _mapped(mapping: Mapping[str, str], codes: Strs) -> Strs:
