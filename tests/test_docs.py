@@ -9,7 +9,7 @@ from common_outcomes.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(r'"((?:yaml|header|schema|file|ref|framework|workspace|geography|locality|'
-                  r'priority|activity|indicator|target|baseline|csv|xlsx|parquet|value|row|'
+                  r'priority|activity|indicator|target|baseline|csv|xlsx|parquet|xml|value|row|'
                   r'expression|definition|comparator|derived)'
                   r'\.[a-z-]+)"')
 

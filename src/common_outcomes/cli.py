@@ -19,6 +19,7 @@ from common_outcomes import __version__
 from common_outcomes.errors import InternalError, Issue, Severity, UserError
 
 if TYPE_CHECKING:
+    from common_outcomes.data.load import LoadResult
     from common_outcomes.synth.report import ReportRow
 
 StrEnumT = TypeVar("StrEnumT", bound=StrEnum)
@@ -151,20 +152,42 @@ def schema(
 @app.command()
 def geography(
     workspace: Path = WORKSPACE,
-    source: Path = typer.Option(..., "--from", help="Folder of ONS lookups (la_all_codes.csv, "
-                                "london_lsoa21_to_ward.csv, boundaries/)."),
+    source: Path | None = typer.Option(None, "--from", help="Folder of ONS lookups "
+                                       "(la_all_codes.csv, london_lsoa21_to_ward.csv, "
+                                       "boundaries/)."),
+    postcodes: Path | None = typer.Option(None, "--postcodes", metavar="FILE",
+                                          help="ONS's postcode directory (NSPL or ONSPD: the "
+                                          "national zip as published, or its CSV): install "
+                                          "the borough's postcodes to place records in small "
+                                          "areas."),
     la: str | None = typer.Option(None, "--la", help="Borough code; default: the workspace's."),
 ) -> None:
-    """Write the workspace's geography.yaml (wards and LSOAs) from ONS lookups."""
+    """Write the workspace's geography.yaml (wards and LSOAs) from ONS lookups, and/or
+    install its postcode directory from ONS's NSPL or ONSPD."""
     from common_outcomes.documents import dump_document
     from common_outcomes.geography import geography_from_ons
+    from common_outcomes.geography.postcodes import install_postcodes
 
+    if source is None and postcodes is None:
+        raise UserError("Give --from (a folder of ONS lookups) or --postcodes (ONS's postcode "
+                        "directory), or both.")
     code = la or _borough_code(workspace)
-    doc = geography_from_ons(source, code)
-    text = dump_document(doc, "Written by `outcomes geography`; regenerate rather than edit.")
-    _write_atomically(workspace / "geography.yaml", text)
-    out.print(f"Wrote {workspace / 'geography.yaml'}: {doc.la.name}, {len(doc.wards)} wards, "
-              f"{len(doc.lsoas)} LSOAs.")
+    if source is not None:
+        doc = geography_from_ons(source, code)
+        text = dump_document(doc, "Written by `outcomes geography`; regenerate rather than "
+                             "edit.")
+        _write_atomically(workspace / "geography.yaml", text)
+        out.print(f"Wrote {workspace / 'geography.yaml'}: {doc.la.name}, {len(doc.wards)} "
+                  f"wards, {len(doc.lsoas)} LSOAs.")
+    if postcodes is not None:
+        done = install_postcodes(workspace, postcodes, code)
+        out.print(f"Installed {done.kept:,} postcodes of {code} ({done.terminated:,} of them "
+                  f"terminated, kept for older records) from {done.rows_read:,} rows of "
+                  f"{escape(postcodes.name)} in {done.seconds:.1f}s as {escape(str(done.path))}"
+                  + (f"; {done.without_lsoa:,} without a 2021 LSOA left out"
+                     if done.without_lsoa else "")
+                  + ". Load again, or 'outcomes load --reassign', to place stored records "
+                  "with it.")
 
 
 @app.command()
@@ -217,11 +240,21 @@ def load(
                                      "incoming/ for every declared source."),
     key_file: Path | None = typer.Option(None, "--key-file", help="The pseudonymisation key "
                                          "(default: the file named by OUTCOMES_KEY_FILE)."),
+    again: bool = typer.Option(False, "--reassign", help="Place the stored versions of SOURCE "
+                               "(default: every source with postcodes) in small areas again "
+                               "with the current postcode directory, as new versions."),
 ) -> None:
     """Check, pseudonymise and store partner files; rejected files leave the store unchanged."""
     from common_outcomes.project import Project
 
     workspace, rest = _workspace_and_rest(args)
+    if again:
+        if all_waiting or len(rest) > 1:
+            raise UserError("--reassign takes at most a source (outcomes load [DIR] --reassign "
+                            "[SOURCE]): no files and no --all.")
+        results = Project.open(workspace).reassign(rest[0] if rest else None)
+        _print_loads(results)
+        return
     if all_waiting and rest:
         raise UserError("Give either --all or a source and files, not both.")
     if not all_waiting and len(rest) < 2:
@@ -230,6 +263,11 @@ def load(
     source = None if all_waiting else rest[0]
     files = [] if all_waiting else [Path(f) for f in rest[1:]]
     results = Project.open(workspace).load_data(source, files, all_waiting, key_file)
+    _print_loads(results)
+
+
+def _print_loads(results: list[LoadResult]) -> None:
+    """Each load's outcome, its notes and problems; exit 1 if any file was rejected."""
     styles = {"loaded": "green", "unchanged": "dim", "quarantined": "yellow", "rejected": "red"}
     for r in results:
         style = styles[r.status]
@@ -252,6 +290,32 @@ def load(
               f"{sum(r.status == 'quarantined' for r in results)} with rows quarantined, "
               f"{sum(r.status == 'unchanged' for r in results)} unchanged, {rejected} rejected.")
     raise typer.Exit(1 if rejected else 0)
+
+
+@app.command()
+def declare(
+    file: Path = typer.Argument(..., help="A partner's file (CSV, XLSX or Parquet)."),
+    source: str = typer.Option(..., "--source", help="The new source's id, e.g. cla-903."),
+    out_path: Path | None = typer.Option(None, "--out", help="Where to write the draft "
+                                         "(default: sources/SOURCE.yaml here)."),
+    force: bool = typer.Option(False, "--force", help="Write over an existing file."),
+) -> None:
+    """Draft a source declaration from a file's header and first rows, for you to check."""
+    from common_outcomes.project import Project
+
+    target = out_path or Path("sources") / f"{source}.yaml"
+    drafted = Project.declare(file, source, target, force=force)
+    if drafted.builtin:
+        out.print(f"Wrote {escape(str(target))}: {escape(drafted.file)} has the columns of "
+                  f"the built-in [bold]{escape(drafted.builtin)}[/bold], so the draft adopts it.")
+    else:
+        out.print(f"Wrote {escape(str(target))}: {drafted.columns} columns guessed from "
+                  f"{drafted.rows_sampled:,} rows of {escape(drafted.file)}"
+                  + (f", key {escape(', '.join(drafted.key))}" if drafted.key else ", no key")
+                  + (f", identifiers {escape(', '.join(drafted.identifiers))}"
+                     if drafted.identifiers else "") + ".")
+    out.print("Fill in partner and agreement, check every commented guess, then run "
+              "`outcomes check`.")
 
 
 @app.command()
@@ -297,6 +361,16 @@ def run(
             out.print(f"  {escape(indicator)}: {escape(reason)}")
     if result.without_data:
         out.print("Run 'outcomes load' for the sources with no data.")
+    if result.revisions:
+        out.print(f"{len(result.revisions)} published figures were revised by a newer release "
+                  f"(the newer is used; all listed in {escape(str(result.revisions_path))}):")
+        for revision in result.revisions[:SHOWN_REVISIONS]:
+            out.print(f"  {escape(revision.sentence())}")
+        if len(result.revisions) > SHOWN_REVISIONS:
+            out.print(f"  and {len(result.revisions) - SHOWN_REVISIONS} more")
+
+
+SHOWN_REVISIONS = 10
 
 
 def _engine_settings(engine: str, master: str | None, conf: list[str],
@@ -406,7 +480,9 @@ def history(
         m = v.manifest
         periods = ", ".join(m.periods) if len(m.periods) <= 3 else (
             f"{m.periods[0]} .. {m.periods[-1]} ({len(m.periods)})")
-        table.add_row(v.version_id, m.source, m.file_name, periods, f"{m.rows_accepted:,}",
+        file = m.file_name + (f" (placed again from {m.reassigned_from})"
+                              if m.reassigned_from else "")
+        table.add_row(v.version_id, m.source, file, periods, f"{m.rows_accepted:,}",
                       f"{m.rows_quarantined:,}", v.status, m.loaded_at, m.loaded_by)
     out.print(table)
 
@@ -475,11 +551,12 @@ def quality(
         return
     table = Table(title="Data quality of the current data")
     for col in ("source", "partner", "period", "rows", "complete", "least complete", "valid",
-                "duplicates", "due", "loaded", "late (days)"):
+                "duplicates", "no small area", "due", "loaded", "late (days)"):
         table.add_column(col)
     for r in rows:
         table.add_row(r.source, r.partner, r.period, f"{r.rows:,}", f"{r.completeness:.1%}",
                       r.least_complete, f"{r.validity:.1%}", f"{r.duplicates:,}",
+                      f"{r.without_area:,}",
                       str(r.due or ""), str(r.loaded),
                       "" if r.days_late is None else str(max(r.days_late, 0)))
     out.print(table)

@@ -12,6 +12,8 @@ once, when it is made, so no method asks again.
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,8 +27,18 @@ import pyarrow.compute as pc
 from common_outcomes.data.builtin import resolved_sources
 from common_outcomes.data.checks import check_comparators, check_definitions, check_sources
 from common_outcomes.data.declarations import SOURCE_KINDS, SourceDeclaration
+from common_outcomes.data.declare import Draft, draft, write_new
+from common_outcomes.data.load import (
+    LoadResult,
+    load_file,
+    postcode_columns,
+    postcode_directory,
+    reassign,
+)
 from common_outcomes.data.protect import load_key
 from common_outcomes.data.quality import QualityRow, quality
+from common_outcomes.data.readers import ReadError
+from common_outcomes.data.spreadsheets import write_csv
 from common_outcomes.data.store import Store, open_store
 from common_outcomes.documents import DocumentModel
 from common_outcomes.engine import Progress as RunProgress
@@ -49,6 +61,7 @@ from common_outcomes.framework.load import (
 )
 from common_outcomes.framework.models import FRAMEWORK_KINDS, Indicator
 from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
+from common_outcomes.ids import SLUG_PATTERN
 from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions_in
 from common_outcomes.periods import parse_any_period
 from common_outcomes.reports.strategy_map import strategy_map
@@ -62,16 +75,20 @@ from common_outcomes.strategy import (
 )
 from common_outcomes.strategy.load import FRAMEWORKS
 from common_outcomes.tracking.changes import Change, changes
-from common_outcomes.tracking.comparators import add_comparators
+from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
-    from common_outcomes.data.load import LoadResult
     from common_outcomes.state import State
     from common_outcomes.synth.run import Progress, SynthResult
     from common_outcomes.synth.spec import SynthSpec
 
 DEMO_EMAIL = "demo@example.org"
+# Beside the results: the published figures newer releases revised, in the last run.
+REVISIONS = "revisions.csv"
+REVISION_COLUMNS = ("indicator", "area_code", "area_name", "period", "old_value",
+                    "old_release", "new_value", "new_release")
+SOURCE_ID = re.compile(SLUG_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,8 @@ class RunResult:
     passes_reused: int
     published_only: list[str]
     why_empty: dict[str, str]
+    revisions: tuple[Revision, ...] = ()  # published figures a newer release revised
+    revisions_path: Path | None = None  # where they are listed (CSV), when there are any
 
 
 @dataclass(frozen=True)
@@ -200,10 +219,6 @@ class Project:
     def load_data(self, source: str | None, files: list[Path], all_waiting: bool,
                   key_file: Path | None) -> list[LoadResult]:
         """`outcomes load`: files for one source, or everything waiting in incoming/."""
-        # Imported here, like synth below: the readers (openpyxl among them) and the
-        # generator are not needed by `outcomes run` or `check`, which should start fast.
-        from common_outcomes.data.load import load_file, postcode_directory
-
         work: list[tuple[SourceDeclaration, Path]] = []
         if all_waiting:
             for decl in self.sources.values():
@@ -224,6 +239,20 @@ class Project:
             return [load_file(self.folder, store, decl, path, key, directory,
                               borough=self.workspace.settings.borough.code)
                     for decl, path in work]
+
+    def reassign(self, source: str | None) -> list[LoadResult]:
+        """`outcomes load --reassign`: the current versions of a source (or of every source
+        placed by postcode) placed again in small areas with the current postcode directory,
+        each as a new version."""
+        if source is not None and source not in self.sources:
+            known = ", ".join(sorted(self.sources)) or "none are declared"
+            raise UserError(f"Unknown source '{source}'; the workspace declares: {known}.")
+        chosen = [self.sources[source]] if source else [
+            d for d in self.sources.values() if postcode_columns(d)]
+        directory = postcode_directory(self.folder)
+        store = self.store
+        with store.lock():
+            return [r for decl in chosen for r in reassign(store, decl, directory)]
 
     def quality(self) -> list[QualityRow]:
         """`outcomes quality`: completeness, validity, timeliness and duplicates."""
@@ -250,20 +279,30 @@ class Project:
         computed = compute(self.folder, self.workspace, self.framework.framework,
                            dict(self.sources), self.disclosure, progress, engine, settings,
                            scope)
-        table = results.within(self._tracked(computed.table), *window)
+        published = with_comparators(computed.table, self.folder, dict(self.sources),
+                                     dict(self.indicators),
+                                     self.workspace.settings.borough.code)
+        table = results.within(self._tracked(published.table), *window)
         written = publishable(table, self.disclosure.rules, self.disclosure.stocks)
         results.write(self.results_path, written)
+        revised = self.results_path.with_name(REVISIONS)
+        if published.revisions:
+            write_csv(revised, REVISION_COLUMNS, [
+                (r.indicator, r.area_code, r.area_name, r.period, r.old_value, r.old_release,
+                 r.new_value, r.new_release) for r in published.revisions])
+        else:
+            revised.unlink(missing_ok=True)
         held = set(results.indicators_in(written))
         mine = held & set(results.indicators_in(computed.table))
         return RunResult(self.results_path, table.num_rows, sorted(mine),
                          computed.without_data, computed.passes_computed,
                          computed.passes_reused, sorted(held - mine),
-                         why_empty(self.folder, self.workspace, computed.table, written, scope))
+                         why_empty(self.folder, self.workspace, computed.table, written, scope),
+                         published.revisions, revised if published.revisions else None)
 
     def _tracked(self, table: pa.Table) -> pa.Table:
-        # Comparators first, so that a published borough figure gets baselines and targets.
-        table = add_comparators(table, self.folder, dict(self.sources), dict(self.indicators),
-                                self.workspace.settings.borough.code)
+        # After the comparators, so that a published borough figure gets baselines and
+        # targets.
         polarity = {k: i.polarity.value for k, i in self.indicators.items()}
         return apply_tracking(table, [b for b, _ in self.workspace.baselines],
                               [t for t, _ in self.workspace.targets], polarity)
@@ -419,10 +458,29 @@ class Project:
         return open_store(folder)
 
     @staticmethod
+    def declare(file: Path, source: str, out: Path, *, force: bool = False,
+                schema: Path | None = None) -> Draft:
+        """`outcomes declare`: a source declaration drafted from `file`, written to `out`
+        (never over an existing file unless `force`); nothing else is written or stored.
+        The draft's editor line points at `schema` (where `outcomes schema` writes)."""
+        if not SOURCE_ID.match(source):
+            raise UserError(f"--source '{source}' is not a usable source id: use lower-case "
+                            "letters, digits and hyphens (e.g. cla-903).")
+        target = schema or Path.cwd() / "schema" / "source.schema.json"
+        ref = Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
+        try:
+            drafted = draft(file, source, ref)
+        except ReadError as exc:
+            raise UserError(f"{file}: {exc.message}") from exc
+        write_new(out, drafted.text, force)
+        return drafted
+
+    @staticmethod
     def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,
                    progress: Progress | None = None) -> SynthResult:
         """`outcomes synth`: synthetic partner data into the workspace's incoming folder."""
-        from common_outcomes.synth.run import synthesize as synthesize_into  # see load_data
+        # Imported here: the generator is not needed by `outcomes run` or `check`.
+        from common_outcomes.synth.run import synthesize as synthesize_into
 
         return synthesize_into(folder, spec, force=force, progress=progress)
 

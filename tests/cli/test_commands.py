@@ -174,3 +174,23 @@ def test_geography_for_an_unknown_borough_is_one_sentence(ons_geography: Path,
     assert result.returncode == 2
     assert "'E09999999' is not a local authority code" in result.stderr
     assert not (tmp_path / "geography.yaml").exists()
+
+
+def test_declare_writes_a_draft_once_and_refuses_to_write_over_it(tmp_path: Path) -> None:
+    data = tmp_path / "visits.csv"
+    data.write_text("visit_id,visit_date,outcome\nV1,2024-05-01,seen\nV2,2024-05-02,seen\n"
+                    "V3,2024-05-03,not seen\nV4,2024-05-04,seen\n")
+    out = tmp_path / "ws" / "sources" / "visits.yaml"
+    args = ["declare", str(data), "--source", "visits", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "4 rows of visits.csv, key visit_id" in result.output
+    drafted = yaml.safe_load(out.read_text())
+    assert drafted["id"] == "visits" and drafted["key"] == ["visit_id"]
+    out.write_text("kept")
+    refused = run(*args)  # the installed script: a user's mistake is one sentence, exit 2
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert out.read_text() == "kept"
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    assert yaml.safe_load(out.read_text())["id"] == "visits"

@@ -52,8 +52,6 @@ def _episodes() -> list[tuple[str, str, date, date | None]]:
         la = OURS[k % 2] if k < 45 else CAMDEN
         start = date(2015 + k % 4, 1 + k % 12, 1 + k % 27)
         end = None if k % 3 == 0 else start + timedelta(days=200 + 37 * k)
-        if end is not None and end.month == 3:
-            end += timedelta(days=31)  # the engine places a stock by month: keep off March
         out.append((la, f"C{k % 50:04d}", start, end))
     return out
 
@@ -155,10 +153,10 @@ def test_a_file_with_none_of_the_workspaces_rows_is_refused_and_stores_nothing(
     assert open_store(ws).current_files("cla-903") == []
 
 
-def test_children_looked_after_at_31_march_from_the_latest_returns(
-        workspace: tuple[Path, Path]) -> None:
-    ws, key = workspace
-    rows = write_extract(ws / "incoming" / "ssda903" / "episodes.csv")
+def _rate_rows(ws: Path, key: Path) -> tuple[dict[str, dict[str, object]],
+                                              list[tuple[int, str, int, str, int]]]:
+    """Run the children looked after rate from the 903 episodes waiting in incoming/: the
+    LA's row of each financial year, and the population written beside them."""
     # The example's definition reads the SSD extract; this one reads the 903 episodes,
     # placed by the home postcode on each episode.
     definitions = ws / "definitions" / "social-care.yaml"
@@ -189,7 +187,7 @@ def test_children_looked_after_at_31_march_from_the_latest_returns(
     population = ws / "incoming" / "population"
     population.mkdir(parents=True)
     people = [(year, lsoa, age, sex, 10 + (i + age) % 7)
-              for year in (2016, 2017, 2018) for i, lsoa in enumerate(lsoas)
+              for year in (2016, 2017, 2018, 2019) for i, lsoa in enumerate(lsoas)
               for age in range(18) for sex in "MF"]
     pq.write_table(pa.table({
         "mid_year": [p[0] for p in people],
@@ -204,10 +202,17 @@ def test_children_looked_after_at_31_march_from_the_latest_returns(
     project.run()
     table = results_table.read(project.results_path)
     assert table is not None
-    results = table.to_pylist()
-    (row,) = [r for r in results if r["indicator_id"] == "children-looked-after-rate"
-              and r["area_type"] == "la" and r["period"] == "2018/19"
-              and r["period_type"] == "financial_year" and r["breakdown"] == "all"]
+    return {r["period"]: r for r in table.to_pylist()
+            if r["indicator_id"] == "children-looked-after-rate" and r["area_type"] == "la"
+            and r["period_type"] == "financial_year" and r["breakdown"] == "all"}, people
+
+
+def test_children_looked_after_at_31_march_from_the_latest_returns(
+        workspace: tuple[Path, Path]) -> None:
+    ws, key = workspace
+    rows = write_extract(ws / "incoming" / "ssda903" / "episodes.csv")
+    by_period, people = _rate_rows(ws, key)
+    row = by_period["2018/19"]
     expected = _looked_after_at(latest_returns(rows), date(2019, 3, 31))
     every_row = _looked_after_at([r for r in rows if r["LA"] in OURS], date(2019, 3, 31))
     assert expected >= 10 and every_row > expected  # the rule matters here
@@ -215,3 +220,52 @@ def test_children_looked_after_at_31_march_from_the_latest_returns(
     children = sum(p[4] for p in people if p[0] == 2018)
     assert row["denominator"] == children
     assert row["value"] == pytest.approx(10000 * expected / children, rel=1e-12)
+
+
+def test_episodes_that_open_and_close_around_31_march_are_counted_as_dfe_counts_them(
+        workspace: tuple[Path, Path]) -> None:
+    """DfE's rule: looked after at 31 March if the episode started on or before 31 March
+    and had not ceased by it (DEC is the day it ceased, so an episode ending on 31 March is
+    not counted). The engine places a stock's changes by month (+1 in the month it opens,
+    -1 in the month it closes); every day of March that matters is here."""
+    ws, key = workspace
+    m = date  # (start, end) of each episode, one child each
+    edges = [
+        (m(2018, 6, 1), m(2019, 3, 1)), (m(2018, 6, 1), m(2019, 3, 15)),
+        (m(2018, 6, 1), m(2019, 3, 31)),  # ends on 31 March 2019, the period's end
+        (m(2018, 6, 1), m(2019, 4, 1)),   # ends the day after
+        (m(2019, 3, 31), None), (m(2019, 4, 1), None),  # start on 31 March / 1 April
+        (m(2019, 3, 5), m(2019, 3, 20)), (m(2018, 5, 10), m(2018, 5, 20)),  # one month
+        (m(2019, 3, 31), m(2019, 3, 31)),  # a day's episode on 31 March itself
+        (m(2019, 5, 1), m(2020, 3, 31)), (m(2019, 5, 1), m(2020, 4, 1)),
+        (m(2020, 3, 31), m(2020, 4, 2)), (m(2020, 4, 1), None),
+    ]
+    # Enough children looked after throughout that no count is small enough to suppress.
+    episodes = [*edges, *((m(2017, 1 + k, 1), None) for k in range(8))]
+    rows = []
+    for year in (2019, 2020, 2021):
+        first, last = m(year - 1, 4, 1), m(year, 3, 31)
+        for n, (start, end) in enumerate(episodes):
+            if start > last or (end is not None and end < first):
+                continue
+            ended = end is not None and end <= last
+            rows.append({"CHILD": f"K{n:03d}", "DECOM": _d(start), "RNE": "S", "LS": "C2",
+                         "CIN": "N1", "PLACE": "U1", "PLACE_PROVIDER": "PR1",
+                         "DEC": _d(end) if ended else "", "REC": "E13" if ended else "",
+                         "REASON_PLACE_CHANGE": "", "HOME_POST": POSTCODES[n % 5],
+                         "PL_POST": "", "URN": "XXXXXXX", "YEAR": str(year), "LA": OURS[1]})
+    path = ws / "incoming" / "ssda903" / "episodes.csv"
+    path.parent.mkdir(parents=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, [*EPISODES, "YEAR", "LA"])
+        writer.writeheader()
+        writer.writerows(rows)
+    by_period, _ = _rate_rows(ws, key)
+    latest = latest_returns(rows)
+    for period, day in (("2018/19", m(2019, 3, 31)), ("2019/20", m(2020, 3, 31))):
+        by_hand = sum(s <= day and (e is None or e > day) for s, e in episodes)
+        assert _looked_after_at(latest, day) == by_hand  # the returns keep every end
+        assert by_period[period]["numerator"] == by_hand, period
+    # The hand count, spelled out for 2018/19: the eight throughout, ending 1 April 2019,
+    # starting 31 March 2019.
+    assert by_period["2018/19"]["numerator"] == 8 + 2

@@ -233,3 +233,23 @@ def test_a_stock_counted_by_opening_and_closing_month_is_the_same_as_its_changes
     out = rows_of(build_results(table, [d], ABOUT, AREAS))
     assert (out[("E09", "2023")]["numerator"], out[("E09", "2024")]["numerator"]) == (2, 2)
     assert (out[("w1", "2023")]["numerator"], out[("w2", "2024")]["numerator"]) == (1, 1)
+
+
+def test_records_without_a_small_area_count_for_the_borough_and_in_no_ward() -> None:
+    from common_outcomes.engine.plan import NO_AREA
+
+    areas = Areas({level: {**codes, **({NO_AREA: "E09"} if level == "la" else {})}
+                   for level, codes in AREAS.within.items()})
+    table = counts([("a1", date(2024, 1, 1), "p1", 1), ("a2", date(2024, 2, 1), "p2", 1),
+                    (NO_AREA, date(2024, 3, 1), "p3", 1),
+                    # p1 again without an area: still placed in a1 alone, counted once.
+                    (NO_AREA, date(2024, 4, 1), "p1", 1), ("a3", date(2024, 12, 1), "p4", 0)],
+                   "x__numerator")
+    d = definition(person="p", denominator={"source": "pop", "date": "d", "area": "a"})
+    out = rows_of(build_results(table, [d], ABOUT, areas, None, {"x": POPULATION}))
+    assert out[("E09", "2024")]["numerator"] == 3
+    assert out[("w1", "2024")]["numerator"] == 1 and out[("w2", "2024")]["numerator"] == 1
+    assert out[("L", "2024")]["numerator"] == 2
+    # Without the borough placing them (a scope that does not), they count nowhere.
+    assert rows_of(build_results(table, [d], ABOUT, AREAS, None, {"x": POPULATION}))[
+        ("E09", "2024")]["numerator"] == 2

@@ -13,6 +13,10 @@ from typer.testing import CliRunner
 
 from common_outcomes import reference
 from common_outcomes.cli import app
+from common_outcomes.data.store import open_store
+from common_outcomes.engine import plan
+from common_outcomes.engine.results import Areas
+from common_outcomes.engine.run import Scope, areas_of
 from common_outcomes.indicators.definitions import definitions_in
 from common_outcomes.project import Project
 
@@ -70,9 +74,23 @@ def test_published_only_indicators_are_counted_and_each_empty_one_says_why(ws: P
     assert all(r.startswith("no data loaded for ") for r in result.why_empty.values())
 
 
-def test_records_with_no_small_area_are_named_as_the_reason(ws: Path, tmp_path: Path) -> None:
+def test_records_with_no_small_area_count_for_the_borough_and_are_named_only_where_not(
+        ws: Path, tmp_path: Path) -> None:
     _births(ws, tmp_path, "")
-    reasons = Project.open(ws).run().why_empty
+    project = Project.open(ws)
+    result = project.run()
+    # They count for the borough (its rows are computed, then suppressed as small numbers),
+    # so "no small area" is not the reason.
+    assert "smoking-at-delivery" in result.indicators
+    assert result.why_empty["smoking-at-delivery"] == "every row suppressed (small numbers)"
+    assert not any("small area" in reason for reason in result.why_empty.values())
+    # Over a scope whose areas do not place them (only the LSOAs), nothing is computed, and
+    # the reason says why.
+    own = areas_of(project.workspace)
+    areas = Areas({level: {a: c for a, c in codes.items() if a != plan.NO_AREA}
+                   for level, codes in own.within.items()}, own.names)
+    parts = [plan.Part(p.path, p.periods) for p in open_store(ws).current_files("maternity")]
+    reasons = project.run(scope=Scope({"maternity": parts}, areas)).why_empty
     for indicator in MATERNITY_ONLY:
         assert reasons[indicator] == ("no record of maternity has a small area "
                                       "(residence_area_code is empty in every row)")

@@ -1,6 +1,7 @@
-"""Built-in source families shipped with the product (today: the Standard Safeguarding
-Dataset's tables). A workspace adopts one with `builtin: <family>/<id>` and keeps only what is
-its own: partner, agreement, retention, policy and where the files arrive."""
+"""Built-in source families shipped with the product (the Standard Safeguarding Dataset's
+tables, SSDA903's and the CIN census's). A workspace adopts one with `builtin: <family>/<id>`
+and keeps only what is its own: partner, agreement, retention, policy and where the files
+arrive."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from common_outcomes.data.declarations import (
     SourceDeclaration,
     SourceTemplate,
 )
+from common_outcomes.data.readers.base import Part
 from common_outcomes.documents import read_document
 from common_outcomes.errors import Issues
 from common_outcomes.strategy import Workspace
 
 BUILTIN = Path(__file__).parent / "builtin"
-INHERITED = ("period", "schedule", "key")
+INHERITED = ("period", "schedule", "key", "release")
+NUMBERS = (ColumnType.INTEGER, ColumnType.NUMBER)
 
 
 @cache
@@ -44,9 +47,25 @@ def resolve(decl: SourceDeclaration) -> SourceDeclaration:
         template = templates()[decl.builtin]
         update: dict[str, object] = {name: getattr(template, name) for name in INHERITED
                                      if name not in decl.model_fields_set}
-        update["columns"] = merged(template.columns, decl.columns)
+        own = tuple(c.model_copy(update={"markers": template.markers})
+                    if template.markers and not c.markers and c.type in NUMBERS else c
+                    for c in decl.columns)
+        update["columns"] = merged(template.columns, own)
+        if decl.release is not None and template.release is not None:
+            # A publication named beside a built-in keeps the built-in's release column.
+            update["release"] = template.release.model_copy(
+                update=decl.release.model_dump(exclude_unset=True))
         decl = decl.model_copy(update=update)
     return with_return_columns(decl)
+
+
+def part_of(decl: SourceDeclaration) -> Part | None:
+    """The table a source takes from a file holding several (its built-in's `table`, as
+    cin-census/cin-episodes takes cin-episodes), with the source's columns."""
+    template = templates().get(decl.builtin) if decl.builtin else None
+    if template is None or template.table is None:
+        return None
+    return Part(template.table, decl.columns)
 
 
 def with_return_columns(decl: SourceDeclaration) -> SourceDeclaration:

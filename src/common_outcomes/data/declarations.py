@@ -5,6 +5,8 @@ it is protected. What valid data is lives here; how it is checked lives in valid
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -31,6 +33,9 @@ class Identifier(StrEnum):
     NAME = "name"  # never stored for analysis; linkage staging only
     DATE_OF_BIRTH = "date_of_birth"  # month of birth for analysis; full date to linkage only
     POSTCODE = "postcode"  # postcode sector and LSOA for analysis; full postcode to linkage
+    # A record's id made from a person's id (the CIN census's episode ids): a keyed pseudonym
+    # under the column's own name, so it stays the table's key and still joins.
+    RECORD_ID = "record_id"
 
 
 class Column(Model):
@@ -56,6 +61,15 @@ class Column(Model):
                     "use them (DfE: c suppressed, z not applicable, x and : not available); "
                     "they become nulls with the reason in <column>_note")
     description: str | None = None
+    # Issue 15, part 5: values mapped, LA numbers turned into codes (see docs/loading.md).
+    values: dict[str, str] = Field(
+        default_factory=dict,
+        description="Raw values mapped to declared ones before any check (Y: 'true', or an "
+                    "old code list's codes to the new list's)")
+    la_code: str | None = Field(
+        None, description="This column holds DfE's old three-digit LA numbers: the ONS code "
+                          "of each (from the carried geography/las.csv) is stored in a "
+                          "column of this name; an unknown number is a problem of its row")
 
     @field_validator("renamed_from", mode="before")
     @classmethod
@@ -204,6 +218,43 @@ class LatestReturn(Model):
                                                  "returns (default: the source's key)")
 
 
+class Release(Model):
+    """Published releases of one publication (a DfE table, a Fingertips indicator): each file
+    is a release, kept beside the others; for each area and period the newest release's
+    figure is used and the figures it revises are listed (tracking/comparators.py)."""
+
+    publication: Slug | None = Field(
+        None, description="The publication the source's files are releases of (default: the "
+                          "source's id); sources naming the same publication are releases "
+                          "of one publication")
+    column: str | None = Field(
+        None, description="The column holding each row's period: a release is named by, and "
+                          "ordered by, the latest period it covers (default: the built-in's)")
+    published: date | None = Field(
+        None, description="The release's publication date, for a source that holds one "
+                          "release: orders releases that cover the same latest period")
+
+
+class Unpivot(Model):
+    """A wide table (a period in each of several column names) turned long at load: each
+    matching column becomes a row with the period and the value in declared columns."""
+
+    columns: str = Field(description="A regular expression the wide columns' names match in "
+                                     "full; its first group, or the whole name, is the period "
+                                     "(e.g. 'Value (\\d{4})' or '\\d{4}(/\\d{2})?')")
+    period: str = Field(description="The declared column the period goes to")
+    value: str = Field(description="The declared column the value goes to")
+
+    @field_validator("columns")
+    @classmethod
+    def _a_pattern(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"'{pattern}' is not a regular expression ({exc})") from None
+        return pattern
+
+
 class SourceTemplate(DocumentModel):
     """A built-in source shape shipped with the product (kind: source-template), such as the
     Standard Safeguarding Dataset's tables; a workspace adopts one with `builtin:`."""
@@ -217,6 +268,13 @@ class SourceTemplate(DocumentModel):
     schedule: Schedule
     key: tuple[str, ...] = ()
     columns: tuple[Column, ...]
+    table: str | None = Field(None, description="For a file holding several tables (the CIN "
+                                                "census XML): the one this source takes")
+    release: Release | None = None
+    markers: dict[str, str] = Field(
+        default_factory=dict, description="The publisher's symbols for a missing number: "
+                                          "every integer or number column a declaration adds "
+                                          "gets them unless it lists its own")
 
 
 class SourceDeclaration(DocumentModel):
@@ -255,6 +313,11 @@ class SourceDeclaration(DocumentModel):
         None, description="A column naming each row's LA (ONS code or DfE's three-digit "
                           "number): only the workspace's own rows are loaded, the others "
                           "counted and reported (the column is added if not declared)")
+    release: Release | None = Field(
+        None, description="Each file is a release of a publication, kept beside the others; "
+                          "the newest release's figure wins period by period")
+    unpivot: Unpivot | None = Field(
+        None, description="A wide table: columns whose names carry a period become rows")
 
     @field_validator("files")
     @classmethod
@@ -279,6 +342,10 @@ class SourceDeclaration(DocumentModel):
         if len(set(earlier)) != len(earlier) or set(earlier) & set(names):
             raise ValueError("a name under 'from' must belong to one column only, and not be "
                              "another column's name")
+        derived = [c.la_code for c in self.columns if c.la_code]
+        if set(derived) & set(names) or len(set(derived)) != len(derived):
+            raise ValueError("an 'la_code' column is derived: give it a name no other column "
+                             "has")
         # Key and period columns are checked once a built-in is filled in (data/checks.py).
         return self
 
@@ -291,10 +358,12 @@ class SourceDeclaration(DocumentModel):
         out: dict[str, str] = {}
         for c in self.columns:
             kind = c.identifier
-            if kind is None:
+            if kind is None or kind is Identifier.RECORD_ID:
                 out[c.name] = c.type.value
                 if c.markers:
                     out[f"{c.name}_note"] = "string"
+                if c.la_code:
+                    out[c.la_code] = "string"
             elif kind in (Identifier.NHS_NUMBER, Identifier.UPN, Identifier.CASE_ID):
                 out[f"{c.name}_pseudonym"] = "string"
             elif kind is Identifier.DATE_OF_BIRTH:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from common_outcomes.data.declarations import SourceDeclaration
+from common_outcomes.data.declarations import Identifier, SourceDeclaration
 from common_outcomes.data.store import Store
 from common_outcomes.periods import parse_period
 
@@ -27,6 +27,7 @@ class QualityRow:
     least_complete: str  # the column with most gaps
     validity: float  # rows accepted / rows read, for the file that holds this period
     duplicates: int  # rows refused as duplicates of an earlier row in that file
+    without_area: int  # rows of this period whose postcode found no small area
     due: date | None
     loaded: date
     days_late: int | None
@@ -55,9 +56,24 @@ def quality(store: Store, sources: dict[str, SourceDeclaration]) -> list[Quality
                     source_id, m.partner, period, m.version_id, here.num_rows,
                     sum(filled.values()) / max(len(filled), 1), worst,
                     m.rows_accepted / max(m.rows_read, 1),
-                    problems.get(m.version_id, Counter())["row.duplicate-key"], due, loaded,
+                    problems.get(m.version_id, Counter())["row.duplicate-key"],
+                    _without_area(here, decl), due, loaded,
                     (loaded - due).days if due else None))
     return rows
+
+
+def _without_area(rows: pa.Table, decl: SourceDeclaration) -> int:
+    """Rows placed in no small area by any of their postcodes (0 for a source not placed by
+    postcode). Counted per period from the rows, so it agrees with the load's count."""
+    columns = [f"{c.name}_lsoa" for c in decl.columns if c.identifier is Identifier.POSTCODE
+               and f"{c.name}_lsoa" in rows.column_names]
+    if not columns:
+        return 0
+    placed = pc.is_valid(rows.column(columns[0]))
+    for name in columns[1:]:
+        placed = pc.or_(placed, pc.is_valid(rows.column(name)))
+    total: int = rows.num_rows
+    return total - int(pc.sum(placed).as_py() or 0)
 
 
 def _parts_by_version(store: Store, source: str) -> list[tuple[str, list[str], list[str]]]:

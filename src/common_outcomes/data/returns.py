@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +55,19 @@ class SetAside:
                        f"{self.before - self.superseded:,} after ({self.superseded:,} "
                        "repeated from earlier returns not loaded)")
         return out
+
+
+@cache
+def la_codes_by_number() -> dict[str, str]:
+    """DfE's old three-digit LA numbers to ONS codes, from the carried geography (the one
+    lookup for LA filters and for columns declared with `la_code:`). Three numbers name both
+    a former county (E10) and the unitary authority that replaced it under the same number
+    (E06: Buckinghamshire 825, North Yorkshire 815, Somerset 933); the unitary's code is the
+    one DfE's releases write now, so it is the one given."""
+    out: dict[str, str] = {}
+    for la in sorted(local_authorities(), key=lambda la: la.la_code, reverse=True):
+        out[str(la.old_la_code)] = la.la_code  # E06 sorts before E10: it is written last
+    return out
 
 
 def own_la_codes(ons_code: str) -> frozenset[str]:

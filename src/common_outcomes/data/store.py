@@ -103,6 +103,9 @@ class Manifest:
     policy: Policy
     columns: Mapping[str, str] = field(default_factory=dict)  # name -> arrow type
     version_id: str = ""
+    areas_from: str = ""  # the postcode directory its small areas were derived with
+    rows_without_area: int = 0  # accepted rows its postcodes placed in no small area
+    reassigned_from: str = ""  # the version whose rows `load --reassign` placed again
 
     def __post_init__(self) -> None:
         # Callers pass lists and dicts; keep what we store immutable and ordered.
@@ -120,6 +123,8 @@ class Manifest:
             "retention_until": self.retention_until.isoformat(),
             "linkage_retention_until": self.linkage_retention_until.isoformat(),
             "policy": self.policy, "columns": dict(self.columns),
+            "areas_from": self.areas_from, "rows_without_area": self.rows_without_area,
+            "reassigned_from": self.reassigned_from,
         }
 
     @classmethod
@@ -715,7 +720,9 @@ def _load_event(m: Manifest) -> dict[str, Any]:
             "file_name": m.file_name, "sha256": m.sha256, "partner": m.partner,
             "agreement": m.agreement, "periods": list(m.periods), "rows_read": m.rows_read,
             "rows_accepted": m.rows_accepted, "rows_quarantined": m.rows_quarantined,
-            "policy": m.policy, "by": m.loaded_by}
+            "policy": m.policy, "by": m.loaded_by,
+            **({"areas_from": m.areas_from} if m.areas_from else {}),
+            **({"reassigned_from": m.reassigned_from} if m.reassigned_from else {})}
 
 
 def _supersede_events(m: Manifest, before: Mapping[tuple[str, str], str]) -> list[dict[str, Any]]:

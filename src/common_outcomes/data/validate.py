@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from common_outcomes.data.declarations import Column, ColumnType, Identifier, SourceDeclaration
 from common_outcomes.data.protect import mask
+from common_outcomes.data.returns import la_codes_by_number
 from common_outcomes.identifiers import UPN_UNKNOWN, is_valid_upn
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
@@ -55,7 +56,8 @@ class Checked:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _strings(values: pa.Array) -> pa.Array:
+def as_text(values: pa.Array) -> pa.Array:
+    """A column as text, as a CSV would have written it (dates as ISO dates)."""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         return values
     if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
@@ -82,13 +84,15 @@ def _mask(array: pa.Array) -> npt.NDArray[np.bool_]:
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _parse_date(value: str, formats: Iterable[str]) -> date | None:
+def parse_date(value: str, formats: Iterable[str]) -> tuple[date, str] | None:
+    """The date a value holds and the format that read it (a time of day after the date is
+    dropped), or None; `outcomes declare` reports the formats a file uses from this too."""
     timed = _TIME.match(value)
     if timed is not None:
         value = timed.group("date")
     for fmt in formats:
         try:
-            return datetime.strptime(value, fmt).date()
+            return datetime.strptime(value, fmt).date(), fmt
         except ValueError:
             continue
     return None
@@ -99,7 +103,8 @@ def _parse_dates(text: pa.Array, formats: Iterable[str]) -> pa.Array:
     31 February into 2 March; Python's refuses it)."""
     formats = tuple(formats)
     distinct = pc.unique(text).drop_null()
-    parsed = pa.array([_parse_date(v, formats) for v in distinct.to_pylist()], pa.date32())
+    read = (parse_date(v, formats) for v in distinct.to_pylist())
+    parsed = pa.array([None if r is None else r[0] for r in read], pa.date32())
     return pc.take(parsed, pc.index_in(text, value_set=distinct))
 
 
@@ -126,8 +131,13 @@ def _upn_valid(text: pa.Array) -> npt.NDArray[np.bool_]:
 
 def check_column(checked: Checked, col: Column, raw: pa.Array, first_row: int) -> None:
     """Check one declared column of a chunk; record the typed values."""
-    text = pc.utf8_trim_whitespace(_strings(raw))
+    text = pc.utf8_trim_whitespace(as_text(raw))
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    if col.values:
+        # Raw codes to declared ones, before anything is checked.
+        found = pc.index_in(text, value_set=pa.array(list(col.values), pa.string()))
+        mapped = pc.take(pa.array(list(col.values.values()), pa.string()), found)
+        text = pc.if_else(pc.is_valid(found), mapped, text)
     if col.markers:
         # A published marker is a reason, not a value: keep the reason, null the value.
         codes = pa.array(list(col.markers), pa.string())
@@ -180,6 +190,14 @@ def check_column(checked: Checked, col: Column, raw: pa.Array, first_row: int) -
     elif col.type is ColumnType.STRING and col.identifier is None:
         _flag(checked, _mask(pc.match_substring_regex(text, _FORMULA)), text, first_row, col,
               "value.formula-like", f"{col.name} starts like a spreadsheet formula")
+    if col.la_code:
+        numbers = la_codes_by_number()
+        codes = pc.take(pa.array(list(numbers.values()), pa.string()),
+                        pc.index_in(text, value_set=pa.array(list(numbers), pa.string())))
+        _flag(checked, present & ~_mask(pc.is_valid(codes)), text, first_row, col,
+              "value.unknown-la-number", f"{col.name} is not one of DfE's three-digit LA "
+              "numbers (geography/las.csv); correct it, or declare the column without la_code")
+        checked.columns[col.la_code] = codes
     checked.columns[col.name] = typed
 
 
@@ -232,8 +250,10 @@ def check_chunk(decl: SourceDeclaration, table: pa.Table, first_row: int,
             checked.columns[col.name] = pa.nulls(table.num_rows, ARROW_TYPES[col.type])
             if col.markers:
                 checked.columns[f"{col.name}_note"] = pa.nulls(table.num_rows, pa.string())
+            if col.la_code:
+                checked.columns[col.la_code] = pa.nulls(table.num_rows, pa.string())
     if decl.key and all(k in table.column_names for k in decl.key):
-        parts = [pc.fill_null(_strings(table.column(k).combine_chunks()), "") for k in decl.key]
+        parts = [pc.fill_null(as_text(table.column(k).combine_chunks()), "") for k in decl.key]
         joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
         for i in np.flatnonzero(seen_keys.add(joined.to_pylist())):
             checked.bad[i] = True

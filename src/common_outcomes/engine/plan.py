@@ -151,12 +151,21 @@ def _band(age: str) -> exp.Expr:
     return exp.cast(exp.func("LEAST", five, exp.Literal.number(BANDS - 1)), "int")
 
 
+# The small area of a record without one: it still counts for the borough (run.areas_of
+# places it in the LA and nowhere below), so the borough's figure is all of its records.
+NO_AREA = "(no small area)"
+
+
+def _small_area(area: str) -> exp.Expr:
+    return exp.func("COALESCE", exp.column(area), exp.Literal.string(NO_AREA))
+
+
 def _grouped(month: exp.Expr, area: str, breakdowns: Sequence[str], person: str | None = None,
              age: str | None = None, closes: str | None = None
              ) -> tuple[list[exp.Expr], list[exp.Expr]]:
     """The grouping columns (small area, month, month closed, person, age band, breakdowns),
     and their names."""
-    columns: list[exp.Expr] = [exp.column(area).as_("area_code"), month.as_("month")]
+    columns: list[exp.Expr] = [_small_area(area).as_("area_code"), month.as_("month")]
     extra: tuple[str, ...] = ("person",) if person else ()
     columns += [exp.column(person).as_("person")] if person else []
     if closes:
@@ -249,7 +258,8 @@ def pass_query(p: Pass, root: Path | None = None) -> exp.Select:
         columns.append(_count_where(exp.and_(den, num), flag=flag)
                        .as_(numerator_column(d.indicator)))
         columns.append(_count_where(den, flag=flag).as_(denominator_column(d.indicator)))
-    present = _present(p.date, area, *((p.person,) if p.person else ()))
+    # A record without a small area is kept (NO_AREA): it counts at LA level only.
+    present = _present(p.date, *((p.person,) if p.person else ()))
     return exp.select(*columns).from_(_rows(p, root)).where(present).group_by(*group)
 
 
@@ -261,7 +271,7 @@ def denominator_query(dp: DenominatorPass, root: Path | None = None) -> exp.Sele
     value = exp.Paren(this=parse(d.value)) if d.value else None
     columns.append(_count_where(exp.Paren(this=parse(d.filter)), value)
                    .as_(denominator_column(dp.indicator)))
-    return (exp.select(*columns).from_(_scan(dp.parts, root)).where(_present(d.date, d.area))
+    return (exp.select(*columns).from_(_scan(dp.parts, root)).where(_present(d.date))
             .group_by(*group))
 
 

@@ -23,6 +23,7 @@ from common_outcomes.engine.plan import (
     BAND,
     BANDS,
     CLOSED,
+    NO_AREA,
     denominator_column,
     numerator_column,
     total_column,
@@ -348,9 +349,34 @@ def roll_up(cells: Cells, areas: Areas, ptype: PeriodType, coverage: Coverage | 
     rows, period = rows[keep], period[keep]
     num, den = cells.numerator[rows], cells.denominator[rows]
     if cells.person is not None:
-        rows, period, num, den = _once_per_person(cells, rows, period)
+        unplaced = np.asarray([a == NO_AREA for a in cells.small], dtype=bool)
+        if unplaced.any():
+            # A person's records without a small area count at the levels such records
+            # reach (the borough); below it the person is placed by their other records
+            # alone, as if those without one were not there.
+            placed = ~unplaced[cells.area[rows]]
+            below, above = _levels_reached(areas)
+            return _concat([_per_person(cells, rows[placed], period[placed], spans, areas,
+                                        below),
+                            _per_person(cells, rows, period, spans, areas, above)]), spans
+        return _per_person(cells, rows, period, spans, areas, areas.levels), spans
     extra = {name: values[rows] for name, values in cells.sums.items()}
     return _aggregate(cells, rows, period, num, den, spans, areas, extra), spans
+
+
+def _per_person(cells: Cells, rows: Ints, period: Ints, spans: Sequence[Period], areas: Areas,
+                levels: Sequence[str]) -> Block:
+    rows, period, num, den = _once_per_person(cells, rows, period)
+    extra = {name: values[rows] for name, values in cells.sums.items()}
+    return _aggregate(cells, rows, period, num, den, spans, areas, extra, levels)
+
+
+def _levels_reached(areas: Areas) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The levels records without a small area do not reach (wards, localities) and those
+    they do (the borough and above, where the areas place them)."""
+    reached = tuple(level for level in areas.levels
+                    if areas.codes(level, [NO_AREA])[0] != "")
+    return tuple(level for level in areas.levels if level not in reached), reached
 
 
 def _at_period_ends(cells: Cells, spans: Sequence[Period]) -> tuple[Ints, Ints, Floats, Floats]:
@@ -390,6 +416,8 @@ def _once_per_person(cells: Cells, rows: Ints, period: Ints
     in the period is, placed in the area and groups of their first record in the
     denominator (else in the numerator, else their first record)."""
     assert cells.person is not None
+    if not len(rows):  # no whole period (or, below the borough, no record with an area)
+        return rows, period, np.zeros(0), np.zeros(0)
     person, den = cells.person[rows], cells.denominator[rows]
     # Ties (same month) go to the first small area and groups by code, not to the engine's
     # row order.
@@ -419,10 +447,12 @@ def _rank(labels: Strs) -> Ints:
 
 def _aggregate(cells: Cells, rows: Ints, period: Ints, num: Floats, den: Floats,
                spans: Sequence[Period], areas: Areas,
-               extra: Mapping[str, Floats] | None = None) -> Block:
-    """One integer group-by per level and grouping: (area at the level, period, label)."""
+               extra: Mapping[str, Floats] | None = None,
+               levels: Sequence[str] | None = None) -> Block:
+    """One integer group-by per level (every level of the areas, or `levels`) and grouping:
+    (area at the level, period, label)."""
     parts: list[Block] = []
-    for level in areas.levels:
+    for level in areas.levels if levels is None else levels:
         level_codes, level_index = np.unique(areas.codes(level, cells.small), return_inverse=True)
         parent_codes = _parents(areas, level, cells.small)
         bench_codes = _benchmarks(areas, level, cells.small)

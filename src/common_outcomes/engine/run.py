@@ -66,7 +66,8 @@ def areas_of(workspace: Workspace) -> Areas:
     ward_locality = {w: loc.id for loc in workspace.localities for w in loc.wards}
     within = {"ward": {a.code: a.ward for a in geo.lsoas},
               "locality": {a.code: ward_locality.get(a.ward, "") for a in geo.lsoas},
-              "la": {a.code: geo.la.code for a in geo.lsoas}}
+              # A record with no small area counts for the borough, in no ward or locality.
+              "la": {a.code: geo.la.code for a in geo.lsoas} | {plan.NO_AREA: geo.la.code}}
     return Areas(within, names)
 
 
@@ -152,10 +153,14 @@ def why_empty(folder: Path, workspace: Workspace, computed: pa.Table, written: p
               scope: Scope | None = None) -> dict[str, str]:
     """Why each defined indicator has no figure in the `written` results (each of its rows
     suppressed, or none at all), first reason found: no data loaded for a source it reads; no
-    loaded record with a small area; no figure for any period (the engine `computed` none);
+    figure computed and no loaded record with a small area (where the areas count such
+    records nowhere: a scope's may); no figure for any period (the
+    engine `computed` none);
     none in the periods asked for (--from/--to); every row suppressed."""
     shown = _indicators(written, pc.invert(written.column("suppressed").fill_null(False)))
     reasons: dict[str, str] = {}
+    areas = scope.areas if scope else areas_of(workspace)
+    unplaced_count = any(areas.codes(level, [plan.NO_AREA])[0] for level in areas.levels)
     for d in definitions_in(workspace.extras):
         if d.indicator in shown or d.indicator in reasons:
             continue
@@ -163,7 +168,10 @@ def why_empty(folder: Path, workspace: Workspace, computed: pa.Table, written: p
         missing = [s for s, found in parts.items() if not found]
         if missing:
             reasons[d.indicator] = f"no data loaded for {', '.join(missing)}"
-        elif d.area_from is None and not _any_area(parts[d.source], d.area):
+        elif (d.indicator not in _indicators(computed) and not unplaced_count
+              and d.area_from is None and not _any_area(parts[d.source], d.area)):
+            # Records without one count for the borough, so this is the reason only where
+            # the areas place no such record (a scope's may not).
             reasons[d.indicator] = (f"no record of {d.source} has a small area ({d.area} is "
                                     "empty in every row)")
         elif d.indicator not in _indicators(computed):

@@ -17,9 +17,13 @@ method column says so.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +40,8 @@ from common_outcomes.data.declarations import (
     PeriodFormat,
     SourceDeclaration,
 )
-from common_outcomes.data.store import Store, open_store
+from common_outcomes.data.load import RELEASE, period_order
+from common_outcomes.data.store import CurrentPart, Store, open_store
 from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Indicator, Unit
 from common_outcomes.geography.reference import local_authorities, statistical_neighbours
@@ -76,84 +81,228 @@ def comparator_areas(la_code: str) -> ComparatorAreas:
     return ComparatorAreas(la_code, areas, neighbours)
 
 
+@dataclass(frozen=True)
+class Revision:
+    """A published figure a newer release of the same publication revised."""
+
+    indicator: str
+    area_code: str
+    area_name: str
+    period: str
+    old_value: float | None
+    old_release: str
+    new_value: float | None
+    new_release: str
+
+    def sentence(self) -> str:
+        """E.g. "children-looked-after-rate, England 2022/23: 69 (release 2024 of
+        dfe-cla-2024, cla_2024.csv) revised to 70 (release 2025 of dfe-cla, cla_2025.csv)"."""
+        return (f"{self.indicator}, {self.area_name} {self.period}: "
+                f"{_shown(self.old_value)} ({self.old_release}) revised to "
+                f"{_shown(self.new_value)} ({self.new_release})")
+
+
+@dataclass(frozen=True)
+class Comparators:
+    """The results with published comparator rows, and the revisions newer releases made."""
+
+    table: pa.Table
+    revisions: tuple[Revision, ...]
+
+
 def add_comparators(results: pa.Table, folder: Path, sources: Mapping[str, SourceDeclaration],
                     indicators: Mapping[str, Indicator], la_code: str) -> pa.Table:
     """The results with published comparator rows appended and every borough and region
     compared with England (the finish step of `outcomes run`, before tracking)."""
+    return with_comparators(results, folder, sources, indicators, la_code).table
+
+
+def with_comparators(results: pa.Table, folder: Path,
+                     sources: Mapping[str, SourceDeclaration],
+                     indicators: Mapping[str, Indicator], la_code: str) -> Comparators:
+    """As add_comparators, with the revisions newer releases made to older ones' figures."""
     shadows = ("indicator_id", "area_code", "period_type", "period")
     computed = set(zip(*(results.column(c).to_pylist() for c in shadows), strict=True))
-    published = published_table(folder, sources, indicators, la_code, results.schema)
+    published, revisions = published_table(folder, sources, indicators, la_code,
+                                           results.schema)
     keep = [key not in computed for key in zip(
         *(published.column(c).to_pylist() for c in shadows), strict=True)]
     table = pa.concat_tables([results, published.filter(pa.array(keep, pa.bool_()))])
     polarity = {i.id: i.polarity.value for i in indicators.values()}
-    return compare_with_england(table, polarity)
+    return Comparators(compare_with_england(table, polarity), tuple(revisions))
+
+
+@dataclass(frozen=True)
+class _Release:
+    """One stored file of a comparator source: a release of its publication."""
+
+    publication: str
+    source: str
+    file: str
+    label: str  # the store period: "release 2025", or "all" for a source without releases
+    order: tuple[object, ...]
+
+    def named(self) -> str:
+        what = self.label if self.label.startswith(RELEASE) else "the file"
+        return f"{what} of {self.source}, {self.file}"
+
+
+def _releases(store: Store, decl: SourceDeclaration, columns: Sequence[str]
+              ) -> list[tuple[_Release, pa.Table]]:
+    """Each current file of a source with its rows (the columns named), oldest release
+    first: by the latest period it covers, then its declared publication date, then when
+    it was loaded."""
+    out = []
+    by_version: dict[str, list[CurrentPart]] = {}
+    for part in store.current_files(decl.id):
+        by_version.setdefault(part.version_id, []).append(part)
+    for version_id, parts in by_version.items():
+        manifest = store.version(version_id).manifest
+        label = parts[0].periods[0] if parts[0].periods else "all"
+        latest = label[len(RELEASE):] if label.startswith(RELEASE) else ""
+        published = decl.release.published if decl.release and decl.release.published else None
+        release = _Release(
+            (decl.release.publication if decl.release else None) or decl.id, decl.id,
+            manifest.file_name, label,
+            (period_order(latest), published.isoformat() if published else "",
+             manifest.loaded_at, version_id))
+        out.append((release, _read_parts(parts, columns)))
+    return sorted(out, key=lambda found: found[0].order)
 
 
 def published_table(folder: Path, sources: Mapping[str, SourceDeclaration],
                     indicators: Mapping[str, Indicator], la_code: str, schema: pa.Schema
-                    ) -> pa.Table:
-    """`published_rows` as a table, kept in .outcomes/results/comparators between runs:
-    reading published files and computing their intervals is most of an unchanged run's
-    time. Keyed by everything the rows depend on (the current parts of every source they
-    read, the mappings, the indicators, the borough, the schema and the release), so a load,
-    a rollback or an edited mapping computes them again."""
+                    ) -> tuple[pa.Table, tuple[Revision, ...]]:
+    """`published_rows` as a table, with the revisions newer releases made, kept in
+    .outcomes/results/comparators between runs: reading published files and computing their
+    intervals is most of an unchanged run's time. Keyed by everything they depend on (the
+    current parts of every source they read, which name their versions, and those sources'
+    declarations; the indicators, the borough, the schema and the release), so a load, a
+    rollback or an edited declaration computes them again."""
     store = open_store(folder)
-    mapped = {d.id: d.comparators for d in sources.values() if d.comparators}
-    read = {*mapped, *(m.denominator.source for ms in mapped.values() for m in ms
-                       if isinstance(m.denominator, ComparatorDenominator))}
-    parts = {s: [(str(p.path), p.periods) for p in store.current_files(s)] for s in sorted(read)}
-    used = sorted({m.indicator for ms in mapped.values() for m in ms})
-    key = hashlib.sha256(repr((__version__, parts, mapped, [indicators[i] for i in used],
-                               la_code, schema.to_string())).encode()).hexdigest()[:32]
+    mapped = [d.id for d in sources.values() if d.comparators]
+    read = sorted({*mapped, *(m.denominator.source for s in mapped
+                              for m in sources[s].comparators
+                              if isinstance(m.denominator, ComparatorDenominator))})
+    parts = {s: [(str(p.path), p.periods) for p in store.current_files(s)] for s in read}
+    used = sorted({m.indicator for s in mapped for m in sources[s].comparators})
+    key = hashlib.sha256(repr((__version__, parts, [sources[s] for s in read],
+                               [indicators[i] for i in used], la_code, schema.to_string())
+                              ).encode()).hexdigest()[:32]
     cache = folder / COMPARATORS
-    cached = cache / f"{key}.parquet"
-    if cached.is_file():
-        return pq.read_table(cached)
-    rows = published_rows(store, sources, indicators, comparator_areas(la_code))
+    rows_file, revisions_file = cache / f"{key}.parquet", cache / f"{key}.json"
+    if rows_file.is_file() and revisions_file.is_file():
+        said = json.loads(revisions_file.read_text(encoding="utf-8"))
+        return pq.read_table(rows_file), tuple(Revision(**r) for r in said)
+    revisions: list[Revision] = []
+    rows = published_rows(store, sources, indicators, comparator_areas(la_code), revisions)
     table = pa.Table.from_pylist(rows, schema=schema)
-    for stale in cache.glob("*.parquet") if cache.is_dir() else []:
-        stale.unlink()  # rows of inputs that no longer exist
-    write(cached, table)
-    return table
+    for stale in [*cache.glob("*.parquet"), *cache.glob("*.json")] if cache.is_dir() else []:
+        stale.unlink()  # what inputs that no longer exist gave
+    write(rows_file, table)
+    _write_text(revisions_file, json.dumps([asdict(r) for r in revisions]))
+    return table, tuple(revisions)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Written whole or not at all (the rows are read back only beside their revisions)."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def published_rows(store: Store, sources: Mapping[str, SourceDeclaration],
-                   indicators: Mapping[str, Indicator], areas: ComparatorAreas) -> list[Row]:
-    """Result rows for the comparator areas from every mapped source in the store."""
-    rows: dict[tuple[str, str, str, str], Row] = {}
+                   indicators: Mapping[str, Indicator], areas: ComparatorAreas,
+                   revisions: list[Revision] | None = None) -> list[Row]:
+    """Result rows for the comparator areas from every mapped source in the store. Where
+    releases of one publication give a figure for the same area and period, the newest
+    release's is used and the others are added to `revisions` when they differ."""
+    found: dict[tuple[str, str, str, str], list[tuple[_Release, Row]]] = {}
     for decl in sources.values():
-        if not decl.comparators:
-            continue
         for mapping in decl.comparators:
-            table = current_rows(store, decl.id, [c for _, c in mapping.named_columns()])
-            if table is None:
-                break  # declared, not loaded yet
             indicator = indicators[mapping.indicator]  # outcomes check guarantees it
+            releases = _releases(store, decl, [c for _, c in mapping.named_columns()])
+            if not releases:
+                break  # declared, not loaded yet
             denominators = _other_denominators(store, mapping, indicator, areas)
-            for row in _mapped_rows(table, decl.id, mapping, indicator, areas, denominators):
-                key = (mapping.indicator, str(row["area_code"]), str(row["period_type"]),
-                       str(row["period"]))
-                earlier = rows.setdefault(key, row)
-                if earlier is not row and earlier["value"] != row["value"]:
-                    raise UserError(
-                        f"Source '{decl.id}' gives '{mapping.indicator}' two values for "
-                        f"{row['area_code']} in {row['period']} ({earlier['value']} and "
-                        f"{row['value']}); narrow its comparator with 'where' or 'exclude'.")
-    return list(rows.values())
+            for release, table in releases:
+                for row in _mapped_rows(table, decl.id, mapping, indicator, areas,
+                                        denominators):
+                    key = (mapping.indicator, str(row["area_code"]), str(row["period_type"]),
+                           str(row["period"]))
+                    found.setdefault(key, []).append((release, row))
+    return [_newest(given, revisions) for given in found.values()]
 
 
-def current_rows(store: Store, source: str, columns: Sequence[str]) -> pa.Table | None:
-    """The rows of a source that are current in the store (each part only for its periods):
-    the columns named, with the notes of those that have published markers."""
+def _newest(given: list[tuple[_Release, Row]], revisions: list[Revision] | None) -> Row:
+    """The figure of the newest release among those given for one indicator, area and
+    period; two differing figures from one release, or from two publications, stop."""
+    first = given[0][1]
+    what = (f"'{first['indicator_id']}' for {first['area_name']} ({first['area_code']}) in "
+            f"{first['period']}")
+    for release, row in given[1:]:
+        earlier = next(((r, w) for r, w in given if r.publication != release.publication),
+                       None)
+        if earlier is not None and earlier[1]["value"] != row["value"]:
+            raise UserError(
+                f"Two publications give {what} different values: {_shown(earlier[1]['value'])}"
+                f" from {earlier[0].named()}, and {_shown(row['value'])} from "
+                f"{release.named()}; if they are releases of one publication, give both "
+                f"sources 'release: {{publication: {earlier[0].publication}}}' so that the "
+                "newer supersedes the older, otherwise map the indicator in only one of them.")
+    for (one, a), (two, b) in pairwise(given):
+        if one == two and a["value"] != b["value"]:
+            raise UserError(
+                f"The comparator of source '{one.source}' gives {what} two values in one "
+                f"release ({one.file}: {_shown(a['value'])} and {_shown(b['value'])}): it "
+                "matches two rows of the file; narrow it with 'where' or 'exclude' (on the "
+                "column that tells the rows apart, such as a breakdown).")
+    newest, row = max(given, key=lambda found: found[0].order)
+    if revisions is not None:
+        seen: set[object] = set()
+        for release, older in given:
+            if release != newest and older["value"] != row["value"] and release not in seen:
+                seen.add(release)
+                revisions.append(Revision(
+                    str(row["indicator_id"]), str(row["area_code"]), str(row["area_name"]),
+                    str(row["period"]), _value(older), release.named(), _value(row),
+                    newest.named()))
+    return row
+
+
+def _value(row: Row) -> float | None:
+    value = row["value"]
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _shown(value: object) -> str:
+    return "no value" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _read_parts(parts: Sequence[CurrentPart], columns: Sequence[str]) -> pa.Table:
     tables = []
-    for part in store.current_files(source):
+    for part in parts:
         present = set(pq.read_schema(part.path).names)
         wanted = {*columns, *(f"{c}_note" for c in columns), "period"} & present
         table = pq.read_table(part.path, columns=sorted(wanted))
         tables.append(table.filter(pc.is_in(table.column("period"),
                                             pa.array(part.periods, pa.string()))))
-    return pa.concat_tables(tables, promote_options="default") if tables else None
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def current_rows(store: Store, source: str, columns: Sequence[str]) -> pa.Table | None:
+    """The rows of a source that are current in the store (each part only for its periods):
+    the columns named, with the notes of those that have published markers; releases in
+    order, oldest first, so that a lookup built from them keeps the newest."""
+    parts = sorted(store.current_files(source), key=lambda p: (
+        period_order(p.periods[0][len(RELEASE):]) if p.periods and p.periods[0].startswith(
+            RELEASE) else (0, 0.0, ""), store.version(p.version_id).manifest.loaded_at))
+    return _read_parts(parts, columns) if parts else None
 
 
 def _text(table: pa.Table, column: str) -> npt.NDArray[np.str_]:

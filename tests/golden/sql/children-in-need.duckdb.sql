@@ -7,7 +7,7 @@
 -- Roll-up to wards, localities and the borough, periods, intervals,
 -- comparisons and disclosure control follow in Arrow (engine/results.py).
 SELECT
-  area__ AS area_code,
+  COALESCE(area__, '(no small area)') AS area_code,
   DATE_TRUNC('MONTH', cine_referral_date) AS month,
   DATE_TRUNC('MONTH', cine_close_date) AS closed__,
   SUM(
@@ -58,7 +58,7 @@ FROM (
     ON rows.cine_person_id_pseudonym = places.person__
 ) AS rows
 WHERE
-  NOT cine_referral_date IS NULL AND NOT area__ IS NULL
+  NOT cine_referral_date IS NULL
 GROUP BY
   area_code,
   month,
@@ -67,7 +67,7 @@ GROUP BY
 -- Denominator of children-in-need-rate from source 'population': population where age < 18,
 -- by small area (residence_area_code) and month (reference_date); each period takes the latest snapshot on or before its end.
 SELECT
-  residence_area_code AS area_code,
+  COALESCE(residence_area_code, '(no small area)') AS area_code,
   DATE_TRUNC('MONTH', reference_date) AS month,
   SUM(CASE WHEN (
     age < 18
@@ -82,7 +82,7 @@ FROM (
     period IN ('2023/24')
 ) AS rows
 WHERE
-  NOT reference_date IS NULL AND NOT residence_area_code IS NULL
+  NOT reference_date IS NULL
 GROUP BY
   area_code,
   month;

@@ -4,7 +4,7 @@
 -- Roll-up to wards, localities and the borough, periods, intervals,
 -- comparisons and disclosure control follow in Arrow (engine/results.py).
 SELECT
-  residence_area_code AS area_code,
+  COALESCE(residence_area_code, '(no small area)') AS area_code,
   TRUNC(baby_dob_month, 'MONTH') AS month,
   COALESCE(CAST(baby_sex AS STRING), 'unknown') AS breakdown__baby_sex,
   SUM(
@@ -74,7 +74,7 @@ FROM (
     period IN ('2022/23')
 ) AS rows
 WHERE
-  NOT baby_dob_month IS NULL AND NOT residence_area_code IS NULL
+  NOT baby_dob_month IS NULL
 GROUP BY
   area_code,
   month,

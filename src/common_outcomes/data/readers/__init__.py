@@ -1,7 +1,10 @@
-"""Read a partner's data return (CSV, XLSX or Parquet) as Arrow tables, never losing a row.
+"""Read a partner's data return (CSV, XLSX, Parquet or a CIN census XML) as Arrow tables,
+never losing a row.
 
-One module per file format (csv.py, xlsx.py, parquet.py), each registered in `FORMATS`
-below; base.py holds what they share. Adding a format is one module and one line there.
+One module per file format (csv.py, xlsx.py, parquet.py, cin_census.py), each registered in
+`FORMATS` below; base.py holds what they share. Adding a format is one module and one line
+there. A file holding several tables (the CIN census) is read one table at a time: the
+source's `Part` says which.
 
 `inspect` looks at a file once (its format, encoding, hash and header) and refuses a file it
 cannot read with a `ReadError`; `read_chunks` then streams its rows as `Chunk`s of a bounded
@@ -33,19 +36,22 @@ from common_outcomes.data.readers.base import (
     Chunk,
     FileFormat,
     FileInfo,
+    Part,
     ReadError,
     Run,
     safe_name,
 )
+from common_outcomes.data.readers.cin_census import CinCensusFormat
 from common_outcomes.data.readers.csv import CSV_BLOCK_BYTES, ENCODING_SNIFF_BYTES, CsvFormat
 from common_outcomes.data.readers.parquet import ParquetFormat
 from common_outcomes.data.readers.xlsx import XlsxFormat
 
 __all__ = ["CSV_BLOCK_BYTES", "ENCODING_SNIFF_BYTES", "FORMATS", "BadRow", "Chunk", "FileFormat",
-           "FileInfo", "ReadError", "inspect", "read_chunks", "safe_name"]
+           "FileInfo", "Part", "ReadError", "inspect", "read_chunks", "safe_name"]
 
 # The registry: every format a return can come in, in the order error messages list them.
-FORMATS: tuple[FileFormat, ...] = (CsvFormat(), XlsxFormat(), ParquetFormat())
+FORMATS: tuple[FileFormat, ...] = (CsvFormat(), XlsxFormat(), ParquetFormat(),
+                                   CinCensusFormat())
 
 _BY_SUFFIX = {suffix: f for f in FORMATS for suffix in f.suffixes}
 _BY_NAME = {f.name: f for f in FORMATS}
@@ -57,8 +63,9 @@ log = logging.getLogger(__name__)
 # --- inspect -----------------------------------------------------------------------------------
 
 
-def inspect(path: Path) -> FileInfo:
-    """Check that `path` is a file we can read and return what it is; raise `ReadError` if not."""
+def inspect(path: Path, part: Part | None = None) -> FileInfo:
+    """Check that `path` is a file we can read and return what it is; raise `ReadError` if not.
+    `part` is the table a source takes from a file holding several (ignored for others)."""
     name = path.name
     if not safe_name(name):
         raise ReadError("file.unsafe-name", f"'{name}' is not a safe file name: give a plain "
@@ -72,10 +79,18 @@ def inspect(path: Path) -> FileInfo:
     except OSError as exc:
         raise ReadError("file.missing", f"{name} could not be opened "
                         f"({exc.strerror or exc}).") from exc
+    columns = found.columns
+    if fmt.tables:
+        if part is None or part.table not in fmt.tables:
+            raise ReadError("file.unsupported-format", f"{name} is a {fmt.name} file, which "
+                            "holds several tables: load it for a source that adopts one of "
+                            f"them (builtin: {fmt.name}/<table>, one of "
+                            f"{', '.join(fmt.tables)}).")
+        columns = fmt.tables[part.table]
     log.debug("inspected %s: %s, %d bytes, %d columns", name, fmt.name, found.size_bytes,
-              len(found.columns))
+              len(columns))
     return FileInfo(path, name, fmt.name, found.encoding, found.sha256, found.size_bytes,
-                    found.columns)
+                    columns, part if fmt.tables else None)
 
 
 def _format_of(path: Path) -> FileFormat:

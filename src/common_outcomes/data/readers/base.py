@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from common_outcomes.data.declarations import Column
+
 HASH_BLOCK = 1 << 20
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
                     *(f"LPT{i}" for i in range(1, 10))}
@@ -34,6 +36,16 @@ class ReadError(Exception):
 
 
 @dataclass(frozen=True)
+class Part:
+    """Which table to take from a file that holds several (a CIN census XML), and the
+    columns the source declares for it, whose codes and required flags the format checks
+    where it can still say the XML path and line."""
+
+    table: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
 class FileInfo:
     """What `inspect` found; `read_chunks` refuses the file if its bytes have changed since."""
 
@@ -44,15 +56,19 @@ class FileInfo:
     sha256: str
     size_bytes: int
     columns: tuple[str, ...]
+    part: Part | None = None  # the table taken from a file holding several
 
 
 @dataclass(frozen=True)
 class BadRow:
-    """A row set aside rather than read (its values are never repeated: they may be personal)."""
+    """A row set aside rather than read (its values are never repeated: they may be personal).
+    A row can be set aside for several reasons, one BadRow each; `column` names the field
+    when the format knows it (an XML path)."""
 
     row: int
     code: str
     message: str
+    column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,9 @@ class FileFormat(Protocol):
     suffixes: tuple[str, ...]  # the file names it reads (".csv")
     # Suffixes of look-alike formats it does not read, with what to do instead.
     near: Mapping[str, str]
+    # A format whose files hold several tables (CIN census XML): each table's columns; a
+    # source says which it takes (`Part`). Empty for a file that is one table.
+    tables: Mapping[str, tuple[str, ...]]
 
     def inspect(self, fh: IO[bytes], path: Path, name: str) -> Inspected:
         """Look at the whole file once: its hash and size, its header; refuse it with a

@@ -56,6 +56,7 @@ class CsvFormat:
     name: str = "csv"
     suffixes: tuple[str, ...] = (".csv",)
     near: Mapping[str, str] = MappingProxyType({})
+    tables: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
     def inspect(self, fh: IO[bytes], path: Path, name: str) -> Inspected:
         encoding, sha, size = _scan_csv(fh, name)

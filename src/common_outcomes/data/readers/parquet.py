@@ -26,6 +26,7 @@ class ParquetFormat(SeekableFormat):
     name: str = "parquet"
     suffixes: tuple[str, ...] = (".parquet",)
     near: Mapping[str, str] = MappingProxyType({})
+    tables: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
     def header(self, fh: IO[bytes], name: str) -> tuple[str, ...]:
         return _parquet_inspect(fh, name)

@@ -45,6 +45,7 @@ class XlsxFormat(SeekableFormat):
     suffixes: tuple[str, ...] = (".xlsx",)
     near: Mapping[str, str] = MappingProxyType(dict.fromkeys(
         (".xls", ".xlsm", ".xlsb", ".ods"), "save it from Excel as .xlsx"))
+    tables: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
     def header(self, fh: IO[bytes], name: str) -> tuple[str, ...]:
         return _xlsx_inspect(fh, name)
