@@ -39,7 +39,8 @@ def apply_tracking(results: pa.Table, baselines: Sequence[Baseline], targets: Se
     picked = [i for i, key in enumerate(zip(results.column("indicator_id").to_pylist(),
                                             results.column("area_code").to_pylist(),
                                             strict=True)) if key in wanted]
-    rows = _tracked_rows(results.take(picked).to_pylist(), baselines, targets, polarity)
+    rows = _tracked_rows(results.take(pa.array(picked, pa.int64())).to_pylist(), baselines,
+                         targets, polarity)
     for name in TRACKED:
         values = results.column(name).to_pylist()
         for i, r in zip(picked, rows, strict=True):
