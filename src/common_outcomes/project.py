@@ -75,15 +75,14 @@ from common_outcomes.strategy import (
     load_workspace,
 )
 from common_outcomes.strategy.load import FRAMEWORKS
-from common_outcomes.synth.run import Progress, SynthResult
-from common_outcomes.synth.run import synthesize as synthesize_into
-from common_outcomes.synth.spec import SynthSpec
 from common_outcomes.tracking.changes import Change, changes
 from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
     from common_outcomes.state import State
+    from common_outcomes.synth.run import Progress, SynthResult
+    from common_outcomes.synth.spec import SynthSpec
 
 DEMO_EMAIL = "demo@example.org"
 # Beside the results: the published figures newer releases revised, in the last run.
@@ -488,6 +487,9 @@ class Project:
     def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,
                    progress: Progress | None = None) -> SynthResult:
         """`outcomes synth`: synthetic partner data into the workspace's incoming folder."""
+        # Imported here: the generator is not needed by `outcomes run` or `check`.
+        from common_outcomes.synth.run import synthesize as synthesize_into
+
         return synthesize_into(folder, spec, force=force, progress=progress)
 
     @staticmethod

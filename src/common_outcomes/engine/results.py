@@ -119,6 +119,16 @@ def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[Strs, Ints]:
             np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64))
 
 
+def _in_order(labels: Strs, index: Ints) -> tuple[Strs, Ints]:
+    """Labels sorted (and each row's index into them): the order of the result rows, and so
+    the tie-breaks of secondary suppression, must not depend on the order the engine returned
+    its rows in (which a multi-threaded engine does not promise)."""
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return labels[order], rank[index]
+
+
 def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
     small, area = _encode(counts.column("area_code"))
     month_col = counts.column("month")
@@ -129,7 +139,8 @@ def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
     groups = {}
     for name in breakdowns:
         # A missing value is 'unknown' (the pass writes it so); labels read "<column>: <value>".
-        labels, index = _encode(pc.fill_null(counts.column(f"breakdown__{name}"), "unknown"))
+        labels, index = _in_order(*_encode(pc.fill_null(counts.column(f"breakdown__{name}"),
+                                                        "unknown")))
         groups[name] = Group(np.char.add(f"{name}: ", labels), index)
     band = (np.asarray(pc.cast(counts.column(BAND), pa.int64()).to_numpy(zero_copy_only=False),
                        dtype=np.int64) if BAND in counts.column_names else None)
@@ -878,3 +889,12 @@ def _text(values: Strs) -> pa.Array:
 
 def _float(values: Floats) -> pa.Array:
     return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null
+
+
+# What engine/rollup.py shares with the roll-up here, so that the rows it builds from the
+# engine's roll-up are these functions' rows.
+month_periods = _periods
+parent_codes = _parents
+benchmark_codes = _benchmarks
+stack = _concat
+finish = _finish
