@@ -59,6 +59,13 @@ from common_outcomes.framework.load import (
     load_framework,
     release_to_check_against,
 )
+from common_outcomes.framework.maturity import (
+    MATURITY_KINDS,
+    SYSTEM_LAYER,
+    MaturityFeaturesDocument,
+    MaturityModel,
+    maturity_model,
+)
 from common_outcomes.framework.models import FRAMEWORK_KINDS, Indicator
 from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
 from common_outcomes.ids import SLUG_PATTERN
@@ -154,6 +161,8 @@ class Project:
     indicators: Mapping[str, Indicator]
     disclosure: results.Disclosure
     results_path: Path
+    # The system conditions' maturity model: the framework's, with the workspace's features.
+    maturity: MaturityModel = MaturityModel()
 
     # Making one. ------------------------------------------------------------------------
 
@@ -161,7 +170,8 @@ class Project:
     def check(cls, folder: Path) -> Checked:
         """Load and check a workspace. Bad YAML becomes issues, never an exception."""
         issues = Issues()
-        workspace = load_workspace(folder, issues, {**SOURCE_KINDS, **DEFINITION_KINDS})
+        workspace = load_workspace(folder, issues,
+                                   {**SOURCE_KINDS, **DEFINITION_KINDS, **MATURITY_KINDS})
         if workspace is None:
             return Checked(folder, issues, None)
         available = available_frameworks([folder / FRAMEWORKS])
@@ -182,7 +192,8 @@ class Project:
         definitions = [d for d in definitions_in(workspace.extras) if d.source in sources]
         return Checked(folder, issues, cls(
             folder, workspace, framework, issues, sources, indicators,
-            results.disclosure_of(definitions, sources), results.path_in(folder)))
+            results.disclosure_of(definitions, sources), results.path_in(folder),
+            _maturity(workspace, framework, issues)))
 
     @classmethod
     def open(cls, folder: Path) -> Project:
@@ -490,7 +501,7 @@ class Project:
     @staticmethod
     def document_kinds() -> dict[str, type[DocumentModel]]:
         """Every YAML kind the product reads, for `outcomes schema`."""
-        return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS, **DEFINITION_KINDS}
+        return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS, **DEFINITION_KINDS, **MATURITY_KINDS}
 
     @staticmethod
     def json_schemas() -> dict[str, str]:
@@ -502,6 +513,17 @@ class Project:
             schema["title"] = f"common-outcomes {kind} (version {max(model.VERSIONS)})"
             out[kind] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
         return out
+
+
+def _maturity(workspace: Workspace, framework: LoadedFramework, issues: Issues
+              ) -> MaturityModel:
+    """The framework's maturity model and the workspace's own features, checked."""
+    system = [o for o in framework.framework.outcomes if o.layer == SYSTEM_LAYER]
+    return maturity_model(
+        framework.maturity,
+        [d for d in workspace.extras if isinstance(d.model, MaturityFeaturesDocument)],
+        {o.id: o.statement for o in system}, {i.id for o in system for i in o.indicators},
+        {i.id for i in workspace.indicators}, issues)
 
 
 def _window(first: str | None, last: str | None) -> tuple[date | None, date | None]:
