@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,7 +89,7 @@ from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
-    from common_outcomes.state import State
+    from common_outcomes.state import RoundFeature, State
 
 DEMO_EMAIL = "demo@example.org"
 # Beside the results: the published figures newer releases revised, in the last run.
@@ -162,7 +162,7 @@ class Project:
     disclosure: results.Disclosure
     results_path: Path
     # The system conditions' maturity model: the framework's, with the workspace's features.
-    maturity: MaturityModel = MaturityModel()
+    maturity: MaturityModel = field(default_factory=MaturityModel)
 
     # Making one. ------------------------------------------------------------------------
 
@@ -450,6 +450,30 @@ class Project:
         finally:
             state.close()
         return DEMO_EMAIL, password
+
+    # Self-assessment rounds of the system conditions. ---------------------------------------
+
+    def round_features(self) -> tuple[RoundFeature, ...]:
+        """The maturity model's features as a new round rates them (the model as it is now;
+        a round keeps them, so it reads the same after the model changes)."""
+        from common_outcomes.state import RoundFeature  # see open_state
+
+        levels = tuple(x.id for x in self.maturity.levels)
+        return tuple(RoundFeature(f.id, f.condition, f.name, levels)
+                     for f in self.maturity.features)
+
+    def demo_rounds(self, actor: str, url: str | None = None) -> int:
+        """`outcomes demo`: two completed self-assessment rounds of invented ratings by
+        several partners' respondents, moderated, with movement between them (made once;
+        nothing when the workspace has rounds already). Returns the rounds made."""
+        from common_outcomes.state.demo import demo_rounds  # see open_state
+
+        state = self.open_state(self.folder, url)
+        try:
+            return demo_rounds(state, self.workspace.settings.id, self.round_features(),
+                               {p.id for p in self.workspace.partners}, DEMO_EMAIL, actor)
+        finally:
+            state.close()
 
     # What needs no workspace read (a folder, or nothing at all). ----------------------------
 

@@ -116,7 +116,7 @@ def maturity_model(
         issues.error("maturity.duplicate-model", "A framework release has one maturity model; "
                      f"{heads[0].source.file} is already one.", extra.source.locate(("kind",)),
                      "Merge the two files.")
-    levels = DEFAULT_LEVELS
+    levels: tuple[MaturityLevel, ...] = DEFAULT_LEVELS
     if heads:
         assert isinstance(heads[0].model, MaturityModelDocument)
         levels = heads[0].model.levels
@@ -167,11 +167,11 @@ def _feature(f: FeatureEntry, condition: str, levels: Sequence[MaturityLevel],
                          f"Describe every level: {', '.join(x.id for x in levels)}.")
             ok = False
     names = {x.id for x in levels}
-    for level in f.levels:
-        if level not in names:
+    for written in f.levels:
+        if written not in names:
             issues.error("maturity.unknown-level",
-                         f"Feature '{f.feature}' describes '{level}', which is not a level of "
-                         "the model.", where((*at, "levels", level)),
+                         f"Feature '{f.feature}' describes '{written}', which is not a level of "
+                         "the model.", where((*at, "levels", written)),
                          f"levels are: {', '.join(x.id for x in levels)}")
             ok = False
     for k, indicator in enumerate(f.evidence):
