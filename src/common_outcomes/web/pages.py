@@ -27,6 +27,7 @@ from common_outcomes.web.oidc import (
     unseal,
 )
 from common_outcomes.web.rendering import page, render
+from common_outcomes.web.round_views import conditions
 from common_outcomes.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -165,7 +166,8 @@ async def home(request: Request, account: SignedIn) -> Response:
 @router.get("/w/{workspace}")
 async def overview(request: Request, ws: Workspace) -> Response:
     return await page(request, ws, "overview.html", lambda: {
-        "ws": ws, "m": ws.map, "latest": ws.latest(ws.borough_code)})
+        "ws": ws, "m": ws.map, "latest": ws.latest(ws.borough_code),
+        "conditions": conditions(ws.project.maturity, site_of(request).state.rounds(ws.id))})
 
 
 @router.get("/w/{workspace}/priorities/{priority}")
