@@ -55,8 +55,10 @@ async def conditions_page(request: Request, ws: Workspace) -> Response:
     def context() -> dict[str, Any]:
         rounds = site_of(request).state.rounds(ws.id)
         view = conditions(ws.project.maturity, rounds)
+        drawn = charts.attribute(heat_map(view))
+        # `charts` tells base.html to load Vega.
         return {"ws": ws, "view": view, "rounds": rounds, "model": ws.project.maturity,
-                "heat_map": charts.attribute(heat_map(view))}
+                "heat_map": drawn, "charts": {"heat_map": drawn}}
 
     return await page(request, ws, "conditions_page.html", context)
 

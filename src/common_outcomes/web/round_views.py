@@ -11,6 +11,11 @@ from typing import Any
 
 from common_outcomes.framework.maturity import MaturityModel
 from common_outcomes.state import Round
+from common_outcomes.web.charts import CONFIG, SCHEMA
+
+# The table's shades (static/app.css .app-level--N), lowest level first; a model with more
+# levels than four repeats the darkest.
+SHADES = ("#deebf7", "#9ecae1", "#1d70b8", "#003078")
 
 HEADER = ("condition", "condition_name", "feature", "feature_name", "local", "round",
           "period", "moderated_level", "level_number", "rationale", "moderated_by",
@@ -153,7 +158,7 @@ def heat_map(view: Conditions) -> dict[str, Any] | None:
         return None
     names = [name for _, name in view.levels]
     return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA, "config": CONFIG,
         "description": ("Heat map of each feature's moderated level in each closed "
                         "self-assessment round; darker is more mature, and each cell is "
                         "labelled with its level."),
@@ -161,14 +166,17 @@ def heat_map(view: Conditions) -> dict[str, Any] | None:
         "data": {"values": values},
         "encoding": {
             "x": {"field": "period", "type": "ordinal", "title": "Round",
-                  "sort": [p for _, p in view.rounds], "axis": {"orient": "top"}},
-            "y": {"field": "feature", "type": "nominal", "title": None, "sort": None},
+                  "sort": [p for _, p in view.rounds],
+                  "axis": {"orient": "top", "labelAngle": 0}},
+            "y": {"field": "feature", "type": "nominal", "title": None, "sort": None,
+                  "axis": {"labelLimit": 360}},
         },
         "layer": [
             {"mark": "rect",
              "encoding": {"color": {"field": "level", "type": "ordinal", "title": "Level",
-                                    "sort": names, "scale": {"domain": names,
-                                                             "scheme": "blues"}},
+                                    "sort": names, "scale": {"domain": names, "range": [
+                                        SHADES[min(i, len(SHADES) - 1)]
+                                        for i in range(len(names))]}},
                           "tooltip": [{"field": "feature"}, {"field": "period"},
                                       {"field": "level"}]}},
             {"mark": {"type": "text", "fontSize": 11},
