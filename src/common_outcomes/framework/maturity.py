@@ -134,11 +134,11 @@ def maturity_model(
                              f"'{entry.condition}' is not a system condition of the framework.",
                              doc.source.locate((*at, "condition")),
                              f"system conditions are: {', '.join(sorted(conditions))}")
-                continue
             for j, f in enumerate(entry.features):
+                # Checked even under an unknown condition, so that one run reports all.
                 found = _feature(f, entry.condition, levels, allowed, is_local, doc,
                                  (*at, "features", j), seen, issues)
-                if found is not None:
+                if found is not None and entry.condition in features:
                     features[entry.condition].append(found)
     return MaturityModel(levels=levels, conditions=tuple(
         Condition(id=c, name=name, features=tuple(features[c]))

@@ -1,5 +1,5 @@
-"""The FastAPI app, assembled: the routers (pages.py, stories.py, conditions.py, api.py), the middleware
-(middleware.py), the exception handlers (handlers.py) and what is made before the first
+"""The FastAPI app, assembled: the routers (pages.py, stories.py, conditions.py, api.py), the
+middleware (middleware.py), the exception handlers (handlers.py) and what is made before the first
 request. Pages and the JSON API read through `Project` (project.py) and change nothing but the
 app's state (`common_outcomes.state`), which audits every change. What the routes share is
 below them (deps.py, rendering.py, story_checks.py): nothing imports this module but the CLI.

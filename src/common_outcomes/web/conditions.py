@@ -163,12 +163,12 @@ async def rate(request: Request, ws: Workspace, account: SignedIn, number: int) 
     try:
         await _call(state.save_ratings, account, ws.id, number, ratings)
     except RoundInvalid as e:
-        field = e.field if e.field in {f.id for f in found.features} else "round"
+        field = f"level-{e.field}" if e.field in {f.id for f in found.features} else "round"
+        errors = {field: str(e)}
         sent = {k: _text(form, k) for k in form if k != CSRF_FIELD}
         return await run_in_threadpool(lambda: render(
-            request, "round_rate.html", status=400, **_rate_context(
-                request, ws, account, number, {f"level-{field}" if field != "round"
-                                               else "round": str(e)}, sent)))
+            request, "round_rate.html", status=400,
+            **_rate_context(request, ws, account, number, errors, sent)))
     return RedirectResponse(f"/w/{ws.id}/rounds/{number}/rate?saved=1", status_code=303)
 
 
@@ -185,9 +185,10 @@ async def moderate(request: Request, ws: Workspace, account: SignedIn, number: i
     except RoundInvalid as e:
         field = (f"rationale-{feature}" if e.field == "rationale" else
                  "round" if e.field in ("round", "feature") else f"level-{feature}")
+        errors = {field: str(e)}
         return await run_in_threadpool(lambda: render(
             request, "round_page.html", status=400,
-            **_round_context(request, ws, account, number, {field: str(e)})))
+            **_round_context(request, ws, account, number, errors)))
     return RedirectResponse(f"/w/{ws.id}/rounds/{number}#feature-{feature}", status_code=303)
 
 
@@ -200,9 +201,10 @@ async def close(request: Request, ws: Workspace, account: SignedIn, number: int)
     try:
         await _call(state.close_round, account, ws.id, number)
     except RoundInvalid as e:
+        errors = {"round": str(e)}
         return await run_in_threadpool(lambda: render(
             request, "round_page.html", status=400,
-            **_round_context(request, ws, account, number, {"round": str(e)})))
+            **_round_context(request, ws, account, number, errors)))
     return RedirectResponse(f"/w/{ws.id}/rounds/{number}", status_code=303)
 
 
