@@ -33,8 +33,11 @@ EVIDENCE = (
 
 
 def demo_rounds(state: State, workspace: str, features: Sequence[RoundFeature],
-                partners: Collection[str], admin: str, actor: str) -> int:
-    """Make the example's rounds unless the workspace has some; returns how many were made."""
+                partners: Collection[str], admin: str, actor: str,
+                rater: str | None = None) -> int:
+    """Make the example's rounds unless the workspace has some; returns how many were made.
+    `admin` opens, moderates and closes them; `rater` (default: the admin) is named to rate
+    the open one, for early help."""
     if state.rounds(workspace) or not features:
         return 0
     respondents = [r for r in RESPONDENTS if r[2] in partners]
@@ -49,7 +52,7 @@ def demo_rounds(state: State, workspace: str, features: Sequence[RoundFeature],
     for n, period in enumerate(PERIODS):
         named = [(e, p) for e, _, p in respondents]
         if n == len(PERIODS) - 1:  # the open round: the demo account rates for early help
-            named.append((admin, "early-help"))
+            named.append((rater or admin, "early-help"))
         state.open_round(boss, workspace, period, features, named, partners)
         number = n + 1
         for who, person in enumerate(people):

@@ -308,9 +308,9 @@ def _respondents(respondents: Sequence[tuple[str, str]], partners: Collection[st
 
 def _members(db: Db, workspace: str, emails: Sequence[str]) -> dict[str, int]:
     """The accounts of these emails that have a role in the workspace, by email."""
-    found = dict(db.execute(select(User.email, User.id).join(
+    found = {email: user for email, user in db.execute(select(User.email, User.id).join(
         Membership, Membership.user_id == User.id).where(
-        User.email.in_(emails), Membership.workspace == workspace)).tuples().all())
+        User.email.in_(emails), Membership.workspace == workspace))}
     missing = [e for e in emails if e not in found]
     if missing:
         raise RoundInvalid("respondents", f"{missing[0]} has no account with a role in this "
@@ -352,8 +352,8 @@ def _rating(r: RatingFields, allowed: dict[str, list[str]]) -> RatingFields:
 
 
 def _round(db: Db, row: AssessmentRound) -> Round:
-    names = dict(db.execute(select(User.id, User.email).where(User.id.in_(
-        [x for x in (row.opened_by, row.closed_by) if x is not None]))).tuples().all())
+    names = {user: email for user, email in db.execute(select(User.id, User.email).where(
+        User.id.in_([x for x in (row.opened_by, row.closed_by) if x is not None])))}
     respondents = tuple(
         Respondent(email, name, partner) for email, name, partner in db.execute(
             select(User.email, User.name, RoundRespondent.partner)
