@@ -4,6 +4,7 @@ round open for the demo account to rate. Every name, rating and word is invented
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -13,8 +14,8 @@ from common_outcomes.state.rounds import RatingFields, RoundFeature
 if TYPE_CHECKING:
     from common_outcomes.state.store import State
 
-# (email, name, partner): each speaks for one partner; accounts without a password (they
-# would sign in through the identity provider), since nobody signs in as them in the demo.
+# (email, name, partner): each speaks for one partner. Their passwords are random and never
+# shown: nobody signs in as them in the demo.
 RESPONDENTS = (
     ("hv.lead@example.org", "Health visiting lead", "health-visiting"),
     ("schools.lead@example.org", "Schools and early years lead", "schools-and-early-years"),
@@ -43,7 +44,8 @@ def demo_rounds(state: State, workspace: str, features: Sequence[RoundFeature],
     respondents = [r for r in RESPONDENTS if r[2] in partners]
     for email, name, _ in respondents:
         if not state.has_user(email):
-            state.add_user(email, name, None, workspace, Role.VIEWER, actor)
+            state.add_user(email, name, secrets.token_urlsafe(24), workspace, Role.VIEWER,
+                           actor)
         else:
             state.grant(email, workspace, Role.VIEWER, actor)
     boss = _account(state, admin)
