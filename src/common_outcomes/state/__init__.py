@@ -9,19 +9,18 @@ from common_outcomes.state.accounts import Account, Role, SignInRefused
 from common_outcomes.state.database import database_url
 from common_outcomes.state.rounds import (
     FeatureRating,
+    Invalid,
     Moderated,
     RatingFields,
     Respondent,
     Round,
     RoundFeature,
-    RoundInvalid,
 )
 from common_outcomes.state.store import (
     ACTION_STATUSES,
     ActionFields,
     ActionStatus,
     ActionVersion,
-    Invalid,
     NarrativeVersion,
     State,
     action_problems,
@@ -43,7 +42,7 @@ __all__ = [
     "Role",
     "Round",
     "RoundFeature",
-    "RoundInvalid",
+
     "SignInRefused",
     "State",
     "action_problems",

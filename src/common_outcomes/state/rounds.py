@@ -41,9 +41,9 @@ MAX_LINK = 2_000
 MAX_RESPONDENTS = 200
 
 
-class RoundInvalid(UserError):
-    """What was sent cannot be saved (one sentence; `field` names the form field). Raised
-    before anything is written."""
+class Invalid(UserError):
+    """A value someone wrote cannot be saved (one sentence; `field` names the form field);
+    raised before anything is written. The stories' checks (store.py) raise it too."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -158,15 +158,15 @@ class RoundsStore:
         try:
             period = parse_any_period(period).label
         except ValueError as exc:
-            raise RoundInvalid("period", f"{exc}.") from None
+            raise Invalid("period", f"{exc}.") from None
         if not features:
-            raise RoundInvalid("period", "The maturity model has no features to rate.")
+            raise Invalid("period", "The maturity model has no features to rate.")
         named = _respondents(respondents, partners)
         with self._transaction() as db:
             if db.scalar(select(AssessmentRound.id).where(
                     AssessmentRound.workspace == workspace,
                     AssessmentRound.period == period)) is not None:
-                raise RoundInvalid("period", f"There is already a round for {period}; rate "
+                raise Invalid("period", f"There is already a round for {period}; rate "
                                    "that one or choose another period.")
             users = _members(db, workspace, [e for e, _ in named])
             number = (db.scalar(select(func.max(AssessmentRound.number))
@@ -180,7 +180,7 @@ class RoundsStore:
             try:
                 db.flush()
             except IntegrityError:
-                raise RoundInvalid("period", "Someone else opened a round at the same "
+                raise Invalid("period", "Someone else opened a round at the same "
                                    "moment; try again.") from None
             for email, partner in named:
                 db.add(RoundRespondent(round_id=row.id, user_id=users[email], partner=partner))
@@ -224,9 +224,9 @@ class RoundsStore:
         _admin(account, workspace)
         rationale = rationale.strip()
         if not rationale:
-            raise RoundInvalid("rationale", "Enter why the round settles on this level.")
+            raise Invalid("rationale", "Enter why the round settles on this level.")
         if len(rationale) > MAX_RATIONALE:
-            raise RoundInvalid("rationale", f"The rationale must be {MAX_RATIONALE:,} "
+            raise Invalid("rationale", f"The rationale must be {MAX_RATIONALE:,} "
                                "characters or fewer.")
         with self._transaction() as db:
             row = _open_row(db, workspace, number)
@@ -256,7 +256,7 @@ class RoundsStore:
             waiting = [f for f in features if f not in done]
             if waiting:
                 more = ", ..." if len(waiting) > 3 else ""
-                raise RoundInvalid("round", f"Moderate every feature before closing round "
+                raise Invalid("round", f"Moderate every feature before closing round "
                                    f"{number}: {len(waiting)} not yet moderated "
                                    f"({', '.join(waiting[:3])}{more}).")
             row.closed_by, row.closed_at = account.id, _now()
@@ -287,20 +287,20 @@ def _admin(account: Account, workspace: str) -> None:
 def _respondents(respondents: Sequence[tuple[str, str]], partners: Collection[str]
                  ) -> list[tuple[str, str]]:
     if not respondents:
-        raise RoundInvalid("respondents", "Name at least one respondent.")
+        raise Invalid("respondents", "Name at least one respondent.")
     if len(respondents) > MAX_RESPONDENTS:
-        raise RoundInvalid("respondents", f"Name {MAX_RESPONDENTS} respondents or fewer.")
+        raise Invalid("respondents", f"Name {MAX_RESPONDENTS} respondents or fewer.")
     named: dict[str, str] = {}
     for email, partner in respondents:
         try:
             email = normal_email(email)
         except UserError as exc:
-            raise RoundInvalid("respondents", str(exc)) from None
+            raise Invalid("respondents", str(exc)) from None
         if partner not in partners:
-            raise RoundInvalid("respondents", f"'{partner}' is not one of the workspace's "
+            raise Invalid("respondents", f"'{partner}' is not one of the workspace's "
                                "partners.")
         if email in named and named[email] != partner:
-            raise RoundInvalid("respondents", f"{email} is named for two partners; name each "
+            raise Invalid("respondents", f"{email} is named for two partners; name each "
                                "respondent once.")
         named[email] = partner
     return list(named.items())
@@ -313,7 +313,7 @@ def _members(db: Db, workspace: str, emails: Sequence[str]) -> dict[str, int]:
         User.email.in_(emails), Membership.workspace == workspace))}
     missing = [e for e in emails if e not in found]
     if missing:
-        raise RoundInvalid("respondents", f"{missing[0]} has no account with a role in this "
+        raise Invalid("respondents", f"{missing[0]} has no account with a role in this "
                            "workspace; add them first (outcomes users add).")
     return found
 
@@ -324,29 +324,29 @@ def _open_row(db: Db, workspace: str, number: int) -> AssessmentRound:
     if row is None:
         raise LookupError(f"no round {number} in {workspace}")
     if row.closed_at is not None:
-        raise RoundInvalid("round", f"Round {number} ({row.period}) is closed, so nothing in "
+        raise Invalid("round", f"Round {number} ({row.period}) is closed, so nothing in "
                            "it can change.")
     return row
 
 
 def _rating(r: RatingFields, allowed: dict[str, list[str]]) -> RatingFields:
-    """A rating checked against the round's model; RoundInvalid naming the feature's field."""
+    """A rating checked against the round's model; Invalid naming the feature's field."""
     if r.feature not in allowed:
-        raise RoundInvalid("feature", f"'{r.feature}' is not a feature of this round.")
+        raise Invalid("feature", f"'{r.feature}' is not a feature of this round.")
     if r.level not in allowed[r.feature]:
-        raise RoundInvalid(r.feature, f"'{r.level}' is not a level of the model for "
+        raise Invalid(r.feature, f"'{r.level}' is not a level of the model for "
                            f"'{r.feature}': choose one of {', '.join(allowed[r.feature])}.")
     evidence = r.evidence.strip()
     if len(evidence) > MAX_EVIDENCE:
-        raise RoundInvalid(r.feature, f"The evidence for '{r.feature}' must be "
+        raise Invalid(r.feature, f"The evidence for '{r.feature}' must be "
                            f"{MAX_EVIDENCE:,} characters or fewer.")
     links = tuple(x.strip() for x in r.links if x.strip())
     if len(links) > MAX_LINKS:
-        raise RoundInvalid(r.feature, f"Give {MAX_LINKS} links or fewer for '{r.feature}'.")
+        raise Invalid(r.feature, f"Give {MAX_LINKS} links or fewer for '{r.feature}'.")
     for link in links:
         parts = urlsplit(link)
         if parts.scheme not in ("http", "https") or not parts.netloc or len(link) > MAX_LINK:
-            raise RoundInvalid(r.feature, f"'{link[:80]}' is not a web address; links start "
+            raise Invalid(r.feature, f"'{link[:80]}' is not a web address; links start "
                                "with https://.")
     return RatingFields(r.feature, r.level, evidence, links)
 

@@ -40,7 +40,7 @@ from common_outcomes.state.models import (
     StateVersion,
     User,
 )
-from common_outcomes.state.rounds import RoundsStore
+from common_outcomes.state.rounds import Invalid, RoundsStore
 from common_outcomes.state.versions import CHANNEL, Versions
 
 SESSION_LIFETIME = timedelta(hours=8)
@@ -54,14 +54,6 @@ MAX_ACTION = 2_000
 MAX_OWNER = 200
 ActionStatus = Literal["open", "in progress", "done", "dropped"]
 ACTION_STATUSES: tuple[str, ...] = get_args(ActionStatus)
-
-
-class Invalid(UserError):
-    """A value a contributor wrote cannot be saved; `field` names the form field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

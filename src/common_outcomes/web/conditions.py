@@ -17,11 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
 from common_outcomes.state import (
     Account,
+    Invalid,
     RatingFields,
     Role,
     Round,
     RoundFeature,
-    RoundInvalid,
 )
 from common_outcomes.web import charts
 from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
@@ -98,7 +98,7 @@ async def open_round(request: Request, ws: Workspace, account: SignedIn) -> Resp
     try:
         made = await run_in_threadpool(state.open_round, account, ws.id, period,
                                        ws.project.round_features(), named, set(ws.partners))
-    except RoundInvalid as e:
+    except Invalid as e:
         return render(request, "round_new.html", status=400, ws=ws,
                       errors={e.field: str(e)}, form={k: _text(form, k) for k in form})
     return RedirectResponse(f"/w/{ws.id}/rounds/{made.number}", status_code=303)
@@ -162,7 +162,7 @@ async def rate(request: Request, ws: Workspace, account: SignedIn, number: int) 
     state = site_of(request).state
     try:
         await _call(state.save_ratings, account, ws.id, number, ratings)
-    except RoundInvalid as e:
+    except Invalid as e:
         field = f"level-{e.field}" if e.field in {f.id for f in found.features} else "round"
         errors = {field: str(e)}
         sent = {k: _text(form, k) for k in form if k != CSRF_FIELD}
@@ -182,7 +182,7 @@ async def moderate(request: Request, ws: Workspace, account: SignedIn, number: i
     try:
         await _call(state.moderate, account, ws.id, number, feature,
                     _text(form, f"level-{feature}"), _text(form, f"rationale-{feature}"))
-    except RoundInvalid as e:
+    except Invalid as e:
         field = (f"rationale-{feature}" if e.field == "rationale" else
                  "round" if e.field in ("round", "feature") else f"level-{feature}")
         errors = {field: str(e)}
@@ -200,7 +200,7 @@ async def close(request: Request, ws: Workspace, account: SignedIn, number: int)
     state = site_of(request).state
     try:
         await _call(state.close_round, account, ws.id, number)
-    except RoundInvalid as e:
+    except Invalid as e:
         errors = {"round": str(e)}
         return await run_in_threadpool(lambda: render(
             request, "round_page.html", status=400,
@@ -210,7 +210,7 @@ async def close(request: Request, ws: Workspace, account: SignedIn, number: int)
 
 async def _call(method: Callable[..., T], *args: Any) -> T:
     """A state change, its refusals as HTTP answers: not a respondent or not an admin is
-    403, no such round 404; RoundInvalid is left to the caller, which shows the form again."""
+    403, no such round 404; Invalid is left to the caller, which shows the form again."""
     try:
         return await run_in_threadpool(method, *args)
     except PermissionError:
