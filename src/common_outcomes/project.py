@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,13 @@ from common_outcomes.framework.load import (
     load_framework,
     release_to_check_against,
 )
+from common_outcomes.framework.maturity import (
+    MATURITY_KINDS,
+    SYSTEM_LAYER,
+    MaturityFeaturesDocument,
+    MaturityModel,
+    maturity_model,
+)
 from common_outcomes.framework.models import FRAMEWORK_KINDS, Indicator
 from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
 from common_outcomes.ids import SLUG_PATTERN
@@ -80,7 +87,7 @@ from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
-    from common_outcomes.state import State
+    from common_outcomes.state import RoundFeature, State
     from common_outcomes.synth.run import Progress, SynthResult
     from common_outcomes.synth.spec import SynthSpec
 
@@ -154,6 +161,8 @@ class Project:
     indicators: Mapping[str, Indicator]
     disclosure: results.Disclosure
     results_path: Path
+    # The system conditions' maturity model: the framework's, with the workspace's features.
+    maturity: MaturityModel = field(default_factory=MaturityModel)
 
     # Making one. ------------------------------------------------------------------------
 
@@ -161,7 +170,8 @@ class Project:
     def check(cls, folder: Path) -> Checked:
         """Load and check a workspace. Bad YAML becomes issues, never an exception."""
         issues = Issues()
-        workspace = load_workspace(folder, issues, {**SOURCE_KINDS, **DEFINITION_KINDS})
+        workspace = load_workspace(folder, issues,
+                                   {**SOURCE_KINDS, **DEFINITION_KINDS, **MATURITY_KINDS})
         if workspace is None:
             return Checked(folder, issues, None)
         available = available_frameworks([folder / FRAMEWORKS])
@@ -182,7 +192,8 @@ class Project:
         definitions = [d for d in definitions_in(workspace.extras) if d.source in sources]
         return Checked(folder, issues, cls(
             folder, workspace, framework, issues, sources, indicators,
-            results.disclosure_of(definitions, sources), results.path_in(folder)))
+            results.disclosure_of(definitions, sources), results.path_in(folder),
+            _maturity(workspace, framework, issues)))
 
     @classmethod
     def open(cls, folder: Path) -> Project:
@@ -447,6 +458,30 @@ class Project:
             state.close()
         return DEMO_EMAIL, password
 
+    # Self-assessment rounds of the system conditions. ---------------------------------------
+
+    def round_features(self) -> tuple[RoundFeature, ...]:
+        """The maturity model's features as a new round rates them (the model as it is now;
+        a round keeps them, so it reads the same after the model changes)."""
+        from common_outcomes.state import RoundFeature  # see open_state
+
+        levels = tuple(x.id for x in self.maturity.levels)
+        return tuple(RoundFeature(f.id, f.condition, f.name, levels)
+                     for f in self.maturity.features)
+
+    def demo_rounds(self, actor: str, url: str | None = None) -> int:
+        """`outcomes demo`: two completed self-assessment rounds of invented ratings by
+        several partners' respondents, moderated, with movement between them (made once;
+        nothing when the workspace has rounds already). Returns the rounds made."""
+        from common_outcomes.state.demo import demo_rounds  # see open_state
+
+        state = self.open_state(self.folder, url)
+        try:
+            return demo_rounds(state, self.workspace.settings.id, self.round_features(),
+                               {p.id for p in self.workspace.partners}, DEMO_EMAIL, actor)
+        finally:
+            state.close()
+
     # What needs no workspace read (a folder, or nothing at all). ----------------------------
 
     @staticmethod
@@ -500,7 +535,7 @@ class Project:
     @staticmethod
     def document_kinds() -> dict[str, type[DocumentModel]]:
         """Every YAML kind the product reads, for `outcomes schema`."""
-        return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS, **DEFINITION_KINDS}
+        return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS, **DEFINITION_KINDS, **MATURITY_KINDS}
 
     @staticmethod
     def json_schemas() -> dict[str, str]:
@@ -512,6 +547,17 @@ class Project:
             schema["title"] = f"common-outcomes {kind} (version {max(model.VERSIONS)})"
             out[kind] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
         return out
+
+
+def _maturity(workspace: Workspace, framework: LoadedFramework, issues: Issues
+              ) -> MaturityModel:
+    """The framework's maturity model and the workspace's own features, checked."""
+    system = [o for o in framework.framework.outcomes if o.layer == SYSTEM_LAYER]
+    return maturity_model(
+        framework.maturity,
+        [d for d in workspace.extras if isinstance(d.model, MaturityFeaturesDocument)],
+        {o.id: o.statement for o in system}, {i.id for o in system for i in o.indicators},
+        {i.id for i in workspace.indicators}, issues)
 
 
 def _window(first: str | None, last: str | None) -> tuple[date | None, date | None]:

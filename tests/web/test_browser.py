@@ -179,3 +179,36 @@ def test_the_diagrams_are_drawn_and_fit_a_desktop_and_a_phone(server: str, brows
             assert scrolls == (width < 960), path
             check(page, problems, f"{path} at {width} px")
         context.close()
+
+
+def test_the_self_assessment_forms_are_accessible_with_and_without_errors(
+        server: str, browser: Browser) -> None:
+    """The round forms only an admin sees (open a round, moderate, close) and a respondent's
+    rating form, each as it first shows and with its errors."""
+    context = browser.new_context()
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    problems = Problems(page)
+    try:
+        for email, steps in (
+                # conftest.py's seed_rounds opens the rounds as this admin.
+                ("rounds-admin@example.org", (("/w/tower-hamlets/rounds/new", "Open the round"),
+                                ("/w/tower-hamlets/rounds/3", "Close the round"))),
+                (EMAIL, (("/w/tower-hamlets/rounds/3/rate", "Save and come back later"),))):
+            page.goto(f"{server}/sign-in")
+            page.get_by_label("Email address").fill(email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda url: "/sign-in" not in url)
+            for path, button in steps:
+                page.goto(server + path)
+                check(page, problems, path)
+                if "rate" in path:  # a link that is not a web address
+                    page.locator("textarea[name^='links-']").first.fill("not a link")
+                    page.locator("input[type=radio]").first.check()
+                page.get_by_role("button", name=button).click()
+                assert page.locator(".govuk-error-summary").is_visible(), path
+                check(page, problems, f"{path} with errors")
+            context.clear_cookies()
+    finally:
+        context.close()

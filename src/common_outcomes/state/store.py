@@ -40,6 +40,7 @@ from common_outcomes.state.models import (
     StateVersion,
     User,
 )
+from common_outcomes.state.rounds import Invalid, RoundsStore
 from common_outcomes.state.versions import CHANNEL, Versions
 
 SESSION_LIFETIME = timedelta(hours=8)
@@ -53,14 +54,6 @@ MAX_ACTION = 2_000
 MAX_OWNER = 200
 ActionStatus = Literal["open", "in progress", "done", "dropped"]
 ACTION_STATUSES: tuple[str, ...] = get_args(ActionStatus)
-
-
-class Invalid(UserError):
-    """A value a contributor wrote cannot be saved; `field` names the form field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -137,7 +130,7 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class State:
+class State(RoundsStore):
     def __init__(self, engine: Engine, limits: SignInLimits | None = None) -> None:
         self.engine = engine
         self.limits = limits or SignInLimits()
@@ -251,6 +244,17 @@ class State:
                 raise UserError(f"There is no account for {email}; add it first.")
             user.password_hash = hashed
             self._audit(db, actor, "user.password", email)
+
+    def account_of(self, email: str) -> Account | None:
+        """An account as the app sees it, by email (for what acts without a browser: the
+        demo's invented assessments)."""
+        with self._reading() as db:
+            row = db.scalar(select(User).where(User.email == normal_email(email)))
+            if row is None:
+                return None
+            roles = {m.workspace: Role(m.role) for m in db.scalars(
+                select(Membership).where(Membership.user_id == row.id))}
+            return Account(id=row.id, email=row.email, name=row.name, roles=roles)
 
     def has_user(self, email: str) -> bool:
         with self._reading() as db:

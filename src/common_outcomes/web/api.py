@@ -12,6 +12,7 @@ from fastapi import Path as ApiPath
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from common_outcomes.framework.maturity import MaturityModel
 from common_outcomes.reports import results_view as rv
 from common_outcomes.reports.sentences import key_of
 from common_outcomes.state import (
@@ -21,12 +22,14 @@ from common_outcomes.state import (
     ActionVersion,
     NarrativeVersion,
     Role,
+    Round,
     action_problems,
     narrative_problems,
 )
 from common_outcomes.state.store import MAX_ACTION, MAX_FACTORS, MAX_NARRATIVE
 from common_outcomes.web.deps import SignedIn, Workspace, site_of
 from common_outcomes.web.rendering import kept_json
+from common_outcomes.web.round_views import Conditions, conditions
 from common_outcomes.web.site import Served
 from common_outcomes.web.story_checks import Subject, may_write, story_errors, subject_of
 
@@ -282,3 +285,50 @@ def _checked_action(ws: Served, about: Subject, action: ActionChange) -> ActionF
     errors.update((e.field, str(e)) for e in action_problems(fields))
     _refuse(errors)
     return fields
+
+
+# The system conditions: the maturity model, the rounds, and where each condition stands
+# (web/conditions.py holds the pages). ---------------------------------------------------
+
+MATURITY = TypeAdapter(MaturityModel)
+ROUNDS = TypeAdapter(list[Round])
+ROUND = TypeAdapter(Round)
+CONDITIONS = TypeAdapter(Conditions)
+RoundNumber = Annotated[int, ApiPath(ge=1, le=2**31 - 1)]
+
+
+@router.get("/workspaces/{workspace}/maturity-model", response_model=MaturityModel)
+async def maturity_model(request: Request, ws: Workspace) -> Response:
+    """The system conditions' maturity model: the levels, and each condition's features
+    with a descriptor per level and the indicators that evidence them (the framework's and
+    the workspace's own)."""
+    return await kept_json(request, ws, MATURITY, lambda: ws.project.maturity)
+
+
+@router.get("/workspaces/{workspace}/rounds", response_model=list[Round])
+async def rounds(request: Request, ws: Workspace) -> Response:
+    """Every self-assessment round, oldest first: its features, respondents, ratings with
+    their evidence, and moderated levels; `closed_at` is null while it is open."""
+    return await kept_json(request, ws, ROUNDS,
+                           lambda: site_of(request).state.rounds(ws.id))
+
+
+@router.get("/workspaces/{workspace}/rounds/{number}", response_model=Round)
+async def assessment_round(request: Request, ws: Workspace, number: RoundNumber) -> Response:
+    """One self-assessment round."""
+    def one() -> Round:
+        found = site_of(request).state.round(ws.id, number)
+        if found is None:
+            raise HTTPException(404, "There is no such round.")
+        return found
+
+    return await kept_json(request, ws, ROUND, one)
+
+
+@router.get("/workspaces/{workspace}/conditions", response_model=Conditions)
+async def system_conditions(request: Request, ws: Workspace) -> Response:
+    """Each feature's moderated level in every closed round and its movement (levels moved
+    between the last two rounds that rated it), and each condition's level in the latest
+    closed round (that of its least mature feature) and its movement."""
+    return await kept_json(request, ws, CONDITIONS, lambda: conditions(
+        ws.project.maturity, site_of(request).state.rounds(ws.id)))

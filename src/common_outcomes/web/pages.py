@@ -30,6 +30,7 @@ from common_outcomes.web.oidc import (
     unseal,
 )
 from common_outcomes.web.rendering import page, render
+from common_outcomes.web.round_views import conditions
 from common_outcomes.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -180,7 +181,9 @@ async def overview(request: Request, ws: Workspace) -> Response:
                 "said": ws.readings(ws.borough_code),
                 "by_partner": by_partner, "contribution": ws.derived(
                     "diagram", "contribution", lambda: diagrams.contribution(
-                        by_partner, "contribution"))}
+                        by_partner, "contribution")),
+                "conditions": conditions(ws.project.maturity,
+                                         site_of(request).state.rounds(ws.id))}
 
     return await page(request, ws, "overview.html", context)
 
