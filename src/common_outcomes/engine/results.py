@@ -35,7 +35,14 @@ from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.results.table import COLUMNS, empty
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
-from common_outcomes.stats.disclosure import Rule, primary, rounded, secondary_families
+from common_outcomes.stats.disclosure import (
+    Family,
+    Rule,
+    differenced_below,
+    primary,
+    rounded,
+    secondary_families,
+)
 
 LEVELS = ("ward", "locality", "la", "region", "england")
 # Localities and wards are compared with their borough; boroughs and regions with England.
@@ -745,6 +752,10 @@ def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool,
       up over time);
     - rows that cover the same dates under two period types (a financial year and the rolling
       year ending in March; for a stock, any two periods ending on the same day).
+    In the families that add up, a published head minus its published members (numerators,
+    denominators and, for a proportion, complements) is never a small count either: it is
+    the hidden members' total plus what no member covers, such as the borough's records with
+    no small area, which count in no ward or locality (stats/disclosure.py).
 
     The rows are taken in key order (area code, period type, period, breakdown) first, so that
     every choice below (which of equally small cells to hide, which of two copies heads their
@@ -792,17 +803,22 @@ def _protect_sorted(rows: Dated, keys: Strs, rule: Rule, stock: bool, proportion
     link(np.where(head != every, head, -1), every, "same")
     families = _families(edges)
     numerator, denominator = block.numerator, block.denominator
-    hidden_denominator = secondary_families(denominator, families, primary(denominator, rule))
+    below = differenced_below(rule)
+    hidden_denominator = secondary_families(denominator, families, primary(denominator, rule),
+                                            below)
     small = primary(numerator, rule) | hidden_denominator
-    if proportion:
-        small |= primary(denominator - numerator, rule)
-    return secondary_families(numerator, families, small), hidden_denominator
+    complement = [denominator - numerator] if proportion else []
+    for also in complement:
+        small |= primary(also, rule)
+    return (secondary_families(numerator, families, small, below, complement),
+            hidden_denominator)
 
 
-def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]]:
+def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[Family]:
     """Links (head, member, kind) grouped into families: one per head and kind, in order of
     head, then kind (rows are in key order, so families are visited in their head's key
-    order), each family's members in row order."""
+    order), each family's members in row order. All but copies of one cell ("same") add up
+    to their head, but for what no member covers (records with no small area, say)."""
     if not edges:
         return []
     head = np.concatenate([e[0] for e in edges])
@@ -815,7 +831,7 @@ def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]
     starts = np.flatnonzero(np.concatenate([[True], (head[1:] != head[:-1])
                                             | (kind[1:] != kind[:-1])]))
     bounds = np.append(starts, len(head)).tolist()
-    return [(int(head[s]), member[s:e]) for s, e in pairwise(bounds)]
+    return [(int(head[s]), member[s:e], str(kind[s]) != "same") for s, e in pairwise(bounds)]
 
 
 def _tilings(rows: Dated) -> list[tuple[str, str, str, str]]:

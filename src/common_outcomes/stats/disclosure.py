@@ -10,6 +10,7 @@ This module is pure: every output path of the product calls it through one choke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,48 +33,84 @@ def primary(counts: npt.ArrayLike, rule: Rule) -> BoolArray:
     return hidden
 
 
-def secondary(counts: npt.ArrayLike, parent: npt.ArrayLike, hidden: BoolArray) -> BoolArray:
+def secondary(counts: npt.ArrayLike, parent: npt.ArrayLike, hidden: BoolArray,
+              below: int = 0) -> BoolArray:
     """Widen `hidden` until no hidden cell can be recovered from a published total.
 
-    `parent[i]` is the index of cell i's parent total, or -1. For each family (a parent and its
-    children) the rule is: the cells of the family that are hidden must be none or at least
-    two, counting the parent as a member. When exactly one is hidden, the smallest published
-    child (or, with no published child left, the parent) is hidden too; repeat to a fixed point,
-    since hiding a cell can expose its own family above or below.
+    `parent[i]` is the index of cell i's parent total, or -1. Each parent and its children
+    form a family, whose children add up to the parent but for what they leave out (records
+    with no small area count for the borough but for no ward). See `secondary_families`.
 
     Ties go to the lower index, and families are visited in order: callers pass cells in the
     order of their keys (engine/results.py sorts them), so that what is hidden depends on the
     cells, never on the order their rows arrived in.
     """
     up = np.asarray(parent, dtype=np.int64)
-    families = [(int(p), np.flatnonzero(up == p)) for p in np.unique(up[up >= 0])]
-    return secondary_families(counts, families, hidden)
+    families = [(int(p), np.flatnonzero(up == p), True) for p in np.unique(up[up >= 0])]
+    return secondary_families(counts, families, hidden, below)
 
 
-def secondary_families(counts: npt.ArrayLike, families: list[tuple[int, IntArray]],
-                       hidden: BoolArray) -> BoolArray:
-    """As `secondary`, for families given directly: a cell may be a child in several (a
-    ward's count for girls adds up both to the ward's total and to the locality's girls)."""
+Family = tuple[int, IntArray, bool]  # head, members, whether the members add up to the head
+
+
+def secondary_families(counts: npt.ArrayLike, families: Sequence[Family], hidden: BoolArray,
+                       below: int = 0, also: Sequence[npt.ArrayLike] = ()) -> BoolArray:
+    """Widen `hidden` over families given directly (a cell may be a member of several: a
+    ward's count for girls adds up both to the ward's total and to the locality's girls).
+
+    Two rules, to a fixed point (hiding a cell can expose its own family above or below):
+    - the hidden cells of a family, counting its head, are none or at least two: one alone
+      is the head minus the published members, or their sum;
+    - where the members add up and the head is published, the head minus its published
+      members must not be from 1 to `below` (0 turns the rule off), for `counts` and for
+      each array in `also` (a proportion's complements). That difference is the hidden
+      members' total plus what no member covers (the residual: records with no small area,
+      or of unknown sex), and anyone can work it out; a small residual is a hidden cell
+      that the other rule cannot see, and a hidden 0 beside a small cell hides nothing.
+    The cell hidden to satisfy them is the smallest published non-zero member (ties to the
+    lower index), else the head, else (its head already hidden) the smallest member. This
+    is the usual complementary suppression of statistical disclosure control: no count
+    below the threshold may be deducible by subtraction from what is shown (ONS, policy on
+    protecting confidentiality in tables of birth and death statistics; UK LLC, statistical
+    disclosure control: masking must leave no small value deducible).
+    """
     c = np.asarray(counts, dtype=np.float64)
+    totals = [c, *(np.asarray(a, dtype=np.float64) for a in also)]
     out = hidden.copy()
     changed = True
     while changed:
         changed = False
-        for p, children in families:
-            members_hidden = int(out[children].sum()) + int(out[p])
-            if members_hidden != 1:
-                continue
+        for p, children, adds_up in families:
             shown = children[~out[children]]
-            # The smallest published sibling (hiding it loses the least), else the parent.
-            pick = shown[np.lexsort((shown, c[shown]))[0]] if len(shown) else p
-            out[pick] = True
+            lone = int(out[children].sum()) + int(out[p]) == 1
+            if not (lone or (adds_up and below and not out[p]
+                             and any(1 <= v[p] - v[shown].sum() <= below for v in totals))):
+                continue
+            out[_complement(c, shown, p, bool(out[p]))] = True
             changed = True
     return out
 
 
+def _complement(counts: npt.NDArray[np.float64], shown: IntArray, head: int,
+                head_hidden: bool) -> int:
+    """The cell to hide beside a family's hidden ones: hiding it loses the least and hides
+    something (a hidden 0 leaves the hidden total as it was)."""
+    ranked = shown[np.lexsort((shown, counts[shown]))]
+    nonzero = ranked[counts[ranked] != 0]
+    if len(nonzero):
+        return int(nonzero[0])
+    return int(ranked[0]) if head_hidden and len(ranked) else head
+
+
 def publishable(counts: npt.ArrayLike, parent: npt.ArrayLike, rule: Rule) -> BoolArray:
     """True where a count may be shown: primary then secondary suppression."""
-    return ~secondary(counts, parent, primary(counts, rule))
+    return ~secondary(counts, parent, primary(counts, rule), differenced_below(rule))
+
+
+def differenced_below(rule: Rule) -> int:
+    """The threshold for totals worked out by subtraction: the rule's own, except when
+    counts are published rounded (a difference of rounded counts is not a count)."""
+    return 0 if rule.round_to else rule.suppress_below
 
 
 def rounded(counts: npt.ArrayLike, rule: Rule) -> npt.NDArray[np.float64]:
