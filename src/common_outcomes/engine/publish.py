@@ -148,10 +148,11 @@ FAMILY_LEAKS = (
 DENOMINATOR_LEAK = ("disclosure.recoverable-denominator", "is the only hidden denominator "
                     "of a family that adds up (areas, breakdowns, periods or copies of one "
                     "cell), so it can be worked out from the others")
-DIFFERENCE_LEAK = ("disclosure.small-difference", "minus its published parts (areas, "
-                   "breakdown values or shorter periods) leaves 1 up to its source's threshold "
-                   "(hidden parts, or records in no part such as those with no small area), "
-                   "so a small count can be worked out by subtraction")
+DIFFERENCE_LEAK = ("disclosure.small-difference", "is published, and its count, denominator "
+                   "or complement minus its published parts' (areas, breakdown values or "
+                   "shorter periods) is from 1 up to its source's threshold (hidden parts, or "
+                   "records in no part such as those with no small area), so a small count "
+                   "can be worked out by subtraction")
 BATCH_ROWS = 250_000
 
 
