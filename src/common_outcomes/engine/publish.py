@@ -49,7 +49,7 @@ from common_outcomes.errors import Issue, UserError
 from common_outcomes.periods import PeriodType, period_containing
 from common_outcomes.stats.disclosure import Rule
 
-CELL = ("indicator_id", "area_code", "parent_code", "period", "period_type", "period_start",
+CELL = ("indicator_id", "area_code", "area_type", "parent_code", "period", "period_type", "period_start",
         "period_end", "breakdown", "numerator", "denominator", "suppressed", "method")
 # Wilson score is the method of proportions: the numerator counts people in the denominator.
 PROPORTION = "Wilson score"
@@ -261,6 +261,7 @@ class Cells:
     period: Ints
     breakdown: Ints
     area: Ints
+    area_type: Ints
     parent: Ints  # coded as areas are
     start: Ints  # days since 1970
     end: Ints
@@ -278,7 +279,8 @@ def _cells(table: pa.Table, stocks: Collection[str]) -> Cells:
     period_type, types = _codes(table.column("period_type"))
     breakdown, breakdowns = _codes(pc.fill_null(table.column("breakdown"), "all"))
     return Cells(_codes(table.column("indicator_id"))[0], period_type,
-                 _codes(table.column("period"))[0], breakdown, areas[:n], areas[n:],
+                 _codes(table.column("period"))[0], breakdown, areas[:n],
+                 _codes(pc.fill_null(table.column("area_type"), ""))[0], areas[n:],
                  _days(table.column("period_start")), _days(table.column("period_end")),
                  pc.is_in(table.column("indicator_id"), value_set=pa.array(
                      sorted(stocks), pa.string())).to_numpy(zero_copy_only=False),
@@ -335,11 +337,32 @@ Edges = tuple[Ints, Ints, Ints]  # parent row, child row, which family of that p
 
 
 def _area_families(cells: Cells) -> Edges:
-    """A parent area and its children, in the same period and breakdown."""
+    """A parent area and its children, in the same period and breakdown; and an area with
+    all the areas of one type below it, through others (a borough and all its wards)."""
     rows = np.flatnonzero(cells.parent >= 0)
-    parent = _find(cells, (cells.indicator[rows], cells.period_type[rows], cells.period[rows],
-                           cells.breakdown[rows], cells.parent[rows]))
-    return _kept(parent, rows, np.zeros(len(rows), np.int64))
+    parent = np.full(len(cells.area), -1, np.int64)
+    parent[rows] = _find(cells, (cells.indicator[rows], cells.period_type[rows],
+                                 cells.period[rows], cells.breakdown[rows], cells.parent[rows]))
+    own = _kept(parent[rows], rows, np.zeros(len(rows), np.int64))
+    # Every ancestor of each row (a hierarchy is shallower than it has rows).
+    heads, members, depths = [], [], []
+    up, everyone = parent, np.arange(len(parent), dtype=np.int64)
+    for depth in range(1, len(parent) + 1):
+        at = np.flatnonzero(up >= 0)
+        if not len(at):
+            break
+        heads.append(up[at])
+        members.append(everyone[at])
+        depths.append(np.full(len(at), depth))
+        up = np.where(up >= 0, parent[np.maximum(up, 0)], -1)
+    if not heads:
+        return own
+    head, member, depth_of = (np.concatenate(x) for x in (heads, members, depths))
+    which = 1 + cells.area_type[member]  # 0 is the parent's own family
+    family = _keys(head, which)
+    keep = np.isin(family, family[depth_of >= 2])
+    return (np.concatenate([own[0], head[keep]]), np.concatenate([own[1], member[keep]]),
+            np.concatenate([own[2], which[keep]]))
 
 
 def _kept(parent: Ints, child: Ints, which: Ints) -> Edges:

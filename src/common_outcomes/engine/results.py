@@ -781,8 +781,10 @@ def _protect_sorted(rows: Dated, keys: Strs, rule: Rule, stock: bool, proportion
         kinds = np.broadcast_to(np.asarray(kind, dtype=str), head.shape)
         edges.append((head[keep], member[keep], kinds[keep]))
 
-    link(_lookup(keys, order, _keys(block.parent_code, rows.period_type, block.period,
-                                    block.breakdown)), every, "area")
+    parent = _lookup(keys, order, _keys(block.parent_code, rows.period_type, block.period,
+                                        block.breakdown))
+    link(parent, every, "area")
+    link(*_below(parent, block.area_type))
     dimension = np.char.partition(block.breakdown, ": ")[:, 0]
     total = _lookup(keys, order, _keys(block.area_code, rows.period_type, block.period,
                                        np.full(n, "all").astype(str)))
@@ -814,10 +816,36 @@ def _protect_sorted(rows: Dated, keys: Strs, rule: Rule, stock: bool, proportion
             hidden_denominator)
 
 
+def _below(parent: Ints, area_type: Strs) -> tuple[Ints, Ints, Strs]:
+    """(ancestor, row, "below <row's area type>") for every area above a row: a borough's
+    wards add up to it as its localities do (both but for the records with no small area).
+    Only for an ancestor and type reached through an area between them (else the family is
+    the parent's own)."""
+    rows = np.arange(len(parent), dtype=np.int64)
+    heads, members, depths = [], [], []
+    up = parent
+    for depth in range(1, len(parent) + 1):  # a hierarchy is shallower than it has rows
+        at = np.flatnonzero(up >= 0)
+        if not len(at):
+            break
+        heads.append(up[at])
+        members.append(rows[at])
+        depths.append(np.full(len(at), depth))
+        up = np.where(up >= 0, parent[np.maximum(up, 0)], -1)
+    if not heads:
+        return rows[:0], rows[:0], area_type[:0]
+    head, member, depth_of = (np.concatenate(x) for x in (heads, members, depths))
+    kind = np.char.add("below ", area_type[member])
+    family = _keys(head.astype(str), kind)
+    keep = np.isin(family, family[depth_of >= 2])
+    return head[keep], member[keep], kind[keep]
+
+
 def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[Family]:
     """Links (head, member, kind) grouped into families: one per head and kind, in order of
     head, then kind (rows are in key order, so families are visited in their head's key
-    order), each family's members in row order. All but copies of one cell ("same") add up
+    order; those of areas further down, "below", after all the others), each family's
+    members in row order. All but copies of one cell ("same") add up
     to their head, but for what no member covers (records with no small area, say)."""
     if not edges:
         return []
@@ -826,7 +854,10 @@ def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[Family]:
     kind = np.concatenate([e[2] for e in edges])
     if not len(head):
         return []
-    sort = np.lexsort((member, kind, head))  # sorted once, sliced per family
+    # Sorted once, sliced per family; families of an area and its areas two levels or more
+    # below come last, so that a hidden ward takes a sibling before a ward of another locality
+    # (which would leave that ward's own locality a lone hidden member to protect in turn).
+    sort = np.lexsort((member, kind, head, np.char.startswith(kind, "below ")))
     head, member, kind = head[sort], member[sort], kind[sort]
     starts = np.flatnonzero(np.concatenate([[True], (head[1:] != head[:-1])
                                             | (kind[1:] != kind[:-1])]))

@@ -39,14 +39,24 @@ def secondary(counts: npt.ArrayLike, parent: npt.ArrayLike, hidden: BoolArray,
 
     `parent[i]` is the index of cell i's parent total, or -1. Each parent and its children
     form a family, whose children add up to the parent but for what they leave out (records
-    with no small area count for the borough but for no ward). See `secondary_families`.
+    with no small area count for the borough but for no ward); so do a cell and all its
+    descendants two or more levels down (a borough and its wards). See `secondary_families`.
 
     Ties go to the lower index, and families are visited in order: callers pass cells in the
     order of their keys (engine/results.py sorts them), so that what is hidden depends on the
     cells, never on the order their rows arrived in.
     """
     up = np.asarray(parent, dtype=np.int64)
-    families = [(int(p), np.flatnonzero(up == p), True) for p in np.unique(up[up >= 0])]
+    families: list[Family] = []
+    ancestor = up
+    for depth in range(1, len(up) + 1):  # a hierarchy is shallower than it has cells
+        if not (ancestor >= 0).any():
+            break
+        families += [(int(p), np.flatnonzero(ancestor == p), True)
+                     for p in np.unique(ancestor[ancestor >= 0])]
+        ancestor = np.where(ancestor >= 0, up[np.maximum(ancestor, 0)], -1)
+    # Parents with their children first: a hidden ward takes a sibling before a ward of
+    # another locality, which would then leave its own locality's family a lone hidden cell.
     return secondary_families(counts, families, hidden, below)
 
 
