@@ -309,3 +309,49 @@ def test_the_guard_accepts_what_suppression_makes_and_refuses_one_cell_less(
         leaks = len(find_leaks(table(rows({i})), rules)) > 0
         assert leaks == (1 <= counts[i] <= threshold or pairs or small_difference), (
             counts, parent, i)
+
+
+def test_a_small_residual_of_a_borough_over_its_localities_or_wards_is_refused() -> None:
+    # Every cell is large and shown, but the borough has 3 records in no ward.
+    rows = [row("la", None, 103), row("north", "la", 40), row("south", "la", 60),
+            row("w1", "north", 10), row("w2", "north", 30), row("w3", "south", 30),
+            row("w4", "south", 30)]
+    message = refused(rows)
+    assert "[disclosure.small-difference] indicator births, area la, period 2024/25" in message
+    assert "area north" not in message and "area w1" not in message
+    # Over the wards alone (no localities) it is the same leak.
+    assert "area la," in refused([rows[0], *(r | {"parent_code": "la"} for r in rows[3:])])
+    for residual in (0, 7):  # nothing to work out, or nothing small
+        rows[0] = row("la", None, 100 + residual)
+        assert len(find_leaks(table(rows), RULES)) == 0
+    # With counts published rounded a difference is no count.
+    rows[0] = row("la", None, 105)
+    rounded_rows = [r | {"numerator": r["numerator"] and 5 * round(r["numerator"] / 5)}
+                    for r in rows]
+    assert len(find_leaks(table(rounded_rows), {"births": Rule(5, round_to=5)})) == 0
+
+
+def test_hidden_cells_whose_total_is_small_are_refused() -> None:
+    # w1's 3 is hidden beside a 0: two hidden cells, but 40 - 37 still gives 3.
+    rows = [row("la", None, 100), row("north", "la", 40), row("south", "la", 60),
+            row("w1", "north", 3, hidden=True), row("w2", "north", 0, hidden=True),
+            row("w5", "north", 37), row("w3", "south", 30), row("w4", "south", 30)]
+    message = refused(rows)
+    assert "[disclosure.small-difference] indicator births, area north," in message
+    assert "recoverable" not in message  # no family has a lone hidden cell
+    rows[5] = row("w5", "north", 37, hidden=True)  # 40 - 0 is 3 + 0 + 37: safe
+    assert len(find_leaks(table(rows), RULES)) == 0
+
+
+def test_small_differences_of_denominators_and_complements_are_refused() -> None:
+    # Numerators add up; denominators leave 3 (200 - 197).
+    rows = [row("la", None, 100), row("north", "la", 40, denominator=80),
+            row("south", "la", 60, denominator=117)]
+    assert "[disclosure.small-difference] indicator births, area la" in refused(rows)
+    # Denominators add up (80 + 120); the numerators are 3 over the borough's (43 + 60: a
+    # difference below 1), so the complements leave 3 (100 - 37 - 60). As counts, with no
+    # complement, it is safe.
+    rows = [row("la", None, 100), row("north", "la", 43, denominator=80),
+            row("south", "la", 60, denominator=120)]
+    assert "[disclosure.small-difference] indicator births, area la" in refused(rows)
+    assert len(find_leaks(table([r | {"method": "count"} for r in rows]), RULES)) == 0
