@@ -252,7 +252,7 @@ def test_the_export_refuses_a_leaking_table_and_leaves_no_file(tmp_path: Path) -
     for fmt in ExportFormat:
         target = tmp_path / f"out.{fmt.value}"
         # The borough (100) minus its published wards gives w1: the first row named is la.
-        with pytest.raises(DisclosureError, match="area la,.*can be worked out"):
+        with pytest.raises(DisclosureError, match=r"area la,.*can be worked out"):
             write_results(table(rows), RULES, target, fmt)
         assert list(tmp_path.iterdir()) == []
     assert write_results(table(safe()), RULES, tmp_path / "ok.csv", ExportFormat.csv) == 7

@@ -49,8 +49,9 @@ from common_outcomes.errors import Issue, UserError
 from common_outcomes.periods import PeriodType, period_containing
 from common_outcomes.stats.disclosure import Rule
 
-CELL = ("indicator_id", "area_code", "area_type", "parent_code", "period", "period_type", "period_start",
-        "period_end", "breakdown", "numerator", "denominator", "suppressed", "method")
+CELL = ("indicator_id", "area_code", "area_type", "parent_code", "period", "period_type",
+        "period_start", "period_end", "breakdown", "numerator", "denominator", "suppressed",
+        "method")
 # Wilson score is the method of proportions: the numerator counts people in the denominator.
 PROPORTION = "Wilson score"
 SHOWN_ON_HIDDEN = ("numerator", "value", "lower_95", "upper_95", "lower_998", "upper_998")

@@ -49,7 +49,7 @@ def secondary(counts: npt.ArrayLike, parent: npt.ArrayLike, hidden: BoolArray,
     up = np.asarray(parent, dtype=np.int64)
     families: list[Family] = []
     ancestor = up
-    for depth in range(1, len(up) + 1):  # a hierarchy is shallower than it has cells
+    for _ in range(len(up)):  # a hierarchy is shallower than it has cells
         if not (ancestor >= 0).any():
             break
         families += [(int(p), np.flatnonzero(ancestor == p), True)
