@@ -31,8 +31,8 @@ DEFINITION = Definition.model_validate({
 WARDS = {"a1": 20, "a2": 30, "a3": 12, "a4": 40}  # L1 50, L2 52
 
 
-def results(residual: int) -> dict[str, dict[str, object]]:
-    counts = {**WARDS, NO_AREA: residual}
+def results(residual: int, wards: dict[str, int] = WARDS) -> dict[str, dict[str, object]]:
+    counts = {**wards, NO_AREA: residual}
     rows = [(a, date(2024, m, 1), n * (m == 1)) for a, n in counts.items() for m in (1, 12)]
     area, month, value = zip(*rows, strict=True)
     table = build_results(pa.table({"area_code": list(area), "month": list(month),
@@ -74,3 +74,12 @@ def test_a_residual_of_three_hides_the_smaller_locality_and_what_then_protects_i
     # borough minus L2 (the guard cannot see that 3 more are in it), so L2 goes as well;
     # each locality then takes its smaller ward (w1 20, w3 12).
     assert hidden(results(3)) == {"L1", "L2", "w1", "w3"}
+
+
+def test_a_small_ward_still_takes_a_sibling_when_nothing_lacks_an_area() -> None:
+    # w3 is 3: with no residual the borough minus the other wards would be w3 itself, so its
+    # locality's other ward (w4) is hidden with it, as before.
+    rows = results(0, {**WARDS, "a3": 3})
+    assert hidden(rows) == {"w3", "w4"}
+    assert rows["E09"]["numerator"] - sum(
+        float(rows[w]["numerator"]) for w in ("w1", "w2")) == 43  # w3 and w4 together
