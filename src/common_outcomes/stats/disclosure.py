@@ -87,18 +87,77 @@ def secondary_families(counts: npt.ArrayLike, families: Sequence[Family], hidden
     c = np.asarray(counts, dtype=np.float64)
     totals = [c, *(np.asarray(a, dtype=np.float64) for a in also)]
     out = hidden.copy()
+    if not families:
+        return out
+    links = _Links.of(families, len(c))
+
+    def exposed(p: int, children: IntArray, adds_up: bool) -> bool:
+        shown = children[~out[children]]
+        lone = int(out[children].sum()) + int(out[p]) == 1
+        return lone or (adds_up and bool(below) and not out[p]
+                        and any(1 <= v[p] - v[shown].sum() <= below for v in totals))
+
     changed = True
     while changed:
         changed = False
-        for p, children, adds_up in families:
-            shown = children[~out[children]]
-            lone = int(out[children].sum()) + int(out[p]) == 1
-            if not (lone or (adds_up and below and not out[p]
-                             and any(1 <= v[p] - v[shown].sum() <= below for v in totals))):
+        # Families visited in order, one at a time, each fixed as it is found; only those
+        # exposed when the sweep began, or touching a cell hidden since, can be exposed now.
+        look = links.exposed(out, totals, below).tolist()
+        for f, (p, children, adds_up) in enumerate(families):
+            if not look[f] or not exposed(p, children, adds_up):
                 continue
-            out[_complement(c, shown, p, bool(out[p]))] = True
+            pick = _complement(c, children[~out[children]], p, bool(out[p]))
+            out[pick] = True
+            for g in links.families_of(pick).tolist():
+                look[g] = True
             changed = True
     return out
+
+
+@dataclass(frozen=True)
+class _Links:
+    """Families as flat arrays, to test them all at once, and each cell's families."""
+
+    family: IntArray  # per link (member of a family, or its head)
+    cell: IntArray
+    head: IntArray  # per family
+    adds_up: BoolArray
+    is_head: BoolArray  # per link
+    by_cell: IntArray  # links' families in order of cell
+    starts: IntArray  # where each cell's run of `by_cell` starts (one more than cells)
+
+    @staticmethod
+    def of(families: Sequence[Family], cells: int) -> _Links:
+        sizes = np.array([len(m) for _, m, _ in families], dtype=np.int64)
+        head = np.array([p for p, _, _ in families], dtype=np.int64)
+        index = np.arange(len(families), dtype=np.int64)
+        family = np.concatenate([np.repeat(index, sizes), index])
+        cell = np.concatenate([*(m for _, m, _ in families), head]).astype(np.int64)
+        is_head = np.arange(len(cell)) >= int(sizes.sum())
+        order = np.argsort(cell, kind="stable")
+        starts = np.searchsorted(cell[order], np.arange(cells + 1))
+        return _Links(family, cell, head, np.array([a for _, _, a in families], dtype=bool),
+                      is_head, family[order], starts)
+
+    def families_of(self, cell: int) -> IntArray:
+        return self.by_cell[self.starts[cell]:self.starts[cell + 1]]
+
+    def exposed(self, out: BoolArray, totals: Sequence[npt.NDArray[np.float64]],
+                below: int) -> BoolArray:
+        """The families breaking either rule of `secondary_families` now."""
+        n = len(self.head)
+        member = ~self.is_head
+        hidden = np.bincount(self.family, weights=out[self.cell], minlength=n)
+        result: BoolArray = hidden == 1
+        if below:
+            shown = member & ~out[self.cell]
+            for v in totals:
+                # NaN on a published member propagates: the difference is then unknown.
+                parts = np.bincount(self.family[shown], weights=v[self.cell[shown]],
+                                    minlength=n)
+                left = v[self.head] - parts
+                result |= self.adds_up & ~out[self.head] & (left >= 1) & (left <= below)
+        return result
 
 
 def _complement(counts: npt.NDArray[np.float64], shown: IntArray, head: int,
