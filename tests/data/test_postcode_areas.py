@@ -241,7 +241,11 @@ def test_new_geography_loads_the_same_file_again_and_reassign_places_stored_vers
     assert [r.status for r in Project.open(ws).reassign("cla-903")] == ["unchanged"]
     Project.open(ws).run()
     la, wards = _la_and_wards(ws)
-    assert la == 71 and sum(wards.values()) == 67 and wards[WARD[LSOAS[0]]] == 19
+    assert la == 71 and wards[WARD[LSOAS[0]]] == 19
+    # The 4 records still without an area would be 71 minus the wards' 67: a small count, so
+    # wards are hidden until the borough minus the published ones is not (docs/methods.md).
+    shown = [n for n in wards.values() if n is not None]
+    assert len(shown) < len(wards) and la - sum(shown) > 5
 
 
 def test_reassign_needs_the_linkage_copy_and_says_so_when_it_is_gone(
