@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common_outcomes.reports.results_view import Value
+from common_outcomes.results.coverage import is_provisional
 
 SUFFIX = {"percent": "%", "rate_per_1000": " per 1,000", "rate_per_10000": " per 10,000",
           "rate_per_100000": " per 100,000"}
@@ -45,6 +46,9 @@ def shown(row: Value | None, unit: str = "percent") -> str:
         return "Suppressed (small number)"
     if row.value is None:
         return row.value_note or "No value"
+    if is_provisional(row.value_note):
+        # Part of a period: said beside the number, wherever it is shown.
+        return f"{number(row.value, unit)} ({row.value_note})"
     return number(row.value, unit)
 
 
