@@ -44,7 +44,6 @@ from common_outcomes.documents import DocumentModel
 from common_outcomes.engine import Progress as RunProgress
 from common_outcomes.engine import Scope as RunScope
 from common_outcomes.engine import compute, explain, why_empty
-from common_outcomes.engine.plan import sources_of
 from common_outcomes.engine.publish import (
     EXPORTS,
     DisclosureError,
@@ -71,8 +70,7 @@ from common_outcomes.results.coverage import (
     Honest,
     Part,
     honest_periods,
-    needs_of,
-    source_span,
+    sources_of,
     unjudged,
 )
 from common_outcomes.strategy import (
@@ -315,17 +313,14 @@ class Project:
                          honest.dropped, honest.provisional)
 
     def _honest(self, table: pa.Table, scope: RunScope | None) -> Honest:
-        """The engine's rows of periods the data cover (results/coverage.py): each
-        definition's needs of its sources, over the store's current parts or the scope's."""
+        """The engine's rows of periods the data cover (results/coverage.py), over the
+        store's current parts or the scope's."""
         definitions = definitions_in(self.workspace.extras)
         names = sorted({s for d in definitions for s in sources_of(d)} & set(self.sources))
         parts: dict[str, list[Part]] = (
             {name: list(scope.parts.get(name, ())) for name in names} if scope is not None
             else {name: list(self.store.current_files(name)) for name in names})
-        spans = {name: source_span(self.sources[name], found) for name, found in parts.items()}
-        needs = {d.indicator: needs_of(d, self.sources, parts) for d in definitions
-                 if d.source in parts}
-        return honest_periods(table, needs, spans)
+        return honest_periods(table, definitions, self.sources, parts)
 
     def _tracked(self, table: pa.Table) -> pa.Table:
         # After the comparators, so that a published borough figure gets baselines and

@@ -100,6 +100,7 @@ class Need:
     lo: int
     hi: int
     end_only: bool = False
+    also: tuple[str, ...] = ()  # columns whose dates show how far the data reach too
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def _current(part: Part, columns: Sequence[str]) -> pa.Table | None:
                                  value_set=pa.array(list(part.periods), pa.string())))
 
 
-def source_span(decl: SourceDeclaration, parts: Sequence[Part]) -> SourceSpan | None:
+def source_span(decl: SourceDeclaration, parts: Sequence[Part], also: Sequence[str] = ()
+                ) -> SourceSpan | None:
     """What a source's current data cover, or None when it has no period rule (a published
     release) or no dated rows: it then limits nothing.
 
@@ -151,19 +153,26 @@ def source_span(decl: SourceDeclaration, parts: Sequence[Part]) -> SourceSpan | 
     periods have records earlier in the period than the first one's first record (later than
     the last one's last) began (ended) part way through it, and covers it from that record
     (up to the month before the next one its other periods have). A source that records at
-    fixed points (a June assessment, a term's start) is not cut short by them."""
+    fixed points (a June assessment, a term's start) is not cut short by them. The dates in
+    the columns `also` count as records too (a stock's closing dates: its openings are few and
+    far between, its data reach its last closing)."""
     column = stored_period_column(decl)
     if column is None or decl.period is None:
         return None
     found: list[npt.NDArray[np.int64]] = []
     labels: set[str] = set()
     for part in parts:
-        rows = _current(part, [column])
+        names = [column, *also]
+        rows = _current(part, names)
+        if rows is None:  # an older version without the other columns
+            names = [column]
+            rows = _current(part, names)
         if rows is None:
             continue
         labels.update(part.periods)
-        months = _months(rows.column(column))
-        found.append(months[months >= 0])
+        for name in names:
+            months = _months(rows.column(name))
+            found.append(months[months >= 0])
     every = np.unique(np.concatenate(found)) if found else np.array([], dtype=np.int64)
     ptype = decl.period.type
     at: dict[Period, set[int]] = {}  # each loaded period's months with records, from its start
@@ -229,7 +238,10 @@ def needs_of(d: Definition, sources: Mapping[str, SourceDeclaration],
     hi = max(hi, d.shift_months)
     if d.previous is not None:
         lo -= LOOK_BACK
-    needs = [Need(d.source, lo, hi, end_only=d.open_until is not None)]
+    # A stock needs the data to reach each period's end (what was open then), not its
+    # records' lags: an episode opened years before still counts.
+    needs = [Need(d.source, lo, hi) if d.open_until is None else
+             Need(d.source, 0, d.shift_months, end_only=True, also=(d.open_until,))]
     exact = lo == hi == 0 and d.shift_months == 0 and d.open_until is None
     other = d.denominator
     if isinstance(other, OtherDenominator):
@@ -246,12 +258,21 @@ def needs_of(d: Definition, sources: Mapping[str, SourceDeclaration],
                  exact and d.measure in RATIOS)
 
 
-def covers(needs: Needs, spans: Mapping[str, SourceSpan | None]) -> Callable[[Month], bool]:
+Spans = Mapping[tuple[str, tuple[str, ...]], SourceSpan | None]
+
+
+def sources_of(d: Definition) -> list[str]:
+    """The sources a definition reads (as the engine's plan finds them)."""
+    other = [d.denominator.source] if isinstance(d.denominator, OtherDenominator) else []
+    return [d.source, *other, *([d.area_from.source] if d.area_from else [])]
+
+
+def covers(needs: Needs, spans: Spans) -> Callable[[Month], bool]:
     """Whether the data cover a month of the definition's periods (after its shift)."""
     def ok(month: Month) -> bool:
         dated = month - needs.shift
         for need in needs.needs:
-            span = spans.get(need.source)
+            span = spans.get((need.source, need.also))
             if span is None:
                 continue
             if need.end_only:
@@ -273,13 +294,21 @@ class Honest:
     provisional: int
 
 
-def honest_periods(table: pa.Table, needs: Mapping[str, Needs],
-                   spans: Mapping[str, SourceSpan | None]) -> Honest:
+def honest_periods(table: pa.Table, definitions: Sequence[Definition],
+                   sources: Mapping[str, SourceDeclaration],
+                   parts: Mapping[str, Sequence[Part]]) -> Honest:
     """Rows of covered periods only; the latest, partly covered period flagged provisional
-    where its figure is fair (see the module's rules). Indicators without `needs` (published
-    figures only) are kept as they are."""
+    where its figure is fair (see the module's rules), over each source's current `parts`.
+    Indicators no definition computes (published figures only) are kept as they are."""
     if table.num_rows == 0:
         return Honest(table, 0, 0)
+    needs = {d.indicator: needs_of(d, sources, parts) for d in definitions
+             if all(s in sources for s in sources_of(d))}
+    spans: dict[tuple[str, tuple[str, ...]], SourceSpan | None] = {}
+    for need in (n for each in needs.values() for n in each.needs):
+        if (need.source, need.also) not in spans:
+            spans[need.source, need.also] = source_span(
+                sources[need.source], parts.get(need.source, ()), need.also)
     ids = table.column(INDICATOR_ID).to_pylist()
     starts = table.column(PERIOD_START).to_pylist()
     ends = table.column(PERIOD_END).to_pylist()
