@@ -105,7 +105,9 @@ def map_(
     from common_outcomes.project import Project
     from common_outcomes.reports.strategy_map import render_html
 
-    view = Project.view(workspace).map()
+    project = Project.view(workspace)
+    # With the published results when there are some: the same statuses as the pages.
+    view = project.map(project.published())
     text = render_html(view) if format is MapFormat.html else json.dumps(view, indent=2) + "\n"
     _write_atomically(out_file, text)
     out.print(f"Wrote the strategy map to {escape(str(out_file))} "

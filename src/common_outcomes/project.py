@@ -64,7 +64,8 @@ from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
 from common_outcomes.ids import SLUG_PATTERN
 from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions_in
 from common_outcomes.periods import parse_any_period
-from common_outcomes.reports.strategy_map import strategy_map
+from common_outcomes.reports import results_view
+from common_outcomes.reports.strategy_map import strategy_map, with_status
 from common_outcomes.results import table as results
 from common_outcomes.results.coverage import (
     Honest,
@@ -81,15 +82,14 @@ from common_outcomes.strategy import (
     load_workspace,
 )
 from common_outcomes.strategy.load import FRAMEWORKS
-from common_outcomes.synth.run import Progress, SynthResult
-from common_outcomes.synth.run import synthesize as synthesize_into
-from common_outcomes.synth.spec import SynthSpec
 from common_outcomes.tracking.changes import Change, changes
 from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
     from common_outcomes.state import State
+    from common_outcomes.synth.run import Progress, SynthResult
+    from common_outcomes.synth.spec import SynthSpec
 
 DEMO_EMAIL = "demo@example.org"
 # Beside the results: the published figures newer releases revised, in the last run.
@@ -216,9 +216,16 @@ class Project:
     def ok(self) -> bool:
         return not self.issues.has_errors
 
-    def map(self) -> dict[str, Any]:
-        """The strategy map's view-model."""
-        return strategy_map(self.workspace, self.framework.framework, self.issues)
+    def map(self, published: Published | None = None) -> dict[str, Any]:
+        """The strategy map's view-model; with the published results, each measure's latest
+        status too (`outcomes map` and the pages draw the same diagrams from it)."""
+        view = strategy_map(self.workspace, self.framework.framework, self.issues)
+        if published is None:
+            return view
+        usual = {k: i.period_type.value for k, i in self.indicators.items()}
+        latest = results_view.latest(published.table, self.workspace.settings.borough.code,
+                                     usual)
+        return with_status(view, latest, published.withheld)
 
     # Data in. ---------------------------------------------------------------------------
 
@@ -501,6 +508,9 @@ class Project:
     def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,
                    progress: Progress | None = None) -> SynthResult:
         """`outcomes synth`: synthetic partner data into the workspace's incoming folder."""
+        # Imported here: the generator is not needed by `outcomes run` or `check`.
+        from common_outcomes.synth.run import synthesize as synthesize_into
+
         return synthesize_into(folder, spec, force=force, progress=progress)
 
     @staticmethod

@@ -110,12 +110,14 @@ def _line(tag: str, text: object, depth: int) -> str:
     return "  " * depth + f"<{tag}>{escape(str(text))}</{tag}>"
 
 
-def render(children: list[Child], header: bool = True, root: str = "Message") -> list[str]:
-    """The file's lines (line 1 is the XML declaration)."""
+def render(children: list[Child], header: bool = True, root: str = "Message",
+           reference: date = date(2025, 3, 31)) -> list[str]:
+    """The file's lines (line 1 is the XML declaration); `reference` is the census's
+    reference date (31 March of the year it ends)."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f"<{root}>"]
     if header:
         lines += ["  <Header>", "    <CollectionDetails>", _line("Collection", "CIN", 3),
-                  _line("Year", 2025, 3), _line("ReferenceDate", "2025-03-31", 3),
+                  _line("Year", reference.year, 3), _line("ReferenceDate", reference, 3),
                   "    </CollectionDetails>", "    <Source>", _line("SourceLevel", "L", 3),
                   _line("LEA", "211", 3), _line("SoftwareCode", "Synthetic", 3),
                   _line("Release", "1", 3), _line("SerialNo", "001", 3),

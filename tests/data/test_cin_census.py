@@ -16,7 +16,7 @@ import pytest
 
 from common_outcomes.data import protect
 from common_outcomes.data.builtin import templates
-from common_outcomes.data.readers.cin_census import TABLES
+from common_outcomes.data.readers.cin_census import TABLES, CinCensusFormat
 from common_outcomes.data.store import open_store
 from common_outcomes.geography.reference import london_lsoas
 from common_outcomes.project import Project
@@ -60,10 +60,15 @@ def test_each_built_in_names_the_table_the_reader_fills_with_its_columns() -> No
     assert set(cin) == set(TABLES)
     for name, template in cin.items():
         assert template.table == name
-        assert tuple(c.name for c in template.columns) == TABLES[name].columns
+        assert tuple(c.name for c in template.columns) == CinCensusFormat.tables[name]
+        assert CinCensusFormat.tables[name] == (*TABLES[name].columns, "census_year")
         ssd = templates()[f"ssd/ssd-{SSD_TABLES.get(name, name)}"]
-        # Every column is the SSD table's, by its exact name.
-        assert {c.name for c in template.columns} <= {c.name for c in ssd.columns}, name
+        # Every column is the SSD table's, by its exact name, but the census's year, which
+        # the latest-return rule reads (the SSD has no field for it).
+        assert template.latest_return is not None
+        assert template.latest_return.year == "census_year" and not template.latest_return.key
+        assert {c.name for c in template.columns} - {"census_year"} <= {
+            c.name for c in ssd.columns}, name
 
 
 def test_every_table_loads_with_hand_counted_rows_and_the_ssds_pseudonyms(

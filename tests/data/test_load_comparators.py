@@ -65,7 +65,9 @@ def test_a_previous_release_with_renamed_columns_loads_under_the_declared_names(
         "incoming", "synth-truth", ".outcomes", ".synth-staging-*"))
     decl = ws / "sources" / "dfe-children-in-need.yaml"
     text = decl.read_text()
-    for old, new in (("  - {name: la_name}", "  - {name: la_name, from: [la_title, LA_name]}"),
+    # la_name is the dfe/ees built-in's: declaring it again overrides it with `from:`.
+    for old, new in (("  - {name: category}", "  - {name: la_name, from: [la_title, LA_name]}\n"
+                      "  - {name: category}"),
                      ("  - name: At31_episodes\n",
                       "  - name: At31_episodes\n    from: At31_children\n")):
         assert old in text
@@ -101,8 +103,9 @@ def test_a_previous_release_with_renamed_columns_loads_under_the_declared_names(
 
 def test_a_from_name_that_is_another_columns_name_is_refused(example_copy: Path) -> None:
     decl = example_copy / "sources" / "dfe-children-in-need.yaml"
-    decl.write_text(decl.read_text().replace("  - {name: la_name}",
-                                             "  - {name: la_name, from: region_name}"))
+    decl.write_text(decl.read_text().replace("  - {name: category}",
+                                             "  - {name: la_name, from: region_name}\n"
+                                             "  - {name: category}"))
     found = [i for i in Project.check(example_copy).issues if "under 'from'" in i.message]
     assert len(found) == 1 and found[0].location is not None
     assert found[0].location.file.endswith("dfe-children-in-need.yaml")

@@ -376,3 +376,36 @@ def test_old_la_numbers_shared_by_a_county_and_its_unitary_give_the_unitary() ->
     assert numbers["825"] == "E06000060"  # Buckinghamshire's unitary, not county E10000002
 
 
+def test_the_la_filter_reads_the_same_lookup_as_la_code_columns() -> None:
+    """One lookup: a number the la_code columns give to an LA is that LA's in an la_filter,
+    and a number they give to another (825: the unitary, not the former county) is not."""
+    from common_outcomes.data.returns import la_codes_by_number, own_la_codes
+    for number, code in la_codes_by_number().items():
+        assert number in own_la_codes(code)
+    assert own_la_codes(TH) == {TH, "211"}
+    assert "825" in own_la_codes("E06000060") and "825" not in own_la_codes("E10000002")
+
+
+def test_a_release_column_that_is_not_a_column_is_refused_at_its_line(
+        example_copy: Path) -> None:
+    path = example_copy / "sources" / "dfe-children-looked-after.yaml"
+    text = path.read_text()
+    assert "builtin: dfe/ees" in text
+    path.write_text(text.replace("columns:\n", "release: {publication: dfe-cla, column: "
+                                 "time_periods}\ncolumns:\n", 1))
+    found = [i for i in Project.check(example_copy).issues if i.code == "ref.unknown-column"]
+    assert len(found) == 1 and found[0].location is not None
+    assert found[0].location.file.endswith("dfe-children-looked-after.yaml")
+    line = path.read_text().splitlines()[found[0].location.line - 1]
+    assert line.startswith("release:") and "time_periods" in line
+    assert "'time_periods' as its release column" in found[0].message
+    assert found[0].hint == "did you mean 'time_period'?"
+
+
+def test_a_publication_named_beside_a_built_in_keeps_its_release_column(
+        example_copy: Path) -> None:
+    """The built-in's column (time_period) is declared by the built-in: nothing to refuse."""
+    path = example_copy / "sources" / "dfe-children-looked-after.yaml"
+    path.write_text(path.read_text().replace("columns:\n", "release: {publication: dfe-cla}\n"
+                                             "columns:\n", 1))
+    assert not [i for i in Project.check(example_copy).issues if i.code.startswith("ref.")]

@@ -153,12 +153,11 @@ def test_a_file_with_none_of_the_workspaces_rows_is_refused_and_stores_nothing(
     assert open_store(ws).current_files("cla-903") == []
 
 
-def _rate_rows(ws: Path, key: Path) -> tuple[dict[str, dict[str, object]],
-                                              list[tuple[int, str, int, str, int]]]:
-    """Run the children looked after rate from the 903 episodes waiting in incoming/: the
-    LA's row of each financial year, and the population written beside them."""
-    # The example's definition reads the SSD extract; this one reads the 903 episodes,
-    # placed by the home postcode on each episode.
+def looked_after_from_903(ws: Path) -> list[tuple[int, str, int, str, int]]:
+    """Make the example's children looked after rate read the 903 episodes (the example's
+    definition reads the SSD extract), placed by the home postcode on each episode, with a
+    postcode directory and a population waiting in incoming/: the population rows written
+    (year, LSOA, age, sex, people)."""
     definitions = ws / "definitions" / "social-care.yaml"
     text = definitions.read_text()
     start = text.index("  - indicator: children-looked-after-rate")
@@ -195,6 +194,14 @@ def _rate_rows(ws: Path, key: Path) -> tuple[dict[str, dict[str, object]],
         "residence_area_code": [p[1] for p in people], "age": [p[2] for p in people],
         "sex": [p[3] for p in people], "population": [p[4] for p in people]}),
         population / "mye.parquet")
+    return people
+
+
+def _rate_rows(ws: Path, key: Path) -> tuple[dict[str, dict[str, object]],
+                                              list[tuple[int, str, int, str, int]]]:
+    """Run the children looked after rate from the 903 episodes waiting in incoming/: the
+    LA's row of each financial year, and the population written beside them."""
+    people = looked_after_from_903(ws)
     project = Project.open(ws)
     loaded = project.load_data(None, [], True, key)
     assert {r.source: r.status for r in loaded} == {

@@ -150,3 +150,32 @@ def test_invalid_stories_and_actions_are_accessible_too(server: str, page: Page,
         assert page.evaluate(
             "document.activeElement.classList.contains('govuk-error-summary')"), button
         check(page, problems, f"{button} with errors")
+
+
+def test_the_diagrams_are_drawn_and_fit_a_desktop_and_a_phone(server: str, browser: Browser
+                                                               ) -> None:
+    """The framework's contribution view and a golden thread: drawn at 1280 px without the
+    page scrolling sideways, and on a phone scrolling inside their own box, never the page;
+    axe finds nothing at either width."""
+    for width in (1280, 375):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        context.add_init_script(path=str(AXE))
+        page = context.new_page()
+        problems = Problems(page)
+        page.goto(f"{server}/sign-in")
+        page.get_by_label("Email address").fill(EMAIL)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{server}/")
+        for path in ("/w/tower-hamlets", "/w/tower-hamlets/priorities/first-1001-days"):
+            page.goto(server + path)
+            picture = page.locator(".app-diagram svg[role=img]").first
+            box = picture.bounding_box()
+            assert box is not None and box["width"] > 900 and box["height"] > 300, path
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+            scrolls = page.evaluate("(() => { const d = document.querySelector("
+                                    "'.app-diagram'); return d.scrollWidth > d.clientWidth; "
+                                    "})()")
+            assert scrolls == (width < 960), path
+            check(page, problems, f"{path} at {width} px")
+        context.close()

@@ -137,6 +137,7 @@ import json
 from dataclasses import replace
 from datetime import date
 from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.sentences import Benchmark, comparison
 from common_outcomes.web import charts
 base = Value("x", "X", "E05000001", "Ward", "ward", None, "2024/25", "financial_year",
              date(2024, 4, 1), date(2025, 3, 31), "all", 5, 10, 50.0, 30.0, 70.0, None, None,
@@ -144,10 +145,14 @@ base = Value("x", "X", "E05000001", "Ward", "ward", None, "2024/25", "financial_
 rows = [replace(base, area_code=f"E0500000{i}", area_name=f"Ward {i}",
                 compared_to_benchmark=c)
         for i, c in enumerate(["Lower", "Worse", "Higher", None, "Better", "Middle"])]
-spec = charts.areas(rows, "percentage", "E09000030", "A chart.")
+bench = Benchmark("E09000030", "Tower Hamlets", None)
+said = {r.area_code: comparison(r, bench) for r in rows}
+spec = charts.areas(rows, "percentage", bench, said, frozenset(), "A chart.")
 print(json.dumps(spec["layer"][1]["encoding"]["color"]["scale"]["domain"]))
 """
     legends = {subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                               check=True, env={"PYTHONHASHSEED": str(seed)}).stdout.strip()
                for seed in range(6)}
-    assert legends == {'["Better", "Worse", "Higher", "Lower", "Middle", "Not compared"]'}
+    assert legends == {'["Better than Tower Hamlets", "Worse than Tower Hamlets", '
+                       '"Higher than Tower Hamlets", "Lower than Tower Hamlets", '
+                       '"Not compared with Tower Hamlets"]'}

@@ -21,7 +21,7 @@ from common_outcomes.errors import Issues
 from common_outcomes.strategy import Workspace
 
 BUILTIN = Path(__file__).parent / "builtin"
-INHERITED = ("period", "schedule", "key", "release")
+INHERITED = ("period", "schedule", "key", "release", "latest_return")
 NUMBERS = (ColumnType.INTEGER, ColumnType.NUMBER)
 
 

@@ -50,6 +50,7 @@ def check_sources(workspace: Workspace, issues: Issues) -> None:
         else:
             resolved = resolve(decl)
             check_key_columns(resolved, doc, issues)
+            check_renames(decl, resolved, doc, issues)
             check_derived(resolved, doc, issues)
         if decl.partner not in partners:
             issues.error("ref.unknown-partner", f"Source '{decl.id}' names unknown partner "
@@ -58,18 +59,43 @@ def check_sources(workspace: Workspace, issues: Issues) -> None:
 
 
 def check_key_columns(decl: SourceDeclaration, doc: Document, issues: Issues) -> None:
-    """The key and period columns must be among the columns (a built-in's included): a store
-    without them cannot tell one row, or one period, from another."""
+    """The key, period and release columns must be among the columns (a built-in's included):
+    a store without them cannot tell one row, one period or one release from another."""
     names = {c.name for c in decl.columns}
     named: list[tuple[tuple[str | int, ...], str, str]] = [
         (("key", i), "key", name) for i, name in enumerate(decl.key)]
     if decl.period is not None:
         named.append((("period", "column"), "period", decl.period.column))
+    if decl.release is not None and decl.release.column is not None:
+        named.append((("release", "column"), "release", decl.release.column))
     for where, role, name in named:
         if name not in names:
             issues.error("ref.unknown-column", f"Source '{decl.id}' names '{name}' as its "
                          f"{role} column, but it is not one of its columns.",
                          doc.source.locate(where), _nearest(name, dict.fromkeys(names, "")))
+
+
+def check_renames(decl: SourceDeclaration, resolved: SourceDeclaration, doc: Document,
+                  issues: Issues) -> None:
+    """A name under `from:` reads one column only and is no other column's name, counting a
+    built-in's columns (the declaration's own are checked as it is read)."""
+    names = {c.name for c in resolved.columns}
+    own = [c.name for c in decl.columns]
+    read_as: dict[str, str] = {}
+    for column in resolved.columns:
+        for name in column.renamed_from:
+            clash = ("another column's name" if name in names
+                     else f"already read as '{read_as[name]}'" if name in read_as else None)
+            read_as.setdefault(name, column.name)
+            if clash is None:
+                continue
+            where = (("columns", own.index(column.name), "from") if column.name in own
+                     else ("builtin",))
+            issues.error("schema.invalid-value", f"Source '{decl.id}' reads '{name}' as "
+                         f"'{column.name}', but '{name}' is {clash}: a name under 'from' must "
+                         "belong to one column only, and not be another column's name.",
+                         doc.source.locate(where), "remove it from 'from', or rename the other "
+                         "column")
 
 
 def check_derived(decl: SourceDeclaration, doc: Document, issues: Issues) -> None:

@@ -209,13 +209,32 @@ class Comparator(Model):
 
 
 class LatestReturn(Model):
-    """The latest-return rule for a multi-year extract of an annual return (SSDA903): each
-    year's return repeats every episode still open, so for each `key` only the row from the
-    latest `year` is loaded, and the rows it supersedes are counted and reported."""
+    """The latest-return rule for an annual return (SSDA903, the CIN census): each year's
+    return repeats every record still open, so for each `key` only the row from the latest
+    `year` is kept, within a multi-year file and across the files loaded one by one (each
+    load merges with the stored rows); the rows it supersedes are counted and reported."""
 
     year: str = Field(description="The column holding the collection year, e.g. YEAR")
     key: tuple[str, ...] = Field((), description="The columns naming one record across "
                                                  "returns (default: the source's key)")
+    file_year: int | str | None = Field(
+        None, description="For a file without the year column (one return a file): the "
+                          "collection year of every file, or a pattern whose one group "
+                          "finds it in the file's name, e.g. 'episodes_(\\d{4})'")
+
+    @field_validator("file_year")
+    @classmethod
+    def _one_group(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and not 1900 < value < 2200:
+            raise ValueError(f"{value} is not a collection year")
+        if isinstance(value, str):
+            try:
+                groups = re.compile(value).groups
+            except re.error as exc:
+                raise ValueError(f"'{value}' is not a regular expression ({exc})") from None
+            if groups != 1:
+                raise ValueError(f"'{value}' needs exactly one group, (...), around the year")
+        return value
 
 
 class Release(Model):
@@ -275,6 +294,9 @@ class SourceTemplate(DocumentModel):
         default_factory=dict, description="The publisher's symbols for a missing number: "
                                           "every integer or number column a declaration adds "
                                           "gets them unless it lists its own")
+    latest_return: LatestReturn | None = Field(
+        None, description="The return's latest-return rule (the CIN census: each record from "
+                          "the latest census's year)")
 
 
 class SourceDeclaration(DocumentModel):

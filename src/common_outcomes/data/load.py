@@ -31,7 +31,14 @@ from common_outcomes.data.builtin import part_of
 from common_outcomes.data.declarations import Identifier, SourceDeclaration, Unpivot
 from common_outcomes.data.declare import look_alike
 from common_outcomes.data.readers import FileInfo, ReadError, inspect, read_chunks
-from common_outcomes.data.returns import SetAside, set_aside
+from common_outcomes.data.returns import (
+    Merged,
+    NoReturnYear,
+    SetAside,
+    accumulate,
+    file_year,
+    set_aside,
+)
 from common_outcomes.data.spreadsheets import write_csv, write_xlsx
 from common_outcomes.data.store import Manifest, Store, StoreError
 from common_outcomes.data.validate import Problem, SeenKeys, check_chunk
@@ -356,8 +363,17 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
         return _refused(workspace, store, decl, info.name, info, [problem], 0,
                         problem.message[0].upper() + problem.message[1:])
     renamed = renames(decl, long_header(decl, info.columns))
-    problems, fatal = _header_problems(
-        decl, tuple(renamed.get(c, c) for c in long_header(decl, info.columns)))
+    header = tuple(renamed.get(c, c) for c in long_header(decl, info.columns))
+    rule = decl.latest_return
+    try:
+        year = file_year(rule, info.name, header)  # one return a file: its year filled in
+    except NoReturnYear as exc:
+        return _refused(workspace, store, decl, info.name, info,
+                        [Problem(0, rule.year if rule else None, "", "file.no-return-year",
+                                 str(exc))], 0, f"{exc}, so nothing was loaded")
+    if rule is not None and year is not None:
+        header += (rule.year,)
+    problems, fatal = _header_problems(decl, header)
     if fatal:
         return _refused(workspace, store, decl, info.name, info, problems, 0,
                         f"{info.name} has no column "
@@ -385,6 +401,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                 if decl.unpivot is not None:
                     table, numbers = unpivoted(decl.unpivot, table, numbers)
                 table = table.rename_columns([renamed.get(c, c) for c in table.column_names])
+                if rule is not None and year is not None:
+                    table = table.append_column(rule.year, pa.array(
+                        np.full(table.num_rows, year, np.int64)))
                 checked = check_chunk(decl, table, 0, seen)
                 problems.extend(replace(p, row=int(numbers[p.row])) for p in checked.problems)
                 # Rows the reader could not split into the header's columns count as read
@@ -432,13 +451,23 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                                "so nothing was loaded")
             refused.notes = aside.notes()
             return refused
+        # Under the latest-return rule the file merges with the stored returns.
+        merged: Merged | None = None
+        if rule is not None:
+            merged = accumulate(decl, store, staged.data_dir, staged.linkage_dir)
+            periods.update(merged.periods if merged else ())
         manifest = replace(_manifest(decl, info, sorted(periods), rows_read, accepted,
-                                     quarantined, today, staged.data_dir),
+                                     quarantined, today, staged.data_dir,
+                                     accumulated=rule is not None),
                            areas_from=placed_with, rows_without_area=without)
         version = store.commit(staged, manifest)
     if problems:
         store.audit({"event": "problems", "version_id": version.version_id, "source": decl.id,
                      "codes": dict(Counter(p.code for p in problems))})
+    if merged is not None:
+        store.audit({"event": "accumulate", "version_id": version.version_id,
+                     "source": decl.id, "kept": merged.kept, "superseded": merged.superseded,
+                     "older": merged.older, "from_versions": list(merged.versions)})
     if len(aside.rows):
         store.audit({"event": "set-aside", "version_id": version.version_id, "source": decl.id,
                      "rows": len(aside.rows), "other_las": aside.other_las,
@@ -448,7 +477,8 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
                         f"{version.version_id}"
                         + (f", {quarantined:,} rows quarantined" if quarantined else "")
                         + _column_notes(problems)
-                        + (f", {len(aside.rows):,} rows set aside" if len(aside.rows) else ""),
+                        + (f", {len(aside.rows):,} rows set aside" if len(aside.rows) else "")
+                        + (merged.message() if merged else ""),
                         info.encoding, version.version_id, rows_read, accepted, quarantined,
                         problems, notes=aside.notes(), without_area=without)
     if again and earlier is not None:
@@ -466,8 +496,9 @@ def load_file(workspace: Path, store: Store, decl: SourceDeclaration, path: Path
 
 
 def _manifest(decl: SourceDeclaration, info: FileInfo, periods: list[str], rows_read: int,
-              accepted: int, quarantined: int, today: date, data_dir: Path) -> Manifest:
-    schema = pq.read_schema(next(iter(sorted(data_dir.glob("*.parquet")))))
+              accepted: int, quarantined: int, today: date, data_dir: Path,
+              accumulated: bool = False) -> Manifest:
+    schema = pq.read_schema(next(iter(sorted(data_dir.glob("part-*.parquet")))))
     return Manifest(
         source=decl.id, file_name=info.name, sha256=info.sha256, size_bytes=info.size_bytes,
         encoding=info.encoding or "", format=info.format,
@@ -478,6 +509,7 @@ def _manifest(decl: SourceDeclaration, info: FileInfo, periods: list[str], rows_
         retention_until=_add_months(today, 12 * decl.retention.analytic_years),
         linkage_retention_until=_add_months(today, decl.retention.linkage_months),
         policy=decl.policy, columns={f.name: str(f.type) for f in schema},
+        accumulated=accumulated,
     )
 
 
@@ -565,24 +597,29 @@ def _reassign_version(store: Store, decl: SourceDeclaration, m: Manifest, period
                           "raw postcodes were deleted with its linkage copy (kept "
                           f"{decl.retention.linkage_months} months); ask {m.partner} to send "
                           "the file again and load it", version_id=m.version_id)
-    rows = without = unmatched = 0
+    rows = without = unmatched = carried = 0
     with store.stage(decl.id) as staged:
         for path in data:
             table = pq.read_table(path)
-            raw = pq.read_table(linkage[path.name])
             keep = pc.is_in(table.column("period"), value_set=pa.array(periods, pa.string()))
-            table, raw = table.filter(keep), raw.filter(keep)
-            for name in postcodes:
-                values = raw.column(name).combine_chunks()
-                lsoa = (directory.lsoa(values) if directory is not None
-                        else pa.nulls(len(values), pa.string()))
-                at = table.schema.get_field_index(f"{name}_lsoa")
-                table = table.set_column(at, f"{name}_lsoa", lsoa)
+            table = table.filter(keep)
+            if path.name in linkage:
+                raw = pq.read_table(linkage[path.name]).filter(keep)
+                for name in postcodes:
+                    values = raw.column(name).combine_chunks()
+                    lsoa = (directory.lsoa(values) if directory is not None
+                            else pa.nulls(len(values), pa.string()))
+                    at = table.schema.get_field_index(f"{name}_lsoa")
+                    table = table.set_column(at, f"{name}_lsoa", lsoa)
+                pq.write_table(raw, staged.linkage_dir / path.name, compression="zstd")
+            else:
+                # Rows a latest-return load carried from earlier returns: their raw postcodes
+                # stay with the version they came in (returns.accumulate), so their areas too.
+                carried += table.num_rows
             none, not_found = unplaced({c: table.column(c).combine_chunks()
                                         for c in table.column_names}, postcodes)
             rows, without, unmatched = rows + table.num_rows, without + none, unmatched + not_found
             pq.write_table(table, staged.data_dir / path.name, compression="zstd")
-            pq.write_table(raw, staged.linkage_dir / path.name, compression="zstd")
         # The same file's rows, placed again: its retention dates stay the original's.
         manifest = replace(m, version_id="", periods=tuple(periods), rows_accepted=rows,
                            loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -597,7 +634,10 @@ def _reassign_version(store: Store, decl: SourceDeclaration, m: Manifest, period
                         f"{m.file_name}: {rows:,} rows of version {m.version_id} placed again "
                         f"with the current postcode directory as version {version.version_id} "
                         f"(without a small area: {m.rows_without_area:,} before, "
-                        f"{without:,} now)", None, version.version_id, rows, rows,
+                        f"{without:,} now)"
+                        + (f"; {carried:,} rows carried from earlier returns keep their areas "
+                           "(their raw postcodes are with the versions they came in)"
+                           if carried else ""), None, version.version_id, rows, rows,
                         without_area=without)
     if without:
         result.notes.append(unplaced_note(without, unmatched, rows, directory))

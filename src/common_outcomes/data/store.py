@@ -106,6 +106,9 @@ class Manifest:
     areas_from: str = ""  # the postcode directory its small areas were derived with
     rows_without_area: int = 0  # accepted rows its postcodes placed in no small area
     reassigned_from: str = ""  # the version whose rows `load --reassign` placed again
+    # Holds every current row of its source as well as the file's (a latest-return source's
+    # yearly files accumulate): rolling an earlier version back undoes it for all periods.
+    accumulated: bool = False
 
     def __post_init__(self) -> None:
         # Callers pass lists and dicts; keep what we store immutable and ordered.
@@ -125,6 +128,7 @@ class Manifest:
             "policy": self.policy, "columns": dict(self.columns),
             "areas_from": self.areas_from, "rows_without_area": self.rows_without_area,
             "reassigned_from": self.reassigned_from,
+            **({"accumulated": True} if self.accumulated else {}),
         }
 
     @classmethod
@@ -517,7 +521,8 @@ class Store:
 
     # rollback and retention
     def rollback(self, version_id: str, by: str) -> VersionInfo:
-        """Make a version current again for all its periods; newer ones become rolled back."""
+        """Make a version current again for all its periods; newer ones become rolled back for
+        them (one that accumulated, for all of its own: it was built on the target)."""
         with self.lock():
             catalog = self._read_catalog()
             target = _known(catalog, version_id)
@@ -533,7 +538,9 @@ class Store:
                     newer = True
                     rec = replace(rec, rolled_back=rec.rolled_back - periods)
                 elif newer and rec.source == target.source:
-                    hit = (periods & set(rec.manifest.periods)) - rec.rolled_back
+                    # A version that accumulated holds the target's rows too: all of it goes.
+                    hit = ((set(rec.manifest.periods) if rec.manifest.accumulated else periods)
+                           & set(rec.manifest.periods)) - rec.rolled_back
                     if hit:
                         demoted[rec.id] = sorted(hit)
                         rec = replace(rec, rolled_back=rec.rolled_back | hit)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -118,6 +119,16 @@ def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[Strs, Ints]:
             np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64))
 
 
+def _in_order(labels: Strs, index: Ints) -> tuple[Strs, Ints]:
+    """Labels sorted (and each row's index into them): the order of the result rows, and so
+    the tie-breaks of secondary suppression, must not depend on the order the engine returned
+    its rows in (which a multi-threaded engine does not promise)."""
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return labels[order], rank[index]
+
+
 def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
     small, area = _encode(counts.column("area_code"))
     month_col = counts.column("month")
@@ -128,7 +139,8 @@ def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
     groups = {}
     for name in breakdowns:
         # A missing value is 'unknown' (the pass writes it so); labels read "<column>: <value>".
-        labels, index = _encode(pc.fill_null(counts.column(f"breakdown__{name}"), "unknown"))
+        labels, index = _in_order(*_encode(pc.fill_null(counts.column(f"breakdown__{name}"),
+                                                        "unknown")))
         groups[name] = Group(np.char.add(f"{name}: ", labels), index)
     band = (np.asarray(pc.cast(counts.column(BAND), pa.int64()).to_numpy(zero_copy_only=False),
                        dtype=np.int64) if BAND in counts.column_names else None)
@@ -195,6 +207,10 @@ class Dated:
         return Dated(block, np.full(len(block), ptype.value).astype(str),
                      _map(block.period, lambda x: by_label[x].start).astype("datetime64[D]"),
                      _map(block.period, lambda x: by_label[x].end).astype("datetime64[D]"))
+
+    def take(self, index: Ints) -> Dated:
+        return Dated(self.block.take(index), self.period_type[index], self.start[index],
+                     self.end[index])
 
     @staticmethod
     def join(parts: Sequence[Dated]) -> Dated:
@@ -739,8 +755,24 @@ def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool,
       year ending on a quarter's end and those quarters; not for a stock, which does not add
       up over time);
     - rows that cover the same dates under two period types (a financial year and the rolling
-      year ending in March; for a stock, any two periods ending on the same day)."""
+      year ending in March; for a stock, any two periods ending on the same day).
+
+    The rows are taken in key order (area code, period type, period, breakdown) first, so that
+    every choice below (which of equally small cells to hide, which of two copies heads their
+    family, the order families are visited in) follows the keys, never the order the rows
+    arrived in: the same cells give the same suppression on every run."""
+    hidden, hidden_denominator = _protect_sorted(rows.take(order), keys[order], rule, stock,
+                                                 proportion)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return hidden[back], hidden_denominator[back]
+
+
+def _protect_sorted(rows: Dated, keys: Strs, rule: Rule, stock: bool, proportion: bool
+                    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """`_protect` on rows sorted by key: a row's position is its key's rank."""
     block, n = rows.block, len(rows.block)
+    order = np.arange(n, dtype=np.int64)
     every = np.arange(n, dtype=np.int64)
     edges: list[tuple[Ints, Ints, Strs]] = []  # (head, member, family kind) for each link
 
@@ -779,17 +811,22 @@ def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool,
 
 
 def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]]:
-    """Links (head, member, kind) grouped into families: one per head and kind."""
+    """Links (head, member, kind) grouped into families: one per head and kind, in order of
+    head, then kind (rows are in key order, so families are visited in their head's key
+    order), each family's members in row order."""
     if not edges:
         return []
     head = np.concatenate([e[0] for e in edges])
     member = np.concatenate([e[1] for e in edges])
     kind = np.concatenate([e[2] for e in edges])
-    names, inverse = np.unique(_keys(head.astype(str), kind), return_inverse=True)
-    sort = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[sort], np.arange(len(names) + 1))
-    heads, members = head[sort][bounds[:-1]], member[sort]  # sorted once, sliced per family
-    return [(h, members[bounds[i]:bounds[i + 1]]) for i, h in enumerate(heads.tolist())]
+    if not len(head):
+        return []
+    sort = np.lexsort((member, kind, head))  # sorted once, sliced per family
+    head, member, kind = head[sort], member[sort], kind[sort]
+    starts = np.flatnonzero(np.concatenate([[True], (head[1:] != head[:-1])
+                                            | (kind[1:] != kind[:-1])]))
+    bounds = np.append(starts, len(head)).tolist()
+    return [(int(head[s]), member[s:e]) for s, e in pairwise(bounds)]
 
 
 def _tilings(rows: Dated) -> list[tuple[str, str, str, str]]:
@@ -852,3 +889,12 @@ def _text(values: Strs) -> pa.Array:
 
 def _float(values: Floats) -> pa.Array:
     return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null
+
+
+# What engine/rollup.py shares with the roll-up here, so that the rows it builds from the
+# engine's roll-up are these functions' rows.
+month_periods = _periods
+parent_codes = _parents
+benchmark_codes = _benchmarks
+stack = _concat
+finish = _finish

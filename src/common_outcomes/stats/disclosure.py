@@ -40,6 +40,10 @@ def secondary(counts: npt.ArrayLike, parent: npt.ArrayLike, hidden: BoolArray) -
     two, counting the parent as a member. When exactly one is hidden, the smallest published
     child (or, with no published child left, the parent) is hidden too; repeat to a fixed point,
     since hiding a cell can expose its own family above or below.
+
+    Ties go to the lower index, and families are visited in order: callers pass cells in the
+    order of their keys (engine/results.py sorts them), so that what is hidden depends on the
+    cells, never on the order their rows arrived in.
     """
     up = np.asarray(parent, dtype=np.int64)
     families = [(int(p), np.flatnonzero(up == p)) for p in np.unique(up[up >= 0])]

@@ -3,6 +3,7 @@ the pages; every number comes from the published results."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from common_outcomes.reports import results_view as rv
+from common_outcomes.reports.sentences import key_of
 from common_outcomes.state import (
     Account,
     ActionFields,
@@ -52,11 +54,22 @@ class WorkspaceSummary(BaseModel):
     role: Role
 
 
+@dataclass(frozen=True)
+class Result(rv.Value):
+    """A published row, with its benchmark named, its comparison in words ("Similar to
+    England") and its sentence (reports/sentences.py); None for an indicator the
+    workspace no longer defines."""
+
+    benchmark_name: str | None
+    comparison: str | None
+    sentence: str | None
+
+
 class Results(BaseModel):
     model_config = ConfigDict(frozen=True)
     total: int
     offset: int
-    rows: list[rv.Value]
+    rows: list[Result]
 
 
 # How the kept answers are written as JSON (web.rendering.kept_json).
@@ -110,9 +123,21 @@ async def results(request: Request, ws: Workspace,
             return Results(total=0, offset=offset, rows=[])
         chosen = rv.select(table, indicator, area, period, period_type, breakdown)
         return Results(total=chosen.num_rows, offset=offset,
-                       rows=rv.values(chosen.slice(offset, limit)))
+                       rows=_worded(ws, rv.values(chosen.slice(offset, limit))))
 
     return await kept_json(request, ws, RESULTS, pick)
+
+
+def _worded(ws: Served, rows: list[rv.Value]) -> list[Result]:
+    read = ws.read(rows)
+    out = []
+    for row in rows:
+        said = read.get(key_of(row))
+        bench = said.benchmark if said else None
+        out.append(Result(**asdict(row), benchmark_name=bench.name if bench else None,
+                          comparison=said.comparison if said else None,
+                          sentence=said.sentence if said else None))
+    return out
 
 
 # The story behind the curve: narratives and actions (stories.py holds the pages). ----------

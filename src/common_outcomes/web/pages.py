@@ -13,8 +13,11 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from common_outcomes.framework.models import Indicator
+from common_outcomes.reports import diagrams
 from common_outcomes.reports import results_view as rv
+from common_outcomes.reports.sentences import Benchmark, Reading
 from common_outcomes.state import Role, SignInRefused
+from common_outcomes.tracking.comparators import ENGLAND
 from common_outcomes.web import charts
 from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
 from common_outcomes.web.formats import words
@@ -162,22 +165,41 @@ async def home(request: Request, account: SignedIn) -> Response:
     return render(request, "home.html", workspaces=mine)
 
 
+def _links(ws: Served) -> diagrams.Links:
+    """Where the diagrams' nodes lead: an activity to its place in the priority page's list."""
+    return diagrams.Links(activity="#activity-{}", indicator=f"/w/{ws.id}/indicators/{{}}",
+                          outcome=f"/w/{ws.id}#outcome-{{}}")
+
+
 @router.get("/w/{workspace}")
 async def overview(request: Request, ws: Workspace) -> Response:
-    return await page(request, ws, "overview.html", lambda: {
-        "ws": ws, "m": ws.map, "latest": ws.latest(ws.borough_code)})
+    def context() -> dict[str, Any]:
+        m = ws.mapped()
+        by_partner = diagrams.partners_by_outcome(m["contribution_matrix"])
+        return {"ws": ws, "m": m, "latest": ws.latest(ws.borough_code),
+                "said": ws.readings(ws.borough_code),
+                "by_partner": by_partner, "contribution": ws.derived(
+                    "diagram", "contribution", lambda: diagrams.contribution(
+                        by_partner, "contribution"))}
+
+    return await page(request, ws, "overview.html", context)
 
 
 @router.get("/w/{workspace}/priorities/{priority}")
 async def priority(request: Request, ws: Workspace, priority: str) -> Response:
-    found = next((p for p in ws.map["priorities"] if p["id"] == priority), None)
-    if found is None:
+    if not any(p["id"] == priority for p in ws.map["priorities"]):
         raise HTTPException(404, "There is no such priority.")
 
     def context() -> dict[str, Any]:
+        m = ws.mapped()
+        found = next(p for p in m["priorities"] if p["id"] == priority)
         written = site_of(request).state.story(ws.id, "priority", priority,
                                                request.state.version)
-        return {"ws": ws, "p": found, "latest": ws.latest(ws.borough_code),
+        thread = ws.derived("diagram", priority, lambda: diagrams.golden_thread(
+            found, m["status"], _links(ws), "thread"))
+        return {"ws": ws, "p": found, "status": m["status"], "thread": thread,
+                "latest": ws.latest(ws.borough_code),
+                "said": ws.readings(ws.borough_code),
                 "partners": ws.partners, "narratives": written.narratives,
                 "actions": written.actions}
 
@@ -230,29 +252,56 @@ def _shown(ws: Served, about: Indicator, area: str, period_type: str | None
     # borough's own and its comparators, not every London borough's wards).
     areas = rv.compared(table, about.id, chosen, areas=ws.shown) if table is not None else []
     area_name = next((a.area_name for a in areas if a.area_code == area), area)
-    specs = _indicator_charts(ws, about, area_name, chosen, series, areas)
+    read = ws.read([*series, *areas])
+    said = {f"{k[1]}|{k[3]}": v for k, v in read.items()}
+    groups = _judged_against(areas, said)
+    specs = _indicator_charts(ws, about, area_name, chosen, series, areas, groups, said)
     return {"types": types, "period_type": chosen, "area": area, "area_name": area_name,
-            "areas": areas, "series": series, "compared": areas,
+            "areas": areas, "series": series, "compared": areas, "said": said,
+            "latest": said.get(f"{area}|{series[-1].period}") if series else None,
+            "groups": groups,
             "charts": {k: charts.attribute(v) for k, v in specs.items()}}
 
 
+def _judged_against(areas: list[rv.Value], said: dict[str, Reading]
+                    ) -> list[tuple[Benchmark, list[rv.Value]]]:
+    """The areas by the benchmark they are judged against (England for the borough, its
+    region and neighbours; the borough for its localities and wards), each group with its
+    benchmark's own row first, the most widely used benchmark first."""
+    groups: dict[str, tuple[Benchmark, list[rv.Value]]] = {}
+    for r in areas:
+        reading = said.get(f"{r.area_code}|{r.period}")
+        bench = reading.benchmark if reading else None
+        if bench is not None:
+            groups.setdefault(bench.code, (bench, []))[1].append(r)
+    out = []
+    for code, (bench, rows) in groups.items():
+        own = [r for r in areas if r.area_code == code]
+        out.append((bench, own + rows))
+    return sorted(out, key=lambda g: g[0].code != ENGLAND)
+
+
 def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type: str,
-                      series: list[rv.Value], areas: list[rv.Value]) -> dict[str, Any]:
-    """The indicator page's charts (None for one with nothing to draw)."""
+                      series: list[rv.Value], areas: list[rv.Value],
+                      groups: list[tuple[Benchmark, list[rv.Value]]],
+                      said: dict[str, Reading]) -> dict[str, Any]:
+    """The indicator page's charts (None for one with nothing to draw): the series, one
+    chart of areas for each benchmark they are judged against, and the maps."""
     unit, name, kind = about.unit.value, about.name, words(period_type)
-    benchmarks = [r.benchmark_code for r in areas if r.benchmark_code]
-    benchmark = max(set(benchmarks), key=benchmarks.count) if benchmarks else ws.borough_code
     period = areas[0].period if areas else ""
-    return {
+    out: dict[str, Any] = {
         "series": charts.series(series, unit, (
             f"{name} in {area_name} by {kind}: the value for each period with its 95% "
             "confidence interval, the baseline and the target trajectory where set.")),
-        "areas": charts.areas(areas, unit, benchmark, (
-            f"{name}, {period}: each area's value with its 95% confidence interval, "
-            "marked better, similar or worse than the benchmark, whose value is the "
-            "dashed line.")),
-        **_maps(ws, about, areas),
-    }
+        **_maps(ws, about, areas)}
+    for i, (bench, rows) in enumerate(groups):
+        comparisons = {r.area_code: c for r in rows
+                       if (c := said[f"{r.area_code}|{r.period}"].comparison
+                           if f"{r.area_code}|{r.period}" in said else None)}
+        out[f"areas-{i}"] = charts.areas(rows, unit, bench, comparisons, ws.neighbours, (
+            f"{name}, {period}: each area's value with its 95% confidence interval, marked by "
+            f"how it compares with {bench.name}, whose value is the dashed line."))
+    return out
 
 
 def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]:
@@ -306,6 +355,7 @@ def _locality(ws: Served, found: dict[str, Any]) -> dict[str, Any]:
         f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
         "filled in.")) if ws.shapes and wards else None
     return {"ws": ws, "loc": found, "here": ws.latest(found["id"]),
+            "said": ws.readings(found["id"]),
             "borough": ws.latest(ws.borough_code), "activities": unique,
             "partners": partners, "charts": {"where": charts.attribute(where)}}
 

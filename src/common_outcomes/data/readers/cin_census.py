@@ -534,6 +534,30 @@ def _value(cell: Cell) -> str | None:
 # --- the format --------------------------------------------------------------------------------
 
 
+YEAR = "census_year"  # every table's: the census's year, for the latest-return rule
+_REFERENCE = "Header/CollectionDetails/ReferenceDate"
+
+
+def census_year(child: _Node, name: str) -> int:
+    """The census's year, from the Header's ReferenceDate (31 March of the year it ends),
+    which comes before the first <Child>. Raises ReadError when it is missing or no date."""
+    children = child.parent
+    root = children.parent if children is not None else None
+    found = root.find(_REFERENCE) if root is not None else None
+    if found is None:
+        raise ReadError("xml.no-reference-date",
+                        f"{name} has no {ROOT}/{_REFERENCE} before its first <Child> (line "
+                        f"{child.line}), which gives the census's year; load the census as "
+                        "exported for DfE, with its header.")
+    day = _date(found.text.strip())
+    if day is None:
+        raise ReadError("xml.no-reference-date",
+                        f"{name}: {found.path}, line {found.line}, ('{found.text.strip()[:20]}') "
+                        "is not a date written YYYY-MM-DD, so it does not give the census's "
+                        "year; correct the header or export the census again.")
+    return day.year
+
+
 class CinCensusFormat(SeekableFormat):
     """DfE's children in need census, as the XML an LA submits (.xml)."""
 
@@ -541,12 +565,15 @@ class CinCensusFormat(SeekableFormat):
     suffixes: tuple[str, ...] = (".xml",)
     near: Mapping[str, str] = MappingProxyType({})
     tables: Mapping[str, tuple[str, ...]] = MappingProxyType(
-        {name: table.columns for name, table in TABLES.items()})
+        {name: (*table.columns, YEAR) for name, table in TABLES.items()})
 
     def header(self, fh: IO[bytes], name: str) -> tuple[str, ...]:
-        # The whole file once: well-formed, safe, a CIN census with children.
-        for _ in children(fh, name):
-            pass
+        # The whole file once: well-formed, safe, a CIN census with children and its year.
+        dated = False
+        for child in children(fh, name):
+            if not dated:
+                census_year(child, name)
+                dated = True
         return ()
 
     def rows(self, fh: IO[bytes], info: FileInfo, chunk_rows: int) -> Iterator[Run | BadRow]:
@@ -554,25 +581,30 @@ class CinCensusFormat(SeekableFormat):
             raise ValueError("a CIN census is read one table at a time")
         table = TABLES[info.part.table]
         declared = {c.name: c for c in info.part.columns}
-        values: list[list[str | None]] = [[] for _ in table.columns]
+        columns = (*table.columns, YEAR)
+        values: list[list[str | None]] = [[] for _ in columns]
         first = row = 1
+        year: Cell | None = None
         for child in children(fh, info.name):
+            if year is None:
+                year = Cell(str(census_year(child, info.name)), "", 0, "")
             for record in table.records(child):
+                record[YEAR] = year
                 found = problems(record, table, declared)
                 if found:
-                    yield from _run(values, first, table.columns)
-                    values = [[] for _ in table.columns]
+                    yield from _run(values, first, columns)
+                    values = [[] for _ in columns]
                     first = row + 1
                     yield from (BadRow(row, code, message, path) for path, code, message in found)
                 else:
-                    for column, name in zip(values, table.columns, strict=True):
+                    for column, name in zip(values, columns, strict=True):
                         column.append(_value(record[name]))
                     if len(values[0]) == chunk_rows:
-                        yield from _run(values, first, table.columns)
-                        values = [[] for _ in table.columns]
+                        yield from _run(values, first, columns)
+                        values = [[] for _ in columns]
                         first = row + 1
                 row += 1
-        yield from _run(values, first, table.columns)
+        yield from _run(values, first, columns)
 
 
 def _run(values: list[list[str | None]], first: int, columns: tuple[str, ...]) -> Iterator[Run]:
