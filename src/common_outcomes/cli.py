@@ -357,6 +357,11 @@ def run(
               f"{len(result.indicators)} indicators computed, {len(result.published_only)} "
               f"with published figures only ({result.passes_computed} passes computed, "
               f"{result.passes_reused} unchanged since the last run).")
+    if result.periods_left_out or result.provisional:
+        # docs/methods.md, "Periods: complete, provisional, not yet due".
+        out.print(f"{result.periods_left_out:,} rows of periods the data do not cover (not yet "
+                  f"due, before the data, or part of a period) were left out; "
+                  f"{result.provisional:,} of a partly covered latest period are provisional.")
     if result.why_empty:
         out.print(f"{len(result.why_empty)} defined indicators have no figure:")
         for indicator, reason in sorted(result.why_empty.items()):

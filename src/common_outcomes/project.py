@@ -74,6 +74,13 @@ from common_outcomes.periods import parse_any_period
 from common_outcomes.reports import results_view
 from common_outcomes.reports.strategy_map import strategy_map, with_status
 from common_outcomes.results import table as results
+from common_outcomes.results.coverage import (
+    Honest,
+    Part,
+    honest_periods,
+    sources_of,
+    unjudged,
+)
 from common_outcomes.strategy import (
     KINDS,
     Workspace,
@@ -138,6 +145,8 @@ class RunResult:
     why_empty: dict[str, str]
     revisions: tuple[Revision, ...] = ()  # published figures a newer release revised
     revisions_path: Path | None = None  # where they are listed (CSV), when there are any
+    periods_left_out: int = 0  # rows of periods the data do not cover (results/coverage.py)
+    provisional: int = 0  # rows of a partly covered latest period, flagged provisional
 
 
 @dataclass(frozen=True)
@@ -298,10 +307,11 @@ class Project:
         computed = compute(self.folder, self.workspace, self.framework.framework,
                            dict(self.sources), self.disclosure, progress, engine, settings,
                            scope)
-        published = with_comparators(computed.table, self.folder, dict(self.sources),
+        honest = self._honest(computed.table, scope)
+        published = with_comparators(honest.table, self.folder, dict(self.sources),
                                      dict(self.indicators),
                                      self.workspace.settings.borough.code)
-        table = results.within(self._tracked(published.table), *window)
+        table = results.within(unjudged(self._tracked(published.table)), *window)
         written = publishable(table, self.disclosure.rules, self.disclosure.stocks)
         results.write(self.results_path, written)
         revised = self.results_path.with_name(REVISIONS)
@@ -316,8 +326,19 @@ class Project:
         return RunResult(self.results_path, table.num_rows, sorted(mine),
                          computed.without_data, computed.passes_computed,
                          computed.passes_reused, sorted(held - mine),
-                         why_empty(self.folder, self.workspace, computed.table, written, scope),
-                         published.revisions, revised if published.revisions else None)
+                         why_empty(self.folder, self.workspace, honest.table, written, scope),
+                         published.revisions, revised if published.revisions else None,
+                         honest.dropped, honest.provisional)
+
+    def _honest(self, table: pa.Table, scope: RunScope | None) -> Honest:
+        """The engine's rows of periods the data cover (results/coverage.py), over the
+        store's current parts or the scope's."""
+        definitions = definitions_in(self.workspace.extras)
+        names = sorted({s for d in definitions for s in sources_of(d)} & set(self.sources))
+        parts: dict[str, list[Part]] = (
+            {name: list(scope.parts.get(name, ())) for name in names} if scope is not None
+            else {name: list(self.store.current_files(name)) for name in names})
+        return honest_periods(table, definitions, self.sources, parts)
 
     def _tracked(self, table: pa.Table) -> pa.Table:
         # After the comparators, so that a published borough figure gets baselines and

@@ -126,7 +126,10 @@ HOMES = [p for p in PLACED for _ in range(12)] + [ELSEWHERE[k % 2] for k in rang
 
 
 def write_episodes(path: Path) -> None:
-    rows = [(h, date(2018, 1 + k % 12, 1), None) for k, h in enumerate(HOMES)]
+    # Started in each month of 2018/19, as a year's return has them: a return whose starts
+    # stopped in December would be one that ended there (docs/methods.md, "Periods").
+    rows = [(h, date(2018 + (3 + k % 12) // 12, (3 + k % 12) % 12 + 1, 1), None)
+            for k, h in enumerate(HOMES)]
     rows += [(PLACED[k % 5], date(2017, 5, 1), date(2018, 2, 1)) for k in range(9)]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:

@@ -126,9 +126,9 @@ def test_a_provisional_period_is_never_compared() -> None:
     said = sentence(part, BOOKING, NAMED)
     assert said == (
         "Early access to maternity care in Tower Hamlets, 2024/25: 58.0% (55.4% to 60.5%), "
-        "provisional (provisional: 6 months of 12), so not compared with a benchmark or a "
-        "target until the period's data are complete.")
-    assert comparison(part, NAMED) == "Not compared with England (provisional)"
+        "provisional: 6 months of 12, so not compared with England or a target until the "
+        "period's data are complete.")
+    assert comparison(part, NAMED) == "Provisional, not compared with England"
 
 
 def test_counts_rates_and_means_read_in_their_units() -> None:

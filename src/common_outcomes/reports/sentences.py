@@ -78,7 +78,7 @@ def comparison(row: Value, benchmark: Benchmark | None) -> str | None:
         return None
     label = row.compared_to_benchmark
     if provisional(row):
-        return f"Not compared with {benchmark.name} (provisional)"
+        return f"Provisional, not compared with {benchmark.name}"
     if label == "Similar":
         return f"Similar to {benchmark.name}"
     if label in ("Better", "Worse", "Higher", "Lower"):
@@ -179,8 +179,16 @@ def sentence(row: Value, about: Indicator, benchmark: Benchmark | None) -> str:
         shown += f" ({low} to {number(row.upper_95, unit)})"
     held_back = provisional(row)
     if held_back:
-        return (f"{head}: {shown}, provisional ({held_back}), so not compared with a "
-                "benchmark or a target until the period's data are complete.")
+        # The note already says "provisional: n months of 12"; the benchmark is named even
+        # when it is not compared with.
+        said = held_back if held_back.startswith("provisional") else (
+            f"provisional ({held_back})")
+        if benchmark is not None:
+            return (f"{head}: {shown}, {said}, so not compared with {benchmark.name} or a "
+                    "target until the period's data are complete.")
+        missing = _compared(row, None, unit, about.polarity.value)
+        return (f"{head}: {shown}, {said}, so not judged against a target until the "
+                "period's data are complete" + (f"; {missing}." if missing else "."))
     clauses = [_compared(row, benchmark, unit, about.polarity.value), _trend(row),
                _target(row, unit)]
     return f"{head}: {shown}, " + "; ".join(c for c in clauses if c) + "."

@@ -10,6 +10,7 @@ from common_outcomes.reports.results_view import SUFFIX as SUFFIX
 from common_outcomes.reports.results_view import Value
 from common_outcomes.reports.results_view import number as number
 from common_outcomes.reports.sentences import trend_words
+from common_outcomes.results.coverage import is_provisional
 
 # GOV.UK tag colours for what a status means (the words carry the meaning; colour only helps).
 TAGS = {
@@ -40,6 +41,9 @@ def shown(row: Value | None, unit: str = "percent") -> str:
         return "Suppressed (small number)"
     if row.value is None:
         return row.value_note or "No value"
+    if is_provisional(row.value_note):
+        # Part of a period: said beside the number, wherever it is shown.
+        return f"{number(row.value, unit)} ({row.value_note})"
     return number(row.value, unit)
 
 
