@@ -15,9 +15,11 @@ import json
 import os
 import re
 import secrets
+import shutil
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +54,7 @@ from common_outcomes.engine.publish import (
     publishable,
     write_results,
 )
-from common_outcomes.errors import Issues, Severity, UserError
+from common_outcomes.errors import Issue, Issues, Location, Severity, UserError, display_path
 from common_outcomes.framework.load import (
     LoadedFramework,
     available_frameworks,
@@ -64,6 +66,7 @@ from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
 from common_outcomes.ids import SLUG_PATTERN
 from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions_in
 from common_outcomes.periods import parse_any_period
+from common_outcomes.reference import write_atomically
 from common_outcomes.reports.strategy_map import strategy_map
 from common_outcomes.results import table as results
 from common_outcomes.strategy import (
@@ -73,7 +76,9 @@ from common_outcomes.strategy import (
     check_workspace,
     load_workspace,
 )
-from common_outcomes.strategy.load import FRAMEWORKS
+from common_outcomes.strategy import changes as edits
+from common_outcomes.strategy import history as past
+from common_outcomes.strategy.load import FRAMEWORKS, workspace_files
 from common_outcomes.synth.run import Progress, SynthResult
 from common_outcomes.synth.run import synthesize as synthesize_into
 from common_outcomes.synth.spec import SynthSpec
@@ -210,6 +215,57 @@ class Project:
     def map(self) -> dict[str, Any]:
         """The strategy map's view-model."""
         return strategy_map(self.workspace, self.framework.framework, self.issues)
+
+    # The strategy over time. --------------------------------------------------------------
+
+    def change_strategy(self, change: edits.Change, *, why: str, by: str,
+                        effective: date, review: int | None = None
+                        ) -> past.StrategyChange:
+        """`outcomes strategy change`, and a review's strategy changes in the app: the YAML
+        edited, checked as `outcomes check` checks it before anything is written (a change
+        that would fail is refused and nothing is written), then recorded in the history
+        with why, by whom and the review that decided it, and written."""
+        if not why.strip():
+            raise UserError("Say why the strategy changes (--why): the history keeps the "
+                            "reason with the change.")
+        edited = edits.edit(self.folder, change, effective)
+        if not edited:
+            raise UserError(f"{edits.describe(change, effective)[:-1]} already; "
+                            "the change would change nothing.")
+        with tempfile.TemporaryDirectory(prefix="outcomes-change-") as tmp:
+            copy = _copy_strategy(self.folder, Path(tmp), {
+                p.relative_to(self.folder).as_posix(): after for p, (_, after) in edited.items()})
+            checked = Project.check(copy)
+            # Said at the real file's line: the edited text has the same lines there.
+            errors = [_moved(i, copy, self.folder) for i in checked.issues.sorted()
+                      if i.severity is Severity.ERROR]
+            if errors:
+                first = errors[0]
+                raise UserError(
+                    f"The change was refused and nothing was written: it would make "
+                    f"'outcomes check' fail ({first.code}: {first.message})", errors)
+        made = past.record(self.folder, recorded=datetime.now(UTC), effective=effective,
+                              by=by, why=why, review=review,
+                              what=(edits.describe(change, effective),),
+                              files=edited)
+        for path, (_, after) in edited.items():
+            write_atomically(path, after.encode())
+        return made
+
+    def strategy_history(self) -> list[past.StrategyChange]:
+        """Every change recorded in the workspace's history, oldest first."""
+        return past.changes(self.folder)
+
+    def as_of(self, day: date) -> Project:
+        """The strategy as it stood on `day`: the changes that took effect after it undone,
+        and only the activities running that day."""
+        with tempfile.TemporaryDirectory(prefix="outcomes-as-of-") as tmp:
+            then = Project.view(_copy_strategy(self.folder, Path(tmp),
+                                               past.files_as_of(self.folder, day)))
+        workspace = replace(then.workspace, folder=self.folder, activities=tuple(
+            a for a in then.workspace.activities if a.running_on(day)))
+        return replace(then, folder=self.folder, workspace=workspace,
+                       results_path=self.results_path)
 
     # Data in. ---------------------------------------------------------------------------
 
@@ -502,6 +558,31 @@ class Project:
             schema["title"] = f"common-outcomes {kind} (version {max(model.VERSIONS)})"
             out[kind] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
         return out
+
+
+def _moved(issue: Issue, copy: Path, folder: Path) -> Issue:
+    where = issue.location
+    if where is None or not Path(where.file).resolve().is_relative_to(copy.resolve()):
+        return issue
+    real = folder / Path(where.file).resolve().relative_to(copy.resolve())
+    return issue.at(Location(display_path(real), where.line, where.column))
+
+
+def _copy_strategy(folder: Path, into: Path, texts: Mapping[str, str]) -> Path:
+    """The workspace's strategy files (and the frameworks it brings) copied into `into`,
+    with `texts` (relative path -> text) in place of those files: a workspace to check or
+    show without touching the real one."""
+    copy = into / folder.name
+    for path in workspace_files(folder):
+        target = copy / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    if (folder / FRAMEWORKS).is_dir():
+        shutil.copytree(folder / FRAMEWORKS, copy / FRAMEWORKS)
+    for relative, text in texts.items():
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (copy / relative).write_text(text, encoding="utf-8")
+    return copy
 
 
 def _window(first: str | None, last: str | None) -> tuple[date | None, date | None]:
