@@ -95,6 +95,11 @@ REVISIONS = "revisions.csv"
 REVISION_COLUMNS = ("indicator", "area_code", "area_name", "period", "old_value",
                     "old_release", "new_value", "new_release")
 SOURCE_ID = re.compile(SLUG_PATTERN)
+# What a review keeps of each published row it saw.
+SNAPSHOT_COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
+                    "period", "period_type", "period_end", "numerator", "denominator", "value",
+                    "lower_95", "upper_95", "value_note", "suppressed", "target",
+                    "target_status", "compared_to_benchmark")
 
 
 @dataclass(frozen=True)
@@ -433,6 +438,48 @@ class Project:
             except DisclosureError as refused:
                 withheld[indicator] = str(refused)
         return Published(pa.concat_tables(shown) if shown else table.slice(0, 0), withheld)
+
+    def quarters(self) -> list[str]:
+        """The quarters a review may be of: those the published results have, newest first."""
+        published = self.published()
+        if published is None:
+            return []
+        t = published.table
+        quarters = t.filter(pc.equal(t.column("period_type"), "quarter"))
+        ends = dict(zip(quarters.column("period").to_pylist(),
+                        quarters.column(results.PERIOD_END).to_pylist(), strict=True))
+        return sorted(ends, key=lambda q: ends[q], reverse=True)
+
+    def snapshot(self, indicators: frozenset[str], quarter: str) -> list[dict[str, Any]]:
+        """What the data showed a review of `quarter`, to be kept as it was: for each
+        indicator, the borough's and its localities' published rows (no breakdown) of the
+        latest period of its own period type that ended by the quarter's end."""
+        try:
+            end = parse_any_period(quarter).end
+        except ValueError:
+            raise UserError(f"'{quarter}' is not a quarter; write it as 2025/26 Q1.") from None
+        published = self.published()
+        if published is None:
+            return []
+        t = published.table
+        t = t.filter(pc.and_(pc.is_in(t.column(results.INDICATOR_ID),
+                                      pa.array(sorted(indicators), pa.string())),
+                             pc.is_in(t.column("area_type"), pa.array(["la", "locality"]))))
+        kept: list[dict[str, Any]] = []
+        for row in t.to_pylist():
+            found = self.indicators.get(row[results.INDICATOR_ID])
+            if (row["breakdown"] or found is None
+                    or row["period_type"] != found.period_type.value
+                    or row[results.PERIOD_END] > end):
+                continue
+            kept.append({k: row[k] for k in SNAPSHOT_COLUMNS})
+        latest: dict[str, date] = {}
+        for row in kept:
+            latest[row[results.INDICATOR_ID]] = max(row[results.PERIOD_END], latest.get(
+                row[results.INDICATOR_ID], row[results.PERIOD_END]))
+        return sorted((r for r in kept if r[results.PERIOD_END] == latest[r[results.INDICATOR_ID]]),
+                      key=lambda r: (r[results.INDICATOR_ID], r["area_type"] != "la",
+                                     r["area_name"]))
 
     def results_version(self) -> int:
         """Changes whenever `outcomes run` rewrites the results (a cache key for the web

@@ -13,11 +13,14 @@ from common_outcomes.state.store import (
     ActionVersion,
     Invalid,
     NarrativeVersion,
+    ReviewFields,
+    ReviewRecord,
     State,
     action_problems,
     narrative_problems,
+    review_problems,
 )
 
 __all__ = ["ACTION_STATUSES", "Account", "ActionFields", "ActionStatus", "ActionVersion",
-           "Invalid", "NarrativeVersion", "Role", "SignInRefused", "State", "action_problems",
-           "database_url", "narrative_problems"]
+           "Invalid", "NarrativeVersion", "ReviewFields", "ReviewRecord", "Role", "SignInRefused",
+           "State", "action_problems", "database_url", "narrative_problems", "review_problems"]

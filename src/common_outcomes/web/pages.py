@@ -4,6 +4,7 @@ formatting lives in template filters (formats.py)."""
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -168,7 +169,9 @@ async def home(request: Request, account: SignedIn) -> Response:
 async def overview(request: Request, ws: Workspace) -> Response:
     return await page(request, ws, "overview.html", lambda: {
         "ws": ws, "m": ws.map, "latest": ws.latest(ws.borough_code),
-        "said": ws.readings(ws.borough_code)})
+        "said": ws.readings(ws.borough_code), "overdue": [
+            a for a in site_of(request).state.actions(ws.id, version=request.state.version)
+            if a.overdue(date.today())]})
 
 
 @router.get("/w/{workspace}/priorities/{priority}")
@@ -183,7 +186,8 @@ async def priority(request: Request, ws: Workspace, priority: str) -> Response:
         return {"ws": ws, "p": found, "latest": ws.latest(ws.borough_code),
                 "said": ws.readings(ws.borough_code),
                 "partners": ws.partners, "narratives": written.narratives,
-                "actions": written.actions}
+                "actions": written.actions,
+                "reviews": site_of(request).state.reviews(ws.id, "priority", priority)}
 
     return await page(request, ws, "priority_page.html", context)
 
