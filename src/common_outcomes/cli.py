@@ -716,7 +716,12 @@ def demo(
         shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
     _command("load", str(workspace), "--all", "--key-file", str(key_file))
     _command("run", str(workspace))
-    email, password = Project.view(workspace).demo_account(f"cli:{getpass.getuser()}")
+    project = Project.view(workspace)
+    email, password = project.demo_account(f"cli:{getpass.getuser()}")
+    if project.demo_reviews():
+        out.print("Added two quarterly reviews; the second stopped an activity and revised a "
+                  f"target ({escape(str(workspace / 'history'))}).")
+        _command("run", str(workspace))  # the revised target into the results
     out.print(f"\nSign in at http://{host}:{port}/ as [bold]{email}[/bold] with the password "
               f"[bold]{escape(password)}[/bold] (new each time the demo is built).")
     if serving:

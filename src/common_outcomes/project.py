@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,7 @@ from common_outcomes.ids import SLUG_PATTERN
 from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions_in
 from common_outcomes.periods import parse_any_period
 from common_outcomes.reference import write_atomically
+from common_outcomes.reports.results_view import ALL
 from common_outcomes.reports.strategy_map import strategy_map
 from common_outcomes.results import table as results
 from common_outcomes.strategy import (
@@ -95,6 +96,27 @@ REVISIONS = "revisions.csv"
 REVISION_COLUMNS = ("indicator", "area_code", "area_name", "period", "old_value",
                     "old_release", "new_value", "new_release")
 SOURCE_ID = re.compile(SLUG_PATTERN)
+# The demo's quarterly reviews (invented): of the example's second priority; the second stops
+# an activity and revises a target.
+DEMO_PRIORITY = "ready-for-school"
+DEMO_STOPPED = "stay-and-play-sessions"
+DEMO_TARGET = ("good-level-of-development", "E09000030", "2027/28", 72.5)
+DEMO_REVIEWS = (
+    {"learned": "Two-year-old reviews reach most children, but take-up of funded places is "
+                "lowest in the wards with most families eligible.",
+     "decisions": "Family Hubs follow up every eligible family who has not taken up a funded "
+                  "place within a term.",
+     "action": "Follow up eligible families without a funded place, through Family Hubs.",
+     "partner": "early-help"},
+    {"learned": "Stay and play sessions are well attended, but the families who attend are "
+                "not those whose children are behind at two; the good level of development "
+                "has not moved in three years.",
+     "decisions": "Stop stay and play sessions and move their staff to the early language "
+                  "programme; revise the borough's good level of development target to a "
+                  "level the trend supports.",
+     "action": "Move the stay and play staff to the early language programme.",
+     "partner": "early-help"},
+)
 # What a review keeps of each published row it saw.
 SNAPSHOT_COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
                     "period", "period_type", "period_end", "numerator", "denominator", "value",
@@ -468,7 +490,7 @@ class Project:
         kept: list[dict[str, Any]] = []
         for row in t.to_pylist():
             found = self.indicators.get(row[results.INDICATOR_ID])
-            if (row["breakdown"] or found is None
+            if (row["breakdown"] != ALL or found is None
                     or row["period_type"] != found.period_type.value
                     or row[results.PERIOD_END] > end):
                 continue
@@ -477,9 +499,10 @@ class Project:
         for row in kept:
             latest[row[results.INDICATOR_ID]] = max(row[results.PERIOD_END], latest.get(
                 row[results.INDICATOR_ID], row[results.PERIOD_END]))
-        return sorted((r for r in kept if r[results.PERIOD_END] == latest[r[results.INDICATOR_ID]]),
-                      key=lambda r: (r[results.INDICATOR_ID], r["area_type"] != "la",
-                                     r["area_name"]))
+        newest = [{**r, results.PERIOD_END: r[results.PERIOD_END].isoformat()}  # JSON as kept
+                  for r in kept if r[results.PERIOD_END] == latest[r[results.INDICATOR_ID]]]
+        return sorted(newest, key=lambda r: (r[results.INDICATOR_ID], r["area_type"] != "la",
+                                             r["area_name"]))
 
     def results_version(self) -> int:
         """Changes whenever `outcomes run` rewrites the results (a cache key for the web
@@ -542,6 +565,46 @@ class Project:
         finally:
             state.close()
         return DEMO_EMAIL, password
+
+    def demo_reviews(self, url: str | None = None) -> int:
+        """`outcomes demo`: two signed-off quarterly reviews of the example's second priority
+        (invented), an action from each, and the second review's strategy changes applied to
+        the workspace and recorded in its history: an activity stopped and a target revised.
+        Nothing is added when the workspace has reviews already. Returns the reviews added."""
+        from common_outcomes.state import ActionFields, ReviewFields  # see open_state
+
+        quarters = self.quarters()
+        workspace = self.workspace.settings.id
+        state = self.open_state(self.folder, url)
+        try:
+            account = state.account_of(DEMO_EMAIL)
+            if account is None or len(quarters) < 2 or state.reviews(workspace):
+                return 0
+            about = next(p for p in self.workspace.priorities if p.id == DEMO_PRIORITY)
+            # As the app's review does: its measures and its activities' outcome measures.
+            indicators = frozenset(about.measures) | {
+                link.indicator for a in self.workspace.activities if about.id in a.priorities
+                for link in a.outcome_measures}
+            today = date.today()
+            for number, (quarter, said) in enumerate(zip(quarters[1::-1], DEMO_REVIEWS,
+                                                         strict=True), start=1):
+                held = min(today, parse_any_period(quarter).end + timedelta(days=45))
+                review = state.add_review(account, workspace, ReviewFields(
+                    "priority", about.id, quarter, held, said["learned"], said["decisions"]),
+                    self.snapshot(indicators, quarter))
+                state.add_action(account, workspace, "priority", about.id, ActionFields(
+                    quarter, said["action"], DEMO_EMAIL, said["partner"],
+                    held + timedelta(days=60), "open"), "review", str(review.number))
+                if number == 2:
+                    why = "Review 2 decided it: " + said["decisions"]
+                    self.change_strategy(edits.StopActivity(DEMO_STOPPED), why=why,
+                                         by=DEMO_EMAIL, effective=held, review=review.number)
+                    self.change_strategy(edits.ReviseTarget(*DEMO_TARGET), why=why,
+                                         by=DEMO_EMAIL, effective=held, review=review.number)
+                state.sign_review(account, workspace, review.number)
+            return 2
+        finally:
+            state.close()
 
     # What needs no workspace read (a folder, or nothing at all). ----------------------------
 

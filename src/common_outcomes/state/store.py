@@ -295,6 +295,18 @@ class State:
             user.password_hash = hashed
             self._audit(db, actor, "user.password", email)
 
+    def account_of(self, email: str) -> Account | None:
+        """An active account by email, with its roles (for work done on someone's behalf
+        outside a session, such as `outcomes demo`)."""
+        with self._reading() as db:
+            row = db.scalar(select(User).where(User.email == normal_email(email),
+                                               User.active.is_(True)))
+            if row is None:
+                return None
+            roles = {m.workspace: Role(m.role) for m in db.scalars(
+                select(Membership).where(Membership.user_id == row.id))}
+            return Account(id=row.id, email=row.email, name=row.name, roles=roles)
+
     def has_user(self, email: str) -> bool:
         with self._reading() as db:
             return db.scalar(select(User.id).where(User.email == normal_email(email))) is not None
