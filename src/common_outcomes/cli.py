@@ -868,6 +868,24 @@ def users_grant(
     out.print(f"{escape(email)} is now {escape(role)} in {escape(ws)}.")
 
 
+@users.command("grant-review")
+def users_grant_review(
+    workspace: Path = WORKSPACE,
+    email: str = typer.Option(..., "--email", help="The contributor's email address."),
+    priority: str = typer.Option(..., "--priority", help="The priority whose quarterly "
+                                 "reviews they may write."),
+) -> None:
+    """Let a contributor write the quarterly reviews of one priority (admins write any;
+    audited)."""
+    import getpass
+
+    from common_outcomes.project import Project
+
+    ws = Project.view(workspace).grant_review(email, priority, f"cli:{getpass.getuser()}")
+    out.print(f"{escape(email)} may now write the reviews of {escape(priority)} in "
+              f"{escape(ws)}.")
+
+
 def _day(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text.strip())

@@ -546,6 +546,21 @@ class Project:
             state.close()
         return workspace
 
+    def grant_review(self, email: str, priority: str, actor: str,
+                     url: str | None = None) -> str:
+        """`outcomes users grant-review`: let a contributor write the quarterly reviews of
+        one of this workspace's priorities (audited)."""
+        if priority not in {p.id for p in self.workspace.priorities}:
+            known = ", ".join(p.id for p in self.workspace.priorities)
+            raise UserError(f"There is no priority '{priority}'; the workspace has: {known}.")
+        workspace = self.workspace.settings.id
+        state = self.open_state(self.folder, url)
+        try:
+            state.grant_review(email, workspace, "priority", priority, actor)
+        finally:
+            state.close()
+        return workspace
+
     def demo_account(self, actor: str, url: str | None = None) -> tuple[str, str]:
         """`outcomes demo`: an admin account in this workspace with a new random password
         each time (added, or its password replaced; audited); returns the email and the
