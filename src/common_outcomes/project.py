@@ -603,7 +603,9 @@ class Project:
             today = date.today()
             for number, (quarter, said) in enumerate(zip(quarters[1::-1], DEMO_REVIEWS,
                                                          strict=True), start=1):
-                held = min(today, parse_any_period(quarter).end + timedelta(days=45))
+                # A quarter apart (the synthetic data may run past today: never later).
+                held = min(today - timedelta(days=91 * (2 - number)),
+                           parse_any_period(quarter).end + timedelta(days=45))
                 review = state.add_review(account, workspace, ReviewFields(
                     "priority", about.id, quarter, held, said["learned"], said["decisions"]),
                     self.snapshot(indicators, quarter))
