@@ -324,6 +324,11 @@ class ReviewText(BaseModel):
     decisions: Text = ""
 
 
+class SignOff(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sign_off: Literal[True]
+
+
 class StrategyChangeOut(BaseModel):
     """A change to the strategy, from the workspace's history."""
 
@@ -398,8 +403,9 @@ def save_review(request: Request, ws: Workspace, account: SignedIn, number: Revi
 @router.post("/workspaces/{workspace}/reviews/{number}/sign-off", responses=WRITES,
              dependencies=[Depends(json_body)])
 def sign_review(request: Request, ws: Workspace, account: SignedIn,
-                number: ReviewNumber) -> ReviewRecord:
-    """Sign a review off (admins): from then on it is read-only."""
+                number: ReviewNumber, _sign: SignOff) -> ReviewRecord:
+    """Sign a review off (admins): from then on it is read-only. The body is
+    `{"sign_off": true}`: a JSON body, so that a cross-site form cannot send it."""
     _found_review(request, ws, number)
     return _review_write(request, lambda: site_of(request).state.sign_review(
         account, ws.id, number))
