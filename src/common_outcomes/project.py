@@ -15,9 +15,11 @@ import json
 import os
 import re
 import secrets
+import shutil
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +54,7 @@ from common_outcomes.engine.publish import (
     publishable,
     write_results,
 )
-from common_outcomes.errors import Issues, Severity, UserError
+from common_outcomes.errors import Issue, Issues, Location, Severity, UserError, display_path
 from common_outcomes.framework.load import (
     LoadedFramework,
     available_frameworks,
@@ -71,7 +73,9 @@ from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
 from common_outcomes.ids import SLUG_PATTERN
 from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions_in
 from common_outcomes.periods import parse_any_period
+from common_outcomes.reference import write_atomically
 from common_outcomes.reports import results_view
+from common_outcomes.reports.results_view import ALL
 from common_outcomes.reports.strategy_map import strategy_map, with_status
 from common_outcomes.results import table as results
 from common_outcomes.results.coverage import (
@@ -88,7 +92,12 @@ from common_outcomes.strategy import (
     check_workspace,
     load_workspace,
 )
-from common_outcomes.strategy.load import FRAMEWORKS
+from common_outcomes.strategy import changes as edits
+from common_outcomes.strategy import history as past
+from common_outcomes.strategy.load import FRAMEWORKS, workspace_files
+from common_outcomes.synth.run import Progress, SynthResult
+from common_outcomes.synth.run import synthesize as synthesize_into
+from common_outcomes.synth.spec import SynthSpec
 from common_outcomes.tracking.changes import Change, changes
 from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
@@ -104,6 +113,32 @@ REVISIONS = "revisions.csv"
 REVISION_COLUMNS = ("indicator", "area_code", "area_name", "period", "old_value",
                     "old_release", "new_value", "new_release")
 SOURCE_ID = re.compile(SLUG_PATTERN)
+# The demo's quarterly reviews (invented): of the example's second priority; the second stops
+# an activity and revises a target.
+DEMO_PRIORITY = "ready-for-school"
+DEMO_STOPPED = "stay-and-play-sessions"
+DEMO_TARGET = ("good-level-of-development", "E09000030", "2027/28", 72.5)
+DEMO_REVIEWS = (
+    {"learned": "Two-year-old reviews reach most children, but take-up of funded places is "
+                "lowest in the wards with most families eligible.",
+     "decisions": "Family Hubs follow up every eligible family who has not taken up a funded "
+                  "place within a term.",
+     "action": "Follow up eligible families without a funded place, through Family Hubs.",
+     "partner": "early-help"},
+    {"learned": "Stay and play sessions are well attended, but the families who attend are "
+                "not those whose children are behind at two; the good level of development "
+                "has not moved in three years.",
+     "decisions": "Stop stay and play sessions and move their staff to the early language "
+                  "programme; revise the borough's good level of development target to a "
+                  "level the trend supports.",
+     "action": "Move the stay and play staff to the early language programme.",
+     "partner": "early-help"},
+)
+# What a review keeps of each published row it saw.
+SNAPSHOT_COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
+                    "period", "period_type", "period_end", "numerator", "denominator", "value",
+                    "lower_95", "upper_95", "value_note", "suppressed", "target",
+                    "target_status", "compared_to_benchmark")
 
 
 @dataclass(frozen=True)
@@ -237,6 +272,57 @@ class Project:
         latest = results_view.latest(published.table, self.workspace.settings.borough.code,
                                      usual)
         return with_status(view, latest, published.withheld)
+
+    # The strategy over time. --------------------------------------------------------------
+
+    def change_strategy(self, change: edits.Change, *, why: str, by: str,
+                        effective: date, review: int | None = None
+                        ) -> past.StrategyChange:
+        """`outcomes strategy change`, and a review's strategy changes in the app: the YAML
+        edited, checked as `outcomes check` checks it before anything is written (a change
+        that would fail is refused and nothing is written), then recorded in the history
+        with why, by whom and the review that decided it, and written."""
+        if not why.strip():
+            raise UserError("Say why the strategy changes (--why): the history keeps the "
+                            "reason with the change.")
+        edited = edits.edit(self.folder, change, effective)
+        if not edited:
+            raise UserError(f"{edits.describe(change, effective)[:-1]} already; "
+                            "the change would change nothing.")
+        with tempfile.TemporaryDirectory(prefix="outcomes-change-") as tmp:
+            copy = _copy_strategy(self.folder, Path(tmp), {
+                p.relative_to(self.folder).as_posix(): after for p, (_, after) in edited.items()})
+            checked = Project.check(copy)
+            # Said at the real file's line: the edited text has the same lines there.
+            errors = [_moved(i, copy, self.folder) for i in checked.issues.sorted()
+                      if i.severity is Severity.ERROR]
+            if errors:
+                first = errors[0]
+                raise UserError(
+                    f"The change was refused and nothing was written: it would make "
+                    f"'outcomes check' fail ({first.code}: {first.message})", errors)
+        made = past.record(self.folder, recorded=datetime.now(UTC), effective=effective,
+                              by=by, why=why, review=review,
+                              what=(edits.describe(change, effective),),
+                              files=edited)
+        for path, (_, after) in edited.items():
+            write_atomically(path, after.encode())
+        return made
+
+    def strategy_history(self) -> list[past.StrategyChange]:
+        """Every change recorded in the workspace's history, oldest first."""
+        return past.changes(self.folder)
+
+    def as_of(self, day: date) -> Project:
+        """The strategy as it stood on `day`: the changes that took effect after it undone,
+        and only the activities running that day."""
+        with tempfile.TemporaryDirectory(prefix="outcomes-as-of-") as tmp:
+            then = Project.view(_copy_strategy(self.folder, Path(tmp),
+                                               past.files_as_of(self.folder, day)))
+        workspace = replace(then.workspace, folder=self.folder, activities=tuple(
+            a for a in then.workspace.activities if a.running_on(day)))
+        return replace(then, folder=self.folder, workspace=workspace,
+                       results_path=self.results_path)
 
     # Data in. ---------------------------------------------------------------------------
 
@@ -417,6 +503,49 @@ class Project:
                 withheld[indicator] = str(refused)
         return Published(pa.concat_tables(shown) if shown else table.slice(0, 0), withheld)
 
+    def quarters(self) -> list[str]:
+        """The quarters a review may be of: those the published results have, newest first."""
+        published = self.published()
+        if published is None:
+            return []
+        t = published.table
+        quarters = t.filter(pc.equal(t.column("period_type"), "quarter"))
+        ends = dict(zip(quarters.column("period").to_pylist(),
+                        quarters.column(results.PERIOD_END).to_pylist(), strict=True))
+        return sorted(ends, key=lambda q: ends[q], reverse=True)
+
+    def snapshot(self, indicators: frozenset[str], quarter: str) -> list[dict[str, Any]]:
+        """What the data showed a review of `quarter`, to be kept as it was: for each
+        indicator, the borough's and its localities' published rows (no breakdown) of the
+        latest period of its own period type that ended by the quarter's end."""
+        try:
+            end = parse_any_period(quarter).end
+        except ValueError:
+            raise UserError(f"'{quarter}' is not a quarter; write it as 2025/26 Q1.") from None
+        published = self.published()
+        if published is None:
+            return []
+        t = published.table
+        t = t.filter(pc.and_(pc.is_in(t.column(results.INDICATOR_ID),
+                                      pa.array(sorted(indicators), pa.string())),
+                             pc.is_in(t.column("area_type"), pa.array(["la", "locality"]))))
+        kept: list[dict[str, Any]] = []
+        for row in t.to_pylist():
+            found = self.indicators.get(row[results.INDICATOR_ID])
+            if (row["breakdown"] != ALL or found is None
+                    or row["period_type"] != found.period_type.value
+                    or row[results.PERIOD_END] > end):
+                continue
+            kept.append({k: row[k] for k in SNAPSHOT_COLUMNS})
+        latest: dict[str, date] = {}
+        for row in kept:
+            latest[row[results.INDICATOR_ID]] = max(row[results.PERIOD_END], latest.get(
+                row[results.INDICATOR_ID], row[results.PERIOD_END]))
+        newest = [{**r, results.PERIOD_END: r[results.PERIOD_END].isoformat()}  # JSON as kept
+                  for r in kept if r[results.PERIOD_END] == latest[r[results.INDICATOR_ID]]]
+        return sorted(newest, key=lambda r: (r[results.INDICATOR_ID], r["area_type"] != "la",
+                                             r["area_name"]))
+
     def results_version(self) -> int:
         """Changes whenever `outcomes run` rewrites the results (a cache key for the web
         app)."""
@@ -455,6 +584,21 @@ class Project:
         state = self.open_state(self.folder, url)
         try:
             state.grant(email, workspace, parse_role(role), actor)
+        finally:
+            state.close()
+        return workspace
+
+    def grant_review(self, email: str, priority: str, actor: str,
+                     url: str | None = None) -> str:
+        """`outcomes users grant-review`: let a contributor write the quarterly reviews of
+        one of this workspace's priorities (audited)."""
+        if priority not in {p.id for p in self.workspace.priorities}:
+            known = ", ".join(p.id for p in self.workspace.priorities)
+            raise UserError(f"There is no priority '{priority}'; the workspace has: {known}.")
+        workspace = self.workspace.settings.id
+        state = self.open_state(self.folder, url)
+        try:
+            state.grant_review(email, workspace, "priority", priority, actor)
         finally:
             state.close()
         return workspace
@@ -503,6 +647,48 @@ class Project:
         finally:
             state.close()
 
+    def demo_reviews(self, url: str | None = None) -> int:
+        """`outcomes demo`: two signed-off quarterly reviews of the example's second priority
+        (invented), an action from each, and the second review's strategy changes applied to
+        the workspace and recorded in its history: an activity stopped and a target revised.
+        Nothing is added when the workspace has reviews already. Returns the reviews added."""
+        from common_outcomes.state import ActionFields, ReviewFields  # see open_state
+
+        quarters = self.quarters()
+        workspace = self.workspace.settings.id
+        state = self.open_state(self.folder, url)
+        try:
+            account = state.account_of(DEMO_EMAIL)
+            if account is None or len(quarters) < 2 or state.reviews(workspace):
+                return 0
+            about = next(p for p in self.workspace.priorities if p.id == DEMO_PRIORITY)
+            # As the app's review does: its measures and its activities' outcome measures.
+            indicators = frozenset(about.measures) | {
+                link.indicator for a in self.workspace.activities if about.id in a.priorities
+                for link in a.outcome_measures}
+            today = date.today()
+            for number, (quarter, said) in enumerate(zip(quarters[1::-1], DEMO_REVIEWS,
+                                                         strict=True), start=1):
+                # A quarter apart (the synthetic data may run past today: never later).
+                held = min(today - timedelta(days=91 * (2 - number)),
+                           parse_any_period(quarter).end + timedelta(days=45))
+                review = state.add_review(account, workspace, ReviewFields(
+                    "priority", about.id, quarter, held, said["learned"], said["decisions"]),
+                    self.snapshot(indicators, quarter))
+                state.add_action(account, workspace, "priority", about.id, ActionFields(
+                    quarter, said["action"], DEMO_EMAIL, said["partner"],
+                    held + timedelta(days=60), "open"), "review", str(review.number))
+                if number == 2:
+                    why = "Review 2 decided it: " + said["decisions"]
+                    self.change_strategy(edits.StopActivity(DEMO_STOPPED), why=why,
+                                         by=DEMO_EMAIL, effective=held, review=review.number)
+                    self.change_strategy(edits.ReviseTarget(*DEMO_TARGET), why=why,
+                                         by=DEMO_EMAIL, effective=held, review=review.number)
+                state.sign_review(account, workspace, review.number)
+            return 2
+        finally:
+            state.close()
+
     # What needs no workspace read (a folder, or nothing at all). ----------------------------
 
     @staticmethod
@@ -544,7 +730,6 @@ class Project:
                    progress: Progress | None = None) -> SynthResult:
         """`outcomes synth`: synthetic partner data into the workspace's incoming folder."""
         # Imported here: the generator is not needed by `outcomes run` or `check`.
-        from common_outcomes.synth.run import synthesize as synthesize_into
 
         return synthesize_into(folder, spec, force=force, progress=progress)
 
@@ -579,6 +764,31 @@ def _maturity(workspace: Workspace, framework: LoadedFramework, issues: Issues
         [d for d in workspace.extras if isinstance(d.model, MaturityFeaturesDocument)],
         {o.id: o.statement for o in system}, {i.id for o in system for i in o.indicators},
         {i.id for i in workspace.indicators}, issues)
+
+
+def _moved(issue: Issue, copy: Path, folder: Path) -> Issue:
+    where = issue.location
+    if where is None or not Path(where.file).resolve().is_relative_to(copy.resolve()):
+        return issue
+    real = folder / Path(where.file).resolve().relative_to(copy.resolve())
+    return issue.at(Location(display_path(real), where.line, where.column))
+
+
+def _copy_strategy(folder: Path, into: Path, texts: Mapping[str, str]) -> Path:
+    """The workspace's strategy files (and the frameworks it brings) copied into `into`,
+    with `texts` (relative path -> text) in place of those files: a workspace to check or
+    show without touching the real one."""
+    copy = into / folder.name
+    for path in workspace_files(folder):
+        target = copy / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    if (folder / FRAMEWORKS).is_dir():
+        shutil.copytree(folder / FRAMEWORKS, copy / FRAMEWORKS)
+    for relative, text in texts.items():
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (copy / relative).write_text(text, encoding="utf-8")
+    return copy
 
 
 def _window(first: str | None, last: str | None) -> tuple[date | None, date | None]:

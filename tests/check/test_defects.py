@@ -154,6 +154,12 @@ DEFECTS = [
                                    "  - indicator: early-booking\n    source: maternity\n",
                                    "  - indicator: early-booking\n    source: maternty  # SRC\n"),
            "SRC"),
+    Defect("activity that stops before it starts", "activity.dates", "activities.yaml",
+           lambda ws: replace_once(ws / "activities.yaml",
+                                   "    name: Group parenting programmes\n    start: 2024-04-01\n",
+                                   "    name: Group parenting programmes\n    start: 2024-04-01\n"
+                                   "    end: 2024-03-01  # STOPS-EARLY\n"),
+           "STOPS-EARLY"),
     Defect("framework version the workspace cannot use", "framework.unavailable",
            "workspace.yaml",
            lambda ws: replace_once(ws / "workspace.yaml", "framework: london-cof@1.0",

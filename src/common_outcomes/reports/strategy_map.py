@@ -10,6 +10,7 @@ presents it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from common_outcomes.errors import Issues
@@ -131,6 +132,9 @@ def _chain(ws: Workspace, act: Activity, indicators: dict[str, Indicator],
         "cohort": act.cohort,
         "evidence": act.evidence.value,
         "review_date": act.review_date.isoformat() if act.review_date else None,
+        "start": act.start.isoformat() if act.start else None,
+        "end": act.end.isoformat() if act.end else None,
+        "running": running(act),
         "output_measures": [
             {"id": m.id, "name": m.name, "type": m.type, "indicator": m.indicator,
              "unit": indicators[m.indicator].unit.value
@@ -150,6 +154,20 @@ def _chain(ws: Workspace, act: Activity, indicators: dict[str, Indicator],
             for link in act.outcome_measures
         ],
     }
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def running(act: Activity) -> str:
+    """An activity's dates in words, as the golden thread shows them."""
+    since = f"Since {_day(act.start)}" if act.start else "Start date not recorded"
+    if act.end is None:
+        return f"{since}; running"
+    last = act.end - timedelta(days=1)
+    return (f"From {_day(act.start)} to {_day(last)}" if act.start
+            else f"Until {_day(last)}") + f"; stopped on {_day(act.end)}"
 
 
 def _priority(ws: Workspace, pid: str, indicators: dict[str, Indicator],

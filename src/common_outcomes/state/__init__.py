@@ -22,9 +22,12 @@ from common_outcomes.state.store import (
     ActionStatus,
     ActionVersion,
     NarrativeVersion,
+    ReviewFields,
+    ReviewRecord,
     State,
     action_problems,
     narrative_problems,
+    review_problems,
 )
 
 __all__ = [
@@ -39,13 +42,15 @@ __all__ = [
     "NarrativeVersion",
     "RatingFields",
     "Respondent",
+    "ReviewFields",
+    "ReviewRecord",
     "Role",
     "Round",
     "RoundFeature",
-
     "SignInRefused",
     "State",
     "action_problems",
     "database_url",
     "narrative_problems",
+    "review_problems",
 ]

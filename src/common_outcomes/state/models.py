@@ -132,8 +132,50 @@ class Action(Base):
     partner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     due: Mapped[date | None] = mapped_column(Date, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # Where it arose: a story behind the curve, a quarterly review (origin_ref: its number) or
+    # a self-assessment (origin_ref: the round and feature).
+    origin: Mapped[str] = mapped_column(String(20), default="story", server_default="story")
+    origin_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Review(Base):
+    """A quarterly review of a priority (or a system condition): what the data showed, kept as
+    it was (`snapshot`: the published rows, JSON), what was learned and decided. Saved over
+    while a draft (each save audited); signed off, it is read-only."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("workspace", "number",
+                                       name="uq_reviews_workspace_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column(Integer)
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(100))
+    quarter: Mapped[str] = mapped_column(String(50))
+    held: Mapped[date] = mapped_column(Date)
+    learned: Mapped[str] = mapped_column(Text, default="")
+    decisions: Mapped[str] = mapped_column(Text, default="")
+    snapshot: Mapped[str] = mapped_column(Text, default="[]")
+    signed_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewGrant(Base):
+    """A contributor may write the reviews of this priority (or condition); admins may write
+    any."""
+
+    __tablename__ = "review_grants"
+    __table_args__ = (UniqueConstraint("user_id", "workspace", "subject_kind", "subject",
+                                       name="uq_review_grants"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    workspace: Mapped[str] = mapped_column(String(100))
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(100))
 
 
 class Setting(Base):

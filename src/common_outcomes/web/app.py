@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from common_outcomes.errors import UserError
-from common_outcomes.web import api, conditions, handlers, pages, stories
+from common_outcomes.web import api, conditions, handlers, pages, reviews, stories
 from common_outcomes.web.deps import API, SignInNeeded
 from common_outcomes.web.middleware import BodyLimit, Headers, body_limit_from_environment
 from common_outcomes.web.oidc import OidcSettings
@@ -65,6 +65,7 @@ def create_app(folders: Sequence[Path], database: str | None = None,
     app.include_router(pages.router)
     app.include_router(stories.router)
     app.include_router(conditions.router)
+    app.include_router(reviews.router)
     if site.oidc is not None:
         app.include_router(pages.oidc_router)
     app.include_router(api.router, prefix=API)

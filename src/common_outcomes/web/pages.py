@@ -4,6 +4,7 @@ formatting lives in template filters (formats.py)."""
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -183,7 +184,9 @@ async def overview(request: Request, ws: Workspace) -> Response:
                     "diagram", "contribution", lambda: diagrams.contribution(
                         by_partner, "contribution")),
                 "conditions": conditions(ws.project.maturity,
-                                         site_of(request).state.rounds(ws.id))}
+                                         site_of(request).state.rounds(ws.id)),
+                "overdue": [a for a in site_of(request).state.actions(
+                    ws.id, version=request.state.version) if a.overdue(date.today())]}
 
     return await page(request, ws, "overview.html", context)
 
@@ -204,7 +207,8 @@ async def priority(request: Request, ws: Workspace, priority: str) -> Response:
                 "latest": ws.latest(ws.borough_code),
                 "said": ws.readings(ws.borough_code),
                 "partners": ws.partners, "narratives": written.narratives,
-                "actions": written.actions}
+                "actions": written.actions,
+                "reviews": site_of(request).state.reviews(ws.id, "priority", priority)}
 
     return await page(request, ws, "priority_page.html", context)
 
