@@ -46,6 +46,7 @@ from common_outcomes.documents import DocumentModel
 from common_outcomes.engine import Progress as RunProgress
 from common_outcomes.engine import Scope as RunScope
 from common_outcomes.engine import compute, explain, why_empty
+from common_outcomes.engine.backends.spark import DATA as SPARK_DATA
 from common_outcomes.engine.publish import (
     EXPORTS,
     DisclosureError,
@@ -82,6 +83,7 @@ from common_outcomes.results.coverage import (
     Honest,
     Part,
     honest_periods,
+    located,
     sources_of,
     unjudged,
 )
@@ -393,7 +395,9 @@ class Project:
         computed = compute(self.folder, self.workspace, self.framework.framework,
                            dict(self.sources), self.disclosure, progress, engine, settings,
                            scope)
-        honest = self._honest(computed.table, scope)
+        # Spark may read a copy of the store elsewhere (--data): so does the coverage step.
+        data = (settings or {}).get(SPARK_DATA) if engine == "spark" else None
+        honest = self._honest(computed.table, scope, data)
         published = with_comparators(honest.table, self.folder, dict(self.sources),
                                      dict(self.indicators),
                                      self.workspace.settings.borough.code)
@@ -416,14 +420,19 @@ class Project:
                          published.revisions, revised if published.revisions else None,
                          honest.dropped, honest.provisional)
 
-    def _honest(self, table: pa.Table, scope: RunScope | None) -> Honest:
+    def _honest(self, table: pa.Table, scope: RunScope | None, data: str | None = None
+                ) -> Honest:
         """The engine's rows of periods the data cover (results/coverage.py), over the
-        store's current parts or the scope's."""
+        store's current parts or the scope's (read at `data` when the store's copy is
+        there)."""
         definitions = definitions_in(self.workspace.extras)
         names = sorted({s for d in definitions for s in sources_of(d)} & set(self.sources))
         parts: dict[str, list[Part]] = (
             {name: list(scope.parts.get(name, ())) for name in names} if scope is not None
             else {name: list(self.store.current_files(name)) for name in names})
+        if data is not None:
+            parts = {name: list(located(found, self.store.root, data))
+                     for name, found in parts.items()}
         return honest_periods(table, definitions, self.sources, parts)
 
     def _tracked(self, table: pa.Table) -> pa.Table:

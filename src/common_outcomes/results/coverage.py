@@ -63,10 +63,10 @@ Month = int  # months since year 0: year * 12 + month - 1
 
 class Part(Protocol):
     """A Parquet part of the store and the periods its rows are current for (the store's
-    `CurrentPart`, or a run scope's part)."""
+    `CurrentPart`, or a run scope's part); its path a file or a URI pyarrow reads."""
 
     @property
-    def path(self) -> Path: ...
+    def path(self) -> Path | str: ...
 
     @property
     def periods(self) -> tuple[str, ...]: ...
@@ -131,6 +131,22 @@ def _months(values: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:
     months = pc.fill_null(pc.month(values), 1).to_numpy(zero_copy_only=False)
     out = np.asarray(years, dtype=np.int64) * 12 + np.asarray(months, dtype=np.int64) - 1
     return np.where(np.asarray(years) < 0, -1, out)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A store part read at another data location (Spark's --data: a copy of the store)."""
+
+    path: str
+    periods: tuple[str, ...]
+
+
+def located(parts: Sequence[Part], store: Path, data: str) -> list[Located]:
+    """The parts as found under `data`, which holds a copy of the store at `store`: the
+    engine reads them there (engine/backends/spark.py `relocated`), and so does this step."""
+    base = data.rstrip("/")
+    return [Located(f"{base}/{Path(p.path).relative_to(store).as_posix()}", p.periods)
+            for p in parts]
 
 
 def _current(part: Part, columns: Sequence[str]) -> pa.Table | None:
