@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 from common_outcomes.data.spreadsheets import XLSX_MAX_ROWS, write_csv, write_xlsx
 from common_outcomes.errors import Issue, UserError
 from common_outcomes.periods import PeriodType, period_containing
-from common_outcomes.stats.disclosure import Rule
+from common_outcomes.stats.disclosure import Rule, ancestors
 
 CELL = ("indicator_id", "area_code", "area_type", "parent_code", "period", "period_type",
         "period_start", "period_end", "breakdown", "numerator", "denominator", "suppressed",
@@ -345,20 +345,9 @@ def _area_families(cells: Cells) -> Edges:
     parent[rows] = _find(cells, (cells.indicator[rows], cells.period_type[rows],
                                  cells.period[rows], cells.breakdown[rows], cells.parent[rows]))
     own = _kept(parent[rows], rows, np.zeros(len(rows), np.int64))
-    # Every ancestor of each row (a hierarchy is shallower than it has rows).
-    heads, members, depths = [], [], []
-    up, everyone = parent, np.arange(len(parent), dtype=np.int64)
-    for depth in range(1, len(parent) + 1):
-        at = np.flatnonzero(up >= 0)
-        if not len(at):
-            break
-        heads.append(up[at])
-        members.append(everyone[at])
-        depths.append(np.full(len(at), depth))
-        up = np.where(up >= 0, parent[np.maximum(up, 0)], -1)
-    if not heads:
+    head, member, depth_of = ancestors(parent)
+    if not len(head):
         return own
-    head, member, depth_of = (np.concatenate(x) for x in (heads, members, depths))
     which = 1 + cells.area_type[member]  # 0 is the parent's own family
     family = _keys(head, which)
     keep = np.isin(family, family[depth_of >= 2])

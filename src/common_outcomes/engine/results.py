@@ -38,6 +38,7 @@ from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
 from common_outcomes.stats.disclosure import (
     Family,
     Rule,
+    ancestors,
     differenced_below,
     primary,
     rounded,
@@ -832,20 +833,9 @@ def _below(parent: Ints, area_type: Strs) -> tuple[Ints, Ints, Strs]:
     wards add up to it as its localities do (both but for the records with no small area).
     Only for an ancestor and type reached through an area between them (else the family is
     the parent's own)."""
-    rows = np.arange(len(parent), dtype=np.int64)
-    heads, members, depths = [], [], []
-    up = parent
-    for depth in range(1, len(parent) + 1):  # a hierarchy is shallower than it has rows
-        at = np.flatnonzero(up >= 0)
-        if not len(at):
-            break
-        heads.append(up[at])
-        members.append(rows[at])
-        depths.append(np.full(len(at), depth))
-        up = np.where(up >= 0, parent[np.maximum(up, 0)], -1)
-    if not heads:
-        return rows[:0], rows[:0], area_type[:0]
-    head, member, depth_of = (np.concatenate(x) for x in (heads, members, depths))
+    head, member, depth_of = ancestors(parent)
+    if not len(head):
+        return head, member, area_type[:0]
     kind = np.char.add("below ", area_type[member])
     family = _keys(head.astype(str), kind)
     keep = np.isin(family, family[depth_of >= 2])

@@ -176,6 +176,28 @@ def publishable(counts: npt.ArrayLike, parent: npt.ArrayLike, rule: Rule) -> Boo
     return ~secondary(counts, parent, primary(counts, rule), differenced_below(rule))
 
 
+def ancestors(parent: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """(ancestor, row, depth) for every area above each row, `parent` giving each row's
+    parent row (-1 at the top): the families of an area and all the areas of one type below
+    it (a borough and all its wards), for the engine and the guard alike."""
+    rows = np.arange(len(parent), dtype=np.int64)
+    heads: list[IntArray] = []
+    members: list[IntArray] = []
+    depths: list[IntArray] = []
+    up = parent
+    for depth in range(1, len(parent) + 1):  # a hierarchy is shallower than it has rows
+        at = np.flatnonzero(up >= 0)
+        if not len(at):
+            break
+        heads.append(up[at])
+        members.append(rows[at])
+        depths.append(np.full(len(at), depth, np.int64))
+        up = np.where(up >= 0, parent[np.maximum(up, 0)], -1)
+    if not heads:
+        return rows[:0], rows[:0], rows[:0]
+    return np.concatenate(heads), np.concatenate(members), np.concatenate(depths)
+
+
 def differenced_below(rule: Rule) -> int:
     """The threshold for totals worked out by subtraction: the rule's own, except when
     counts are published rounded (a difference of rounded counts is not a count)."""
