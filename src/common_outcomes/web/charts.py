@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from common_outcomes.reports.results_view import Value
-from common_outcomes.web.formats import SUFFIX, area_kind, number
+from common_outcomes.web.formats import SUFFIX, area_kind, interval, number
 
 Spec = dict[str, Any]
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
@@ -43,28 +43,81 @@ def _axis_title(unit: str) -> str:
                                        or unit.replace("_", " ").capitalize())
 
 
+# At most this many periods are labelled on a time axis; fewer still where labels would
+# overlap (a phone), as Vega drops every other one until none does.
+MOST_LABELS = 6
+
+
+def _ticks(periods: Sequence[str]) -> list[str]:
+    """The periods a time axis labels: all when few; else the first of each year (a
+    quarter's Q1, April's month, a rolling year to March) when that is few enough; else
+    evenly spaced, ending at the newest."""
+    if len(periods) <= MOST_LABELS:
+        return list(periods)
+    starts = [p for p in periods if _starts_year(p)]
+    if 1 < len(starts) <= MOST_LABELS:
+        return starts
+    step = -(-len(periods) // MOST_LABELS)
+    return list(periods)[::-1][::step][::-1]
+
+
+def _starts_year(period: str) -> bool:
+    # The financial year's first quarter, month or rolling year (periods.Period.label).
+    return period.endswith(" Q1") or period.startswith("Apr ") or " to Mar " in period
+
+
+ROLLING = "12 months to "
+
+
+def _time_axis(periods: Sequence[str]) -> Spec:
+    """A period axis whose labels never run into each other: thinned to `_ticks`, level,
+    the outer two flush with the chart's edges, and dropped in turn by Vega where the chart
+    is too narrow even for those. Rolling years are labelled by their end (the title says
+    they are rolling years)."""
+    axis: Spec = {"labelAngle": 0, "values": _ticks(periods), "labelOverlap": "greedy",
+                  "labelSeparation": 8, "labelFlush": True}
+    title = "Period"
+    if periods and all(p.startswith(ROLLING) for p in periods):
+        title = "Rolling 12 months to"
+        axis["labelExpr"] = f"slice(datum.label, {len(ROLLING)})"
+    return {"field": "period", "type": "ordinal", "title": title, "sort": list(periods),
+            "axis": axis}
+
+
+def _label(row: Value, unit: str) -> str:
+    """What a point says on hover, on focus and to a screen reader: its period, value and
+    interval."""
+    shown = number(row.value, unit)
+    spread = interval(row, unit)
+    return f"{row.period}: {shown}" + ("" if spread == "-" else f" (95% CI {spread})")
+
+
 def _spec(description: str, body: Spec) -> Spec:
     return {"$schema": SCHEMA, "description": description, "config": CONFIG,
             "width": "container", "autosize": {"type": "fit-x", "contains": "padding"}, **body}
 
 
-def series(rows: Sequence[Value], unit: str, description: str) -> Spec | None:
+def series(rows: Sequence[Value], unit: str, description: str,
+           better: str | None = None) -> Spec | None:
     """Values over time with their 95% intervals, the baseline and the target trajectory;
-    None when no period has a value to draw."""
+    None when no period has a value to draw. `better` (which way is better, in words) goes
+    in the value axis's title."""
     drawn = [r for r in rows if r.value is not None and not r.suppressed]
     if not drawn:
         return None
     points: list[Spec] = []
     for r in drawn:
         points.append({"period": r.period, "measure": "Value", "y": r.value,
-                       "lower": r.lower_95, "upper": r.upper_95})
+                       "lower": r.lower_95, "upper": r.upper_95, "label": _label(r, unit)})
         if r.target is not None:
-            points.append({"period": r.period, "measure": "Target trajectory", "y": r.target})
+            points.append({"period": r.period, "measure": "Target trajectory", "y": r.target,
+                           "label": f"{r.period}: target trajectory {number(r.target, unit)}"})
         if r.baseline is not None:
-            points.append({"period": r.period, "measure": "Baseline", "y": r.baseline})
+            points.append({"period": r.period, "measure": "Baseline", "y": r.baseline,
+                           "label": f"{r.period}: baseline {number(r.baseline, unit)}"})
     fmt = _number_format(unit)
-    x = {"field": "period", "type": "ordinal", "title": "Period",
-         "sort": [r.period for r in drawn], "axis": {"labelAngle": 0}}
+    x = _time_axis([r.period for r in drawn])
+    title = _axis_title(unit) + (f" ({better})" if better else "")
     shown = [m for m in MEASURES if any(p["measure"] == m for p in points)]
     return _spec(description, {
         "height": 300,
@@ -78,8 +131,9 @@ def series(rows: Sequence[Value], unit: str, description: str) -> Spec | None:
                           "y2": {"field": "upper"}}},
             {"mark": {"type": "line", "point": {"filled": True, "size": 60}, "strokeWidth": 3},
              "encoding": {
-                 "y": {"field": "y", "type": "quantitative", "title": _axis_title(unit),
+                 "y": {"field": "y", "type": "quantitative", "title": title,
                        "axis": {"format": fmt}, "scale": {"zero": False}},
+                 "tooltip": {"field": "label"}, "description": {"field": "label"},
                  "color": {"field": "measure", "type": "nominal", "title": None,
                            "scale": {"domain": shown,
                                      "range": [_MEASURE_COLOUR[m] for m in shown]}},
@@ -107,7 +161,8 @@ def areas(rows: Sequence[Value], unit: str, benchmark: str, description: str) ->
     line = next((r.value for r in drawn if r.area_code == benchmark), None)
     names = [_area_label(r) for r in drawn]
     points: list[Spec] = [{"area": name, "value": r.value, "lower": r.lower_95, "upper": r.upper_95,
-               "comparison": r.compared_to_benchmark or "Not compared"}
+               "comparison": r.compared_to_benchmark or "Not compared",
+               "label": _label(r, unit).replace(r.period, name, 1)}
               for name, r in zip(names, drawn, strict=True)]
     # Known comparisons in their own order, others by name: the same spec in every process.
     kinds = sorted({p["comparison"] for p in points}, key=lambda c: (
@@ -121,7 +176,7 @@ def areas(rows: Sequence[Value], unit: str, benchmark: str, description: str) ->
                       "x2": {"field": "upper"}}},
         {"mark": {"type": "point", "filled": True, "size": 90},
          "encoding": {
-             "y": y,
+             "y": y, "tooltip": {"field": "label"},
              "x": {"field": "value", "type": "quantitative", "title": _axis_title(unit),
                    "axis": {"format": _number_format(unit)}, "scale": {"zero": False}},
              "color": {"field": "comparison", "type": "nominal",
@@ -153,9 +208,12 @@ def _area_label(row: Value) -> str:
 
 
 def choropleth(shapes: Iterable[Mapping[str, Any]], values: Mapping[str, float | None],
-               unit: str, legend: str, description: str) -> Spec | None:
+               unit: str, legend: str, description: str,
+               domain: tuple[float, float] | None = None) -> Spec | None:
     """Shapes (GeoJSON features with `code` and `name` properties) filled by their value on
-    one colour scale, those without a value in grey; None when none has a value."""
+    one colour scale (over `domain`, so that two maps of one indicator share it; else over
+    these values), those without a value in grey; None when none has a value. Each shape
+    says its name and value on hover and focus."""
     features = []
     for shape in shapes:
         name, value = shape["properties"]["name"], values.get(shape["properties"]["code"])
@@ -170,16 +228,22 @@ def choropleth(shapes: Iterable[Mapping[str, Any]], values: Mapping[str, float |
         "projection": {"type": "mercator"},
         "data": data,
         "layer": [
-            # The grey ground shows where there is no value; a screen reader skips it.
-            {"mark": {"type": "geoshape", "fill": "#f3f2f1", "stroke": "#ffffff",
-                      "strokeWidth": 1, "aria": False}},
+            # Shapes without a value in grey, each shape once (one label each).
+            {"transform": [{"filter": {"not": {"field": "properties.value", "valid": True}}}],
+             "mark": {"type": "geoshape", "fill": "#f3f2f1", "stroke": "#b1b4b6",
+                      "strokeWidth": 1},
+             "encoding": {"description": {"field": "properties.label"},
+                          "tooltip": {"field": "properties.label"}}},
             {"transform": [{"filter": {"field": "properties.value", "valid": True}}],
              "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1},
              "encoding": {"color": {"field": "properties.value", "type": "quantitative",
-                                    "title": legend, "scale": {"scheme": "blues"},
+                                    "title": legend, "scale": {
+                                        "scheme": "blues",
+                                        **({"domain": list(domain)} if domain else {})},
                                     "legend": {"format": _number_format(unit),
-                                               "orient": "right"}},
-                          "description": {"field": "properties.label"}}},
+                                               "orient": "right", "titleLimit": 0}},
+                          "description": {"field": "properties.label"},
+                          "tooltip": {"field": "properties.label"}}},
         ],
     })
 
@@ -204,7 +268,8 @@ def locator(shapes: Iterable[Mapping[str, Any]], highlighted: set[str], legend: 
         "encoding": {"color": {"field": "properties.where", "type": "nominal", "title": None,
                                "scale": {"domain": domain, "range": [BLUE, "#dddddd"]},
                                "legend": {"orient": "bottom"}},
-                     "description": {"field": "properties.label"}},
+                     "description": {"field": "properties.label"},
+                     "tooltip": {"field": "properties.label"}},
     })
 
 
@@ -214,3 +279,23 @@ def attribute(spec: Spec | None) -> Markup | None:
     from jinja2.utils import htmlsafe_json_dumps
 
     return None if spec is None else htmlsafe_json_dumps(spec)
+
+
+def trend(rows: Sequence[Value], unit: str, description: str) -> Spec | None:
+    """A measure's recent values as a small line (a sparkline beside its latest value): no
+    axes, each point labelled on hover; None with fewer than two values to join."""
+    drawn = [r for r in rows if r.value is not None and not r.suppressed]
+    if len(drawn) < 2:
+        return None
+    points = [{"period": r.period, "y": r.value, "label": _label(r, unit)} for r in drawn]
+    return _spec(description, {
+        "height": 50,
+        "data": {"values": points},
+        "mark": {"type": "line", "color": BLUE, "strokeWidth": 2,
+                 "point": {"filled": True, "size": 30, "color": BLUE}},
+        "encoding": {
+            "x": {"field": "period", "type": "ordinal", "sort": [p["period"] for p in points],
+                  "axis": None},
+            "y": {"field": "y", "type": "quantitative", "axis": None, "scale": {"zero": False}},
+            "tooltip": {"field": "label"}, "description": {"field": "label"}},
+    })

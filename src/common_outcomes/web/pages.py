@@ -17,7 +17,7 @@ from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web import charts
 from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
-from common_outcomes.web.formats import words
+from common_outcomes.web.formats import better, words
 from common_outcomes.web.oidc import (
     FLOW_COOKIE,
     FLOW_LIFETIME,
@@ -36,6 +36,7 @@ from common_outcomes.web.security import (
     set_cookie,
 )
 from common_outcomes.web.site import Served
+from common_outcomes.web.story_checks import Subject
 
 router = APIRouter(include_in_schema=False)
 MAX_EMAIL = 320  # RFC 3696's longest address, and the state's column
@@ -162,6 +163,13 @@ async def home(request: Request, account: SignedIn) -> Response:
     return render(request, "home.html", workspaces=mine)
 
 
+@router.get("/docs")
+def api_docs(request: Request, account: SignedIn) -> Response:
+    """The API's documentation: Swagger UI over /api/v1/openapi.json, for signed-in users
+    (the page has its own Content Security Policy: security.DOCS_POLICY)."""
+    return render(request, "api_docs.html")
+
+
 @router.get("/w/{workspace}")
 async def overview(request: Request, ws: Workspace) -> Response:
     return await page(request, ws, "overview.html", lambda: {
@@ -211,10 +219,36 @@ def warm(ws: Served) -> None:
     if table is None:
         return
     for indicator in set(table.column("indicator_id").to_pylist()) & set(ws.indicators):
-        ws.derived("indicator", f"{indicator}|None|None",
-                   partial(_shown, ws, ws.indicators[indicator], ws.borough_code, None))
+        _default(ws, indicator)
     for area in (ws.borough_code, *(x["id"] for x in ws.map["localities"])):
         ws.latest(area)
+
+
+def _default(ws: Served, indicator: str) -> dict[str, Any]:
+    """An indicator page's default view: the borough, the indicator's usual period type."""
+    return ws.derived("indicator", f"{indicator}|None|None",
+                      partial(_shown, ws, ws.indicators[indicator], ws.borough_code, None))
+
+
+def curves(ws: Served, subject: Subject) -> dict[str, Any]:
+    """The curves a story is told about: an indicator's own, or each of a priority's
+    headline measures', in the borough by its usual period type (as its page shows first)."""
+    if subject.kind == "indicator":
+        ids = [subject.id]
+    else:
+        found = next(p for p in ws.map["priorities"] if p["id"] == subject.id)
+        ids = [m["id"] for m in found["measures"]]
+    drawn = []
+    for indicator in ids:
+        if indicator not in ws.indicators:
+            continue
+        view = _default(ws, indicator)
+        if view["charts"]["series"] is not None:
+            drawn.append({"id": indicator, "name": ws.indicators[indicator].name,
+                          "unit": ws.indicators[indicator].unit.value,
+                          "rows": view["series"], "spec": view["charts"]["series"],
+                          "period_type": view["period_type"]})
+    return {"curves": drawn, "charts": {"curves": bool(drawn)} if drawn else None}
 
 
 def _shown(ws: Served, about: Indicator, area: str, period_type: str | None
@@ -246,7 +280,8 @@ def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type:
     return {
         "series": charts.series(series, unit, (
             f"{name} in {area_name} by {kind}: the value for each period with its 95% "
-            "confidence interval, the baseline and the target trajectory where set.")),
+            "confidence interval, the baseline and the target trajectory where set."),
+            better(about.polarity.value)),
         "areas": charts.areas(areas, unit, benchmark, (
             f"{name}, {period}: each area's value with its 95% confidence interval, "
             "marked better, similar or worse than the benchmark, whose value is the "
@@ -261,14 +296,18 @@ def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]
     value = {r.area_code: r.value for r in areas if not r.suppressed}
     period = areas[0].period if areas else ""
     in_locality = {ward: value.get(loc) for ward, loc in ws.locality_of_ward().items()}
-    legend = words(about.unit.value).capitalize()
+    legend = f"{words(about.unit.value).capitalize()} ({better(about.polarity.value)})"
+    # One colour scale for both maps: the same shade means the same value on each.
+    drawn = [v for v in (*(value.get(s["properties"]["code"]) for s in ws.shapes),
+                         *in_locality.values()) if v is not None]
+    domain = (min(drawn), max(drawn)) if drawn else None
     return {
         "ward_map": charts.choropleth(ws.shapes, value, about.unit.value, legend, (
             f"Map of {ws.borough_name}'s wards, each shaded by its value of {about.name} in "
-            f"{period}; wards without a published value are grey.")),
+            f"{period}; wards without a published value are grey."), domain),
         "locality_map": charts.choropleth(ws.shapes, in_locality, about.unit.value, legend, (
             f"Map of {ws.borough_name}'s Family Hub localities, each locality's wards shaded "
-            f"by its value of {about.name} in {period}.")) if in_locality else None,
+            f"by its value of {about.name} in {period}."), domain) if in_locality else None,
     }
 
 
@@ -295,19 +334,71 @@ async def locality(request: Request, ws: Workspace, locality: str) -> Response:
     return await page(request, ws, "locality_page.html", lambda: _locality(ws, found))
 
 
+# A locality's trend: its newest values of the measure's usual period type.
+TREND_PERIODS = 8
+
+
 def _locality(ws: Served, found: dict[str, Any]) -> dict[str, Any]:
-    activities = [c for p in ws.map["priorities"] for c in p["chains"]
-                  if c["activity"] in found["activities"]]
-    unique = list({c["activity"]: c for c in activities}.values())
-    partners = sorted({d["partner_name"] for c in unique
+    """A Family Hub locality for its manager: each priority's headline measures here with
+    their trend, the borough's value and the locality's own target; then the activities the
+    workspace says run here (activities.yaml `localities:`), with the hubs they run from."""
+    here, borough = ws.latest(found["id"]), ws.latest(ws.borough_code)
+    trends = ws.derived("locality", found["id"], partial(_trends, ws, found["id"]))
+    groups = []
+    for p in ws.map["priorities"]:
+        rows = [_measure(ws, found, m, here, borough, trends) for m in p["measures"]]
+        groups.append({"priority": p, "rows": rows})
+    headline = {m["id"] for p in ws.map["priorities"] for m in p["measures"]}
+    others = [_measure(ws, found, {"id": k, "name": v.indicator_name, "targets": []}, here,
+                       borough, trends)
+              for k, v in sorted(here.items(), key=lambda kv: kv[1].indicator_name)
+              if k not in headline]
+    chains = {c["activity"]: c for p in ws.map["priorities"] for c in p["chains"]
+              if c["activity"] in found["activities"]}
+    serves = {a: [p for p in ws.map["priorities"]
+                  if any(c["activity"] == a for c in p["chains"])] for a in chains}
+    hubs = {h["id"]: h["name"] for h in found["hubs"]}
+    activities = [{"chain": c, "priorities": serves[a],
+                   "hubs": [hubs[h] for h in c["hubs"] if h in hubs]}
+                  for a, c in chains.items()]
+    partners = sorted({d["partner_name"] for c in chains.values()
                        for d in (c["lead"], *c["with_partners"])})
     wards = {w["code"] for w in found["wards"]}
     where = charts.locator(ws.shapes, wards, found["name"], (
         f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
         "filled in.")) if ws.shapes and wards else None
-    return {"ws": ws, "loc": found, "here": ws.latest(found["id"]),
-            "borough": ws.latest(ws.borough_code), "activities": unique,
-            "partners": partners, "charts": {"where": charts.attribute(where)}}
+    return {"ws": ws, "loc": found, "groups": groups, "others": others,
+            "activities": activities, "elsewhere": len(ws.map["localities"]) > 1,
+            "partners": partners,
+            # base.html loads Vega for a page with this (the trends are drawn by it too).
+            "charts": {"where": charts.attribute(where)}}
+
+
+def _trends(ws: Served, area: str) -> dict[str, list[rv.Value]]:
+    """Each indicator's newest values in an area, oldest first, in its usual period type."""
+    table = ws.in_area(area)
+    if table is None:
+        return {}
+    return {k: rv.series(table, k, area, usual)[-TREND_PERIODS:]
+            for k, usual in ws.usual_periods.items()}
+
+
+def _measure(ws: Served, found: dict[str, Any], measure: dict[str, Any],
+             here: dict[str, rv.Value], borough: dict[str, rv.Value],
+             trends: dict[str, list[rv.Value]]) -> dict[str, Any]:
+    """One measure's row on a locality page."""
+    key = measure["id"]
+    about = ws.indicators.get(key)
+    unit = about.unit.value if about else "percent"
+    trend = trends.get(key, [])
+    spark = charts.trend(trend, unit, (
+        f"{measure['name']} in {found['name']}: the newest {len(trend)} values, oldest "
+        "first.")) if trend else None
+    return {"id": key, "name": measure["name"], "unit": unit, "here": here.get(key),
+            "borough": borough.get(key), "trend": trend,
+            "spark": charts.attribute(spark),
+            "better": better(about.polarity.value) if about else "",
+            "targets": [t for t in measure["targets"] if t["area"] == found["id"]]}
 
 
 @router.get("/w/{workspace}/data")
