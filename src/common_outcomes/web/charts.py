@@ -223,28 +223,32 @@ def choropleth(shapes: Iterable[Mapping[str, Any]], values: Mapping[str, float |
     if not any(f["properties"]["value"] is not None for f in features):
         return None
     data = {"values": features, "format": {"type": "json"}}
+    layers: list[Spec] = [
+        # Shapes without a value in grey, each shape once (one label each); only when
+        # there are some (an empty layer is an unlabelled group to a screen reader).
+        {"transform": [{"filter": {"not": {"field": "properties.value", "valid": True}}}],
+         "mark": {"type": "geoshape", "fill": "#f3f2f1", "stroke": "#b1b4b6",
+                  "strokeWidth": 1},
+         "encoding": {"description": {"field": "properties.label"},
+                      "tooltip": {"field": "properties.label"}}},
+        {"transform": [{"filter": {"field": "properties.value", "valid": True}}],
+         "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1},
+         "encoding": {"color": {"field": "properties.value", "type": "quantitative",
+                                "title": legend, "scale": {
+                                    "scheme": "blues",
+                                    **({"domain": list(domain)} if domain else {})},
+                                "legend": {"format": _number_format(unit),
+                                           "orient": "right", "titleLimit": 0}},
+                      "description": {"field": "properties.label"},
+                      "tooltip": {"field": "properties.label"}}},
+    ]
+    if all(f["properties"]["value"] is not None for f in features):
+        layers.pop(0)
     return _spec(description, {
         "height": 360,
         "projection": {"type": "mercator"},
         "data": data,
-        "layer": [
-            # Shapes without a value in grey, each shape once (one label each).
-            {"transform": [{"filter": {"not": {"field": "properties.value", "valid": True}}}],
-             "mark": {"type": "geoshape", "fill": "#f3f2f1", "stroke": "#b1b4b6",
-                      "strokeWidth": 1},
-             "encoding": {"description": {"field": "properties.label"},
-                          "tooltip": {"field": "properties.label"}}},
-            {"transform": [{"filter": {"field": "properties.value", "valid": True}}],
-             "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1},
-             "encoding": {"color": {"field": "properties.value", "type": "quantitative",
-                                    "title": legend, "scale": {
-                                        "scheme": "blues",
-                                        **({"domain": list(domain)} if domain else {})},
-                                    "legend": {"format": _number_format(unit),
-                                               "orient": "right", "titleLimit": 0}},
-                          "description": {"field": "properties.label"},
-                          "tooltip": {"field": "properties.label"}}},
-        ],
+        "layer": layers,
     })
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import threading
-from datetime import date
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from datetime import date
 from typing import Any, TypeVar
 
 from fastapi import Request

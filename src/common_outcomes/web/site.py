@@ -4,9 +4,9 @@ results, re-read when `outcomes run` rewrites them), the state, and the page tem
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
