@@ -289,6 +289,7 @@ def pages_of(served: Served) -> list[str]:
         *(f"{base}/localities/{loc['id']}" for loc in served.map["localities"]),
         f"{base}/data",
         "/w/elsewhere",  # a workspace before its first load
+        "/docs",  # the API's documentation
     ]
 
 

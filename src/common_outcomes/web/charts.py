@@ -8,6 +8,7 @@ Nothing here knows about HTTP: a spec is a function of rows, so print can call t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -69,19 +70,27 @@ def _starts_year(period: str) -> bool:
 ROLLING = "12 months to "
 
 
+def _tick(period: str) -> str:
+    """A period as its axis names it: a rolling year by its last month (the axis's title
+    says they are rolling years)."""
+    return period.removeprefix(ROLLING)
+
+
 def _time_axis(periods: Sequence[str]) -> Spec:
-    """A period axis whose labels never run into each other: thinned to `_ticks`, level,
-    the outer two flush with the chart's edges, and dropped in turn by Vega where the chart
-    is too narrow even for those. Rolling years are labelled by their end (the title says
-    they are rolling years)."""
-    axis: Spec = {"labelAngle": 0, "values": _ticks(periods), "labelOverlap": "greedy",
-                  "labelSeparation": 8, "labelFlush": True}
-    title = "Period"
-    if periods and all(p.startswith(ROLLING) for p in periods):
-        title = "Rolling 12 months to"
-        axis["labelExpr"] = f"slice(datum.label, {len(ROLLING)})"
-    return {"field": "period", "type": "ordinal", "title": title, "sort": list(periods),
-            "axis": axis}
+    """A period axis (on each point's `tick`) whose labels never run into each other: a
+    tick at every period, a label only at `_ticks` (a year axis with quarter ticks, say),
+    level, the outer two flush with the chart's edges, and dropped in turn by Vega where the
+    chart is too narrow even for those. The labels are chosen by an expression, not the
+    axis's `values`, which Vega filters by position: at some widths it loses the first."""
+    rolling = bool(periods) and all(p.startswith(ROLLING) for p in periods)
+    labelled = [_tick(p) for p in _ticks(periods)]
+    return {"field": "tick", "type": "ordinal",
+            "title": "Rolling 12 months to" if rolling else "Period",
+            "sort": [_tick(p) for p in periods],
+            "axis": {"labelAngle": 0, "labelOverlap": "greedy", "labelSeparation": 8,
+                     "labelFlush": True,
+                     "labelExpr": f"indexof({json.dumps(labelled)}, datum.label) >= 0 "
+                                  "? datum.label : ''"}}
 
 
 def _label(row: Value, unit: str) -> str:
@@ -107,13 +116,16 @@ def series(rows: Sequence[Value], unit: str, description: str,
         return None
     points: list[Spec] = []
     for r in drawn:
-        points.append({"period": r.period, "measure": "Value", "y": r.value,
+        tick = _tick(r.period)
+        points.append({"period": r.period, "tick": tick, "measure": "Value", "y": r.value,
                        "lower": r.lower_95, "upper": r.upper_95, "label": _label(r, unit)})
         if r.target is not None:
-            points.append({"period": r.period, "measure": "Target trajectory", "y": r.target,
+            points.append({"period": r.period, "tick": tick, "measure": "Target trajectory",
+                           "y": r.target,
                            "label": f"{r.period}: target trajectory {number(r.target, unit)}"})
         if r.baseline is not None:
-            points.append({"period": r.period, "measure": "Baseline", "y": r.baseline,
+            points.append({"period": r.period, "tick": tick, "measure": "Baseline",
+                           "y": r.baseline,
                            "label": f"{r.period}: baseline {number(r.baseline, unit)}"})
     fmt = _number_format(unit)
     x = _time_axis([r.period for r in drawn])

@@ -15,11 +15,19 @@ tip.hidden = true
 tip.setAttribute('aria-hidden', 'true')
 document.body.append(tip)
 
-function show (text, x, y) {
-  if (text === undefined || text === null || text === '') {
+// Whether the pointer or the keyboard's focus put the label up: each takes down only its own
+// (the page scrolling to a focused shape moves what is under a still pointer).
+let shownBy = null
+
+function hide (by) {
+  if (shownBy === by) {
     tip.hidden = true
-    return
+    shownBy = null
   }
+}
+
+function show (by, text, x, y) {
+  shownBy = by
   tip.textContent = String(text)
   tip.hidden = false
   const width = tip.offsetWidth
@@ -30,11 +38,11 @@ function show (text, x, y) {
 }
 
 function pointed (handler, event, item, value) {
-  if (value === undefined || value === null || !event) {
-    tip.hidden = true
+  if (value === undefined || value === null || value === '' || !event) {
+    hide('pointer')
     return
   }
-  show(value, event.pageX, event.pageY)
+  show('pointer', value, event.pageX, event.pageY)
 }
 
 // A map's shapes are reachable by keyboard: each takes focus and shows its label.
@@ -43,10 +51,10 @@ function focusable (canvas) {
     shape.setAttribute('tabindex', '0')
     shape.addEventListener('focus', () => {
       const box = shape.getBoundingClientRect()
-      show(shape.getAttribute('aria-label'), box.left + window.scrollX + box.width / 2,
+      show('focus', shape.getAttribute('aria-label'), box.left + window.scrollX + box.width / 2,
         box.top + window.scrollY + box.height / 2)
     })
-    shape.addEventListener('blur', () => { tip.hidden = true })
+    shape.addEventListener('blur', () => hide('focus'))
   }
 }
 
