@@ -24,11 +24,11 @@ from common_outcomes.state import (
     narrative_problems,
 )
 from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
-from common_outcomes.web.pages import curves
 from common_outcomes.web.rendering import page, render
 from common_outcomes.web.security import CSRF_FIELD
 from common_outcomes.web.site import Served
 from common_outcomes.web.story_checks import KINDS, Subject, may_write, story_errors, subject_of
+from common_outcomes.web.views import curves
 
 router = APIRouter(include_in_schema=False)
 
@@ -114,10 +114,19 @@ def _story(request: Request, ws: Served, subject: Subject,
     choices = ws.period_choices(subject.indicators, {form.get("period", ""), action.period})
     return {"ws": ws, "subject": subject, "narratives": narratives, "latest": latest,
             "actions": written.actions, "periods": ws.periods(subject.indicators),
-            "period_groups": choices, **curves(ws, subject),
+            "period_groups": choices, **curves(ws, _drawn(ws, subject)),
             "partners": ws.partners, "statuses": ACTION_STATUSES,
             "may_write": account.may(ws.id, Role.CONTRIBUTOR), "errors": errors or {},
             "action": action, **form}
+
+
+def _drawn(ws: Served, subject: Subject) -> list[str]:
+    """The indicators whose curves a story page draws: an indicator's own, or a priority's
+    headline measures (its other outcome measures have their own pages)."""
+    if subject.kind == "indicator":
+        return [subject.id]
+    found = next(p for p in ws.map["priorities"] if p["id"] == subject.id)
+    return [m["id"] for m in found["measures"]]
 
 
 @router.post("/w/{workspace}/{kind}/{subject}/narrative")
