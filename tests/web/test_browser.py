@@ -263,3 +263,18 @@ def test_the_api_docs_draw_every_route_within_the_policy(server: str, browser: B
     page.locator(".opblock-body").first.wait_for()
     check(page, problems, "/docs")
     page.context.close()
+
+
+def test_a_phone_never_scrolls_a_page_sideways(server: str, browser: Browser,
+                                               example: Served) -> None:
+    """At 375 px a wide table scrolls in its own box (the locality tables, the actions
+    table), and nothing in it (a visually hidden caption) widens the page."""
+    page, problems = signed_in(browser, server, 375)
+    priority = example.map["priorities"][0]["id"]
+    for path in (*(f"/w/tower-hamlets/localities/{x['id']}" for x in example.map["localities"]),
+                 f"/w/tower-hamlets/priorities/{priority}/story"):
+        page.goto(server + path)
+        check(page, problems, path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+    assert page.locator(".app-actions-table").count() == 1  # the seeded action's
+    page.context.close()
