@@ -11,6 +11,7 @@ GOVUK  := node_modules/govuk-frontend/dist/govuk
 EXAMPLE := examples/tower-hamlets
 BUILD  := build
 DEMO_KEY := $(BUILD)/demo-pseudonymisation.key
+DEMO_WS := $(BUILD)/tower-hamlets/workspace
 
 .PHONY: install prerequisites demo test lint typecheck layers unit goldens builtins schema clean chromium provenance
 
@@ -63,7 +64,11 @@ demo: $(STAMP) $(NODE_STAMP)
 	@# account's sign-in and serves the app until stopped (Ctrl+C). `outcomes demo
 	@# --no-serve` builds without serving.
 	@echo "The strategy map is in $(BUILD)/tower-hamlets/strategy-map.html: open it in a browser."
-	$(BIN)/outcomes demo $(EXAMPLE) --key-file $(DEMO_KEY)
+	@# The demo's quarterly reviews change the strategy (an activity stopped, a target
+	@# revised): on a copy of the example, so that the example itself stays as written.
+	rm -rf $(DEMO_WS) && mkdir -p $(BUILD)/tower-hamlets
+	$(BIN)/python -c "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2], ignore=shutil.ignore_patterns('incoming', 'synth-truth', '.outcomes', '.synth-staging-*', 'history'))" $(EXAMPLE) $(DEMO_WS)
+	$(BIN)/outcomes demo $(DEMO_WS) --key-file $(DEMO_KEY)
 
 test: lint typecheck layers unit
 

@@ -10,7 +10,9 @@ quarters, rolling years), with 95% intervals, from every LA's loaded maternity p
       DuckDB backend -> engine.results.build_results -> the disclosure guard; in process,
       and as a whole process (cold: interpreter start, imports, workspace load included).
       At borough scale also `outcomes run` itself, on the maternity-only workspace and on a
-      workspace with every source loaded (every example indicator).
+      workspace with every source loaded (every example indicator). And the engine in
+      process with its roll-up in numpy as before engine/rollup.py, whose rows must be the
+      engine's exactly (counts exactly, values to 1e-9).
   (b) hand-written DuckDB SQL: counts by small area and month, rolled up to each level then
       into periods, intervals in numpy: the practical limit
   (c) pandas: vectorised groupby; and the same with a row-wise CI function (`df.apply`)
@@ -256,19 +258,24 @@ def finish(rolled: Sequence[tuple[Arrays, Sequence[Indicator]]], ci: Intervals =
 
 # --- (a) the engine -------------------------------------------------------------------------
 
-def engine(job: Job, steps: dict[str, list[float]]) -> Callable[[], pa.Table]:
-    """The engine's run over every LA's parts: plan, compile, stage one on DuckDB, stage two,
-    the disclosure guard; as engine/run.py does it, minus the cache and the write."""
+def engine(job: Job, steps: dict[str, list[float]], numpy: bool = False
+           ) -> Callable[[], pa.Table]:
+    """The engine's run over every LA's parts: plan, compile, stage one on DuckDB, the
+    roll-up (in the engine from London's scale, engine/rollup.py; with `numpy`, always in
+    numpy as before), the results, the disclosure guard; as engine/run.py does it, minus the
+    cache and the write."""
     import pyarrow as pa
 
-    from common_outcomes.engine import plan
+    from common_outcomes.engine import plan, rollup
     from common_outcomes.engine.backends import open_backend
     from common_outcomes.engine.publish import publishable
-    from common_outcomes.engine.results import Coverage, build_results
-    from common_outcomes.engine.run import about_of
+    from common_outcomes.engine.results import Coverage
+    from common_outcomes.engine.run import about_of, pass_results
     from common_outcomes.indicators.definitions import definitions_in
     from common_outcomes.project import Project
 
+    if numpy:
+        rollup.MIN_RECORDS = sys.maxsize  # the roll-up in numpy, as before engine/rollup.py
     project = Project.open(job.ws)
     about = about_of(project.workspace, project.framework.framework, project.disclosure)
     mine = {i.id for i in (*PASS_A, *PASS_B)}
@@ -280,8 +287,7 @@ def engine(job: Job, steps: dict[str, list[float]]) -> Callable[[], pa.Table]:
 
     def run() -> pa.Table:
         clock = time.perf_counter()
-        took = dict.fromkeys(("stage one (SQL)", "stage two (build_results)",
-                              "disclosure guard"), 0.0)
+        took = dict.fromkeys(("stages one and two (pass_results)", "disclosure guard"), 0.0)
 
         def lap(step: str) -> None:
             nonlocal clock
@@ -292,12 +298,10 @@ def engine(job: Job, steps: dict[str, list[float]]) -> Callable[[], pa.Table]:
         backend = open_backend("duckdb")
         tables = []
         for p in plan.plan_passes(definitions, parts):
-            counts = backend.run(plan.pass_query(p))
-            lap("stage one (SQL)")
             coverage = Coverage(rule.type if rule else None,
                                 frozenset(x for part in p.parts for x in part.periods))
-            table = build_results(counts, p.definitions, about, found, coverage)
-            lap("stage two (build_results)")
+            table = pass_results(backend, p, plan.pass_query(p), {}, about, found, coverage)
+            lap("stages one and two (pass_results)")
             tables.append(publishable(table, rules, {d.indicator for d in p.definitions
                                                      if d.open_until}))
             lap("disclosure guard")
@@ -489,6 +493,7 @@ def child(approach: str, job: Job, repeat: int, out: Path | None) -> None:
     steps: dict[str, list[float]] = {}
     makers: dict[str, Callable[[], Callable[[], object]]] = {
         "engine": lambda: engine(job, steps),
+        "engine-numpy": lambda: engine(job, steps, numpy=True),
         "sql": lambda: hand_sql(job),
         "pandas": lambda: pandas_way(job),
         "pandas-row-wise": lambda: pandas_way(job, row_wise),
@@ -521,10 +526,12 @@ class Approach:
 
 
 ENGINE, COLD = "(a) engine, in process", "(a) engine, whole process, cold"
+NUMPY = "(a) engine, in process, roll-up in numpy (as before engine/rollup.py)"
 BASE, PANDAS = "(b) hand-written DuckDB SQL + numpy", "(c) pandas, vectorised"
 FULL = "(a) `outcomes run`, every source and indicator, whole process, cold"
 APPROACHES = (
     Approach(ENGINE, "engine"),
+    Approach(NUMPY, "engine-numpy"),
     Approach(COLD, "engine", cold=True),
     Approach(BASE, "sql"),
     Approach(PANDAS, "pandas"),
@@ -575,8 +582,9 @@ def run_approach(a: Approach, job: Job, full: Path | None, repeat: int, workdir:
 def agree(workdir: Path, scale: str) -> int:
     """Every approach's rows, counts, values and 95% limits against the engine's (counts
     exactly, the rest to 1e-9 relative; a row the engine suppressed is compared by its
-    denominator only). Returns the engine's row count."""
+    denominator only, where the engine publishes that). Returns the engine's row count."""
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -585,6 +593,21 @@ def agree(workdir: Path, scale: str) -> int:
         {"indicator_id": "indicator"})
     mine = mine.select([*KEYS, *NUMBERS, "suppressed"]).sort_by(order)
     shown = ~np.asarray(mine["suppressed"])
+    # The roll-up in the engine against the roll-up in numpy: every column of every row.
+    whole = [(k, "ascending") for k in ("indicator_id", "area_code", "period_type", "period",
+                                         "breakdown")]
+    rolled = pq.read_table(workdir / f"{scale}-engine.parquet").sort_by(whole)
+    before = pq.read_table(workdir / f"{scale}-engine-numpy.parquet").sort_by(whole)
+    assert rolled.num_rows == before.num_rows, f"{scale}: the two roll-ups differ in rows"
+    for k in rolled.column_names:
+        if pa.types.is_floating(rolled.schema.field(k).type):
+            a = np.asarray(rolled[k].to_numpy(zero_copy_only=False), dtype=np.float64)
+            b = np.asarray(before[k].to_numpy(zero_copy_only=False), dtype=np.float64)
+            ok = np.isclose(a, b, rtol=0 if k in ("numerator", "denominator") else 1e-9,
+                            atol=0, equal_nan=True)
+            assert ok.all(), f"{scale}: the two roll-ups differ in {k} ({(~ok).sum()} rows)"
+        else:
+            assert rolled[k].equals(before[k]), f"{scale}: the two roll-ups differ in {k}"
     for other in ("sql", "pandas", "pandas-row-wise", "polars"):
         theirs = pq.read_table(workdir / f"{scale}-{other}.parquet").sort_by(order)
         assert theirs.num_rows == mine.num_rows, (
@@ -595,7 +618,8 @@ def agree(workdir: Path, scale: str) -> int:
         for k in NUMBERS:
             a = np.asarray(mine[k].to_numpy(zero_copy_only=False), dtype=np.float64)
             b = np.asarray(theirs[k].to_numpy(zero_copy_only=False), dtype=np.float64)
-            rows = np.ones(len(a), bool) if k == "denominator" else shown
+            # A denominator the engine hides (a small one, secondary suppression) is null.
+            rows = ~np.isnan(a) if k == "denominator" else shown
             ok = np.isclose(a[rows], b[rows], rtol=0 if k in ("numerator", "denominator")
                             else 1e-9, atol=0, equal_nan=True)
             assert ok.all(), f"{scale} {other}: {int((~ok).sum())} rows differ in {k}"

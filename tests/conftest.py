@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,57 @@ def copy_loaded(loaded_example: Path) -> Callable[[Path], Path]:
         return ws
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def cut_example(loaded_example: Path, tmp_path_factory: pytest.TempPathFactory
+                ) -> Callable[[date], Path]:
+    """The example's synthetic returns as extracts taken on a day (`cut`): loaded and run,
+    once per day asked for in the session."""
+    made: dict[date, Path] = {}
+
+    def make(end: date) -> Path:
+        if end not in made:
+            made[end] = _cut_workspace(loaded_example, tmp_path_factory.mktemp(f"cut-{end}"),
+                                       end)
+        return made[end]
+
+    return make
+
+
+def _cut_workspace(loaded: Path, root: Path, end: date) -> Path:
+    """A copy of the loaded example's strategy and returns as extracts taken on `end` would
+    hold them (rows dated after it by their source's period column gone, later dates in
+    other columns empty: a plan closed after it was still open), loaded and run."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from common_outcomes.project import Project
+
+    ws = root / "ws"
+    shutil.copytree(loaded, ws, ignore=shutil.ignore_patterns(".outcomes", "synth-truth"))
+    key = root / "key"
+    key.write_text(KEY_TEXT)
+    project = Project.open(ws)
+    for decl in project.sources.values():
+        if decl.period is None:
+            continue
+        for path in sorted((ws / "incoming").glob(decl.files)):
+            table = pq.read_table(path)
+            table = table.filter(pc.less_equal(table.column(decl.period.column),
+                                               pa.scalar(end, pa.date32())))
+            for i, field in enumerate(table.schema):
+                if pa.types.is_date(field.type):
+                    column = table.column(i)
+                    later = pc.greater(column, pa.scalar(end, field.type))
+                    table = table.set_column(i, field, pc.if_else(
+                        later, pa.scalar(None, field.type), column))
+            pq.write_table(table, path)
+    loaded_now = project.load_data(None, [], True, key)
+    assert loaded_now and all(r.status != "rejected" for r in loaded_now)
+    project.run()
+    return ws
 
 
 # Per-test timeouts (pytest-timeout; the default is pyproject.toml's `timeout`). A fixture made

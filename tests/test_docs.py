@@ -10,7 +10,7 @@ from common_outcomes.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(r'"((?:yaml|header|schema|file|ref|framework|workspace|geography|locality|'
                   r'priority|activity|indicator|target|baseline|csv|xlsx|parquet|xml|value|row|'
-                  r'expression|definition|comparator|derived)'
+                  r'expression|definition|comparator|derived|maturity)'
                   r'\.[a-z-]+)"')
 
 

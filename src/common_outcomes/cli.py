@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -100,12 +101,18 @@ def map_(
     workspace: Path = WORKSPACE,
     out_file: Path = typer.Option(..., "--out", help="Where to write the page or JSON."),
     format: MapFormat = typer.Option(MapFormat.html, "--format", help="html or json."),
+    as_of: str | None = typer.Option(None, "--as-of", help="The strategy as it stood on this "
+                                     "day (YYYY-MM-DD): later changes undone, only the "
+                                     "activities running that day."),
 ) -> None:
     """Write the strategy map: framework and priorities, contributions, golden threads, gaps."""
     from common_outcomes.project import Project
     from common_outcomes.reports.strategy_map import render_html
 
-    view = Project.view(workspace).map()
+    project = Project.view(workspace)
+    # With the published results when there are some: the same statuses as the pages.
+    view = (project if as_of is None else project.as_of(_day(as_of, "--as-of"))).map(
+        project.published())
     text = render_html(view) if format is MapFormat.html else json.dumps(view, indent=2) + "\n"
     _write_atomically(out_file, text)
     out.print(f"Wrote the strategy map to {escape(str(out_file))} "
@@ -355,6 +362,11 @@ def run(
               f"{len(result.indicators)} indicators computed, {len(result.published_only)} "
               f"with published figures only ({result.passes_computed} passes computed, "
               f"{result.passes_reused} unchanged since the last run).")
+    if result.periods_left_out or result.provisional:
+        # docs/methods.md, "Periods: complete, provisional, not yet due".
+        out.print(f"{result.periods_left_out:,} rows of periods the data do not cover (not yet "
+                  f"due, before the data, or part of a period) were left out; "
+                  f"{result.provisional:,} of a partly covered latest period are provisional.")
     if result.why_empty:
         out.print(f"{len(result.why_empty)} defined indicators have no figure:")
         for indicator, reason in sorted(result.why_empty.items()):
@@ -711,7 +723,13 @@ def demo(
         shutil.copy(path, workspace / "incoming" / "comparators" / path.name)
     _command("load", str(workspace), "--all", "--key-file", str(key_file))
     _command("run", str(workspace))
-    email, password = Project.view(workspace).demo_account(f"cli:{getpass.getuser()}")
+    project = Project.view(workspace)
+    email, password = project.demo_account(f"cli:{getpass.getuser()}")
+    project.demo_rounds(f"cli:{getpass.getuser()}")  # made once: the example's assessments
+    if project.demo_reviews():
+        out.print("Added two quarterly reviews; the second stopped an activity and revised a "
+                  f"target ({escape(str(workspace / 'history'))}).")
+        _command("run", str(workspace))  # the revised target into the results
     out.print(f"\nSign in at http://{host}:{port}/ as [bold]{email}[/bold] with the password "
               f"[bold]{escape(password)}[/bold] (new each time the demo is built).")
     if serving:
@@ -856,6 +874,100 @@ def users_grant(
 
     ws = Project.view(workspace).grant_role(email, role, f"cli:{getpass.getuser()}")
     out.print(f"{escape(email)} is now {escape(role)} in {escape(ws)}.")
+
+
+@users.command("grant-review")
+def users_grant_review(
+    workspace: Path = WORKSPACE,
+    email: str = typer.Option(..., "--email", help="The contributor's email address."),
+    priority: str = typer.Option(..., "--priority", help="The priority whose quarterly "
+                                 "reviews they may write."),
+) -> None:
+    """Let a contributor write the quarterly reviews of one priority (admins write any;
+    audited)."""
+    import getpass
+
+    from common_outcomes.project import Project
+
+    ws = Project.view(workspace).grant_review(email, priority, f"cli:{getpass.getuser()}")
+    out.print(f"{escape(email)} may now write the reviews of {escape(priority)} in "
+              f"{escape(ws)}.")
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{option} '{text}' is not a date; write it as YYYY-MM-DD, for "
+                        "example 2025-07-31.") from None
+
+
+strategy = typer.Typer(help="Changes to the strategy's YAML, with why and the review that "
+                       "decided them, and their history.", no_args_is_help=True)
+app.add_typer(strategy, name="strategy")
+
+
+@strategy.command("change")
+def strategy_change(
+    workspace: Path = WORKSPACE,
+    why: str = typer.Option(..., "--why", help="Why the strategy changes (kept in the "
+                            "history)."),
+    stop_activity: str | None = typer.Option(None, "--stop-activity", help="Stop this "
+                                             "activity on the effective day."),
+    start_activity: str | None = typer.Option(None, "--start-activity", help="Start (or "
+                                              "start again) this activity on the effective "
+                                              "day."),
+    revise_target: tuple[str, str, str, float] | None = typer.Option(
+        None, "--revise-target", metavar="INDICATOR AREA PERIOD VALUE",
+        help="Give this target (indicator, area, period) a new value."),
+    move_ward: tuple[str, str] | None = typer.Option(
+        None, "--move-ward", metavar="WARD LOCALITY", help="Move a ward to another locality."),
+    effective: str | None = typer.Option(None, "--effective", help="The day it takes effect "
+                                         "(YYYY-MM-DD; today when not given)."),
+    review: int | None = typer.Option(None, "--review", help="The number of the quarterly "
+                                      "review that decided it."),
+) -> None:
+    """Change the strategy's YAML (checked as `outcomes check` checks it before anything is
+    written) and record it in the workspace's history."""
+    import getpass
+
+    from common_outcomes.project import Project
+    from common_outcomes.strategy.changes import (
+        Change,
+        MoveWard,
+        ReviseTarget,
+        StartActivity,
+        StopActivity,
+    )
+
+    asked: list[Change] = [
+        *([StopActivity(stop_activity)] if stop_activity else []),
+        *([StartActivity(start_activity)] if start_activity else []),
+        *([ReviseTarget(*revise_target)] if revise_target else []),
+        *([MoveWard(*move_ward)] if move_ward else [])]
+    if len(asked) != 1:
+        raise UserError("Give one change: --stop-activity, --start-activity, --revise-target "
+                        "or --move-ward.")
+    day = date.today() if effective is None else _day(effective, "--effective")
+    made = Project.open(workspace).change_strategy(asked[0], why=why, effective=day,
+                                                   by=f"cli:{getpass.getuser()}",
+                                                   review=review)
+    out.print(f"{escape(made.what[0])} Recorded as change {made.number} in "
+              f"{escape(str(workspace / 'history'))}.")
+
+
+@strategy.command("history")
+def strategy_history(workspace: Path = WORKSPACE) -> None:
+    """List the strategy's changes: when each took effect, what, why, by whom, which review."""
+    from common_outcomes.project import Project
+
+    found = Project.view(workspace).strategy_history()
+    if not found:
+        out.print("The strategy has not been changed through outcomes yet.")
+    for c in found:
+        review = f" (review {c.review})" if c.review else ""
+        out.print(f"{c.number}. {c.effective.isoformat()}{review}: {escape(' '.join(c.what))} "
+                  f"Why: {escape(c.why.rstrip('.'))}. By {escape(c.by)}.")
 
 
 def _version(value: bool) -> None:

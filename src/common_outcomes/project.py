@@ -15,9 +15,11 @@ import json
 import os
 import re
 import secrets
+import shutil
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,7 @@ from common_outcomes.documents import DocumentModel
 from common_outcomes.engine import Progress as RunProgress
 from common_outcomes.engine import Scope as RunScope
 from common_outcomes.engine import compute, explain, why_empty
+from common_outcomes.engine.backends.spark import DATA as SPARK_DATA
 from common_outcomes.engine.publish import (
     EXPORTS,
     DisclosureError,
@@ -52,20 +55,38 @@ from common_outcomes.engine.publish import (
     publishable,
     write_results,
 )
-from common_outcomes.errors import Issues, Severity, UserError
+from common_outcomes.errors import Issue, Issues, Location, Severity, UserError, display_path
 from common_outcomes.framework.load import (
     LoadedFramework,
     available_frameworks,
     load_framework,
     release_to_check_against,
 )
+from common_outcomes.framework.maturity import (
+    MATURITY_KINDS,
+    SYSTEM_LAYER,
+    MaturityFeaturesDocument,
+    MaturityModel,
+    maturity_model,
+)
 from common_outcomes.framework.models import FRAMEWORK_KINDS, Indicator
 from common_outcomes.geography.boundaries import ward_shapes, write_boundaries
 from common_outcomes.ids import SLUG_PATTERN
 from common_outcomes.indicators.definitions import DEFINITION_KINDS, definitions_in
 from common_outcomes.periods import parse_any_period
-from common_outcomes.reports.strategy_map import strategy_map
+from common_outcomes.reference import write_atomically
+from common_outcomes.reports import results_view
+from common_outcomes.reports.results_view import ALL
+from common_outcomes.reports.strategy_map import strategy_map, with_status
 from common_outcomes.results import table as results
+from common_outcomes.results.coverage import (
+    Honest,
+    Part,
+    honest_periods,
+    located,
+    sources_of,
+    unjudged,
+)
 from common_outcomes.strategy import (
     KINDS,
     Workspace,
@@ -73,7 +94,9 @@ from common_outcomes.strategy import (
     check_workspace,
     load_workspace,
 )
-from common_outcomes.strategy.load import FRAMEWORKS
+from common_outcomes.strategy import changes as edits
+from common_outcomes.strategy import history as past
+from common_outcomes.strategy.load import FRAMEWORKS, workspace_files
 from common_outcomes.synth.run import Progress, SynthResult
 from common_outcomes.synth.run import synthesize as synthesize_into
 from common_outcomes.synth.spec import SynthSpec
@@ -82,7 +105,9 @@ from common_outcomes.tracking.comparators import Revision, with_comparators
 from common_outcomes.tracking.targets import apply_tracking
 
 if TYPE_CHECKING:
-    from common_outcomes.state import State
+    from common_outcomes.state import RoundFeature, State
+    from common_outcomes.synth.run import Progress, SynthResult
+    from common_outcomes.synth.spec import SynthSpec
 
 DEMO_EMAIL = "demo@example.org"
 # Beside the results: the published figures newer releases revised, in the last run.
@@ -90,6 +115,32 @@ REVISIONS = "revisions.csv"
 REVISION_COLUMNS = ("indicator", "area_code", "area_name", "period", "old_value",
                     "old_release", "new_value", "new_release")
 SOURCE_ID = re.compile(SLUG_PATTERN)
+# The demo's quarterly reviews (invented): of the example's second priority; the second stops
+# an activity and revises a target.
+DEMO_PRIORITY = "ready-for-school"
+DEMO_STOPPED = "stay-and-play-sessions"
+DEMO_TARGET = ("good-level-of-development", "E09000030", "2027/28", 72.5)
+DEMO_REVIEWS = (
+    {"learned": "Two-year-old reviews reach most children, but take-up of funded places is "
+                "lowest in the wards with most families eligible.",
+     "decisions": "Family Hubs follow up every eligible family who has not taken up a funded "
+                  "place within a term.",
+     "action": "Follow up eligible families without a funded place, through Family Hubs.",
+     "partner": "early-help"},
+    {"learned": "Stay and play sessions are well attended, but the families who attend are "
+                "not those whose children are behind at two; the good level of development "
+                "has not moved in three years.",
+     "decisions": "Stop stay and play sessions and move their staff to the early language "
+                  "programme; revise the borough's good level of development target to a "
+                  "level the trend supports.",
+     "action": "Move the stay and play staff to the early language programme.",
+     "partner": "early-help"},
+)
+# What a review keeps of each published row it saw.
+SNAPSHOT_COLUMNS = ("indicator_id", "indicator_name", "area_code", "area_name", "area_type",
+                    "period", "period_type", "period_end", "numerator", "denominator", "value",
+                    "lower_95", "upper_95", "value_note", "suppressed", "target",
+                    "target_status", "compared_to_benchmark")
 
 
 @dataclass(frozen=True)
@@ -131,6 +182,8 @@ class RunResult:
     why_empty: dict[str, str]
     revisions: tuple[Revision, ...] = ()  # published figures a newer release revised
     revisions_path: Path | None = None  # where they are listed (CSV), when there are any
+    periods_left_out: int = 0  # rows of periods the data do not cover (results/coverage.py)
+    provisional: int = 0  # rows of a partly covered latest period, flagged provisional
 
 
 @dataclass(frozen=True)
@@ -154,6 +207,8 @@ class Project:
     indicators: Mapping[str, Indicator]
     disclosure: results.Disclosure
     results_path: Path
+    # The system conditions' maturity model: the framework's, with the workspace's features.
+    maturity: MaturityModel = field(default_factory=MaturityModel)
 
     # Making one. ------------------------------------------------------------------------
 
@@ -161,7 +216,8 @@ class Project:
     def check(cls, folder: Path) -> Checked:
         """Load and check a workspace. Bad YAML becomes issues, never an exception."""
         issues = Issues()
-        workspace = load_workspace(folder, issues, {**SOURCE_KINDS, **DEFINITION_KINDS})
+        workspace = load_workspace(folder, issues,
+                                   {**SOURCE_KINDS, **DEFINITION_KINDS, **MATURITY_KINDS})
         if workspace is None:
             return Checked(folder, issues, None)
         available = available_frameworks([folder / FRAMEWORKS])
@@ -182,7 +238,8 @@ class Project:
         definitions = [d for d in definitions_in(workspace.extras) if d.source in sources]
         return Checked(folder, issues, cls(
             folder, workspace, framework, issues, sources, indicators,
-            results.disclosure_of(definitions, sources), results.path_in(folder)))
+            results.disclosure_of(definitions, sources), results.path_in(folder),
+            _maturity(workspace, framework, issues)))
 
     @classmethod
     def open(cls, folder: Path) -> Project:
@@ -207,9 +264,67 @@ class Project:
     def ok(self) -> bool:
         return not self.issues.has_errors
 
-    def map(self) -> dict[str, Any]:
-        """The strategy map's view-model."""
-        return strategy_map(self.workspace, self.framework.framework, self.issues)
+    def map(self, published: Published | None = None) -> dict[str, Any]:
+        """The strategy map's view-model; with the published results, each measure's latest
+        status too (`outcomes map` and the pages draw the same diagrams from it)."""
+        view = strategy_map(self.workspace, self.framework.framework, self.issues)
+        if published is None:
+            return view
+        usual = {k: i.period_type.value for k, i in self.indicators.items()}
+        latest = results_view.latest(published.table, self.workspace.settings.borough.code,
+                                     usual)
+        return with_status(view, latest, published.withheld)
+
+    # The strategy over time. --------------------------------------------------------------
+
+    def change_strategy(self, change: edits.Change, *, why: str, by: str,
+                        effective: date, review: int | None = None
+                        ) -> past.StrategyChange:
+        """`outcomes strategy change`, and a review's strategy changes in the app: the YAML
+        edited, checked as `outcomes check` checks it before anything is written (a change
+        that would fail is refused and nothing is written), then recorded in the history
+        with why, by whom and the review that decided it, and written."""
+        if not why.strip():
+            raise UserError("Say why the strategy changes (--why): the history keeps the "
+                            "reason with the change.")
+        edited = edits.edit(self.folder, change, effective)
+        if not edited:
+            raise UserError(f"{edits.describe(change, effective)[:-1]} already; "
+                            "the change would change nothing.")
+        with tempfile.TemporaryDirectory(prefix="outcomes-change-") as tmp:
+            copy = _copy_strategy(self.folder, Path(tmp), {
+                p.relative_to(self.folder).as_posix(): after for p, (_, after) in edited.items()})
+            checked = Project.check(copy)
+            # Said at the real file's line: the edited text has the same lines there.
+            errors = [_moved(i, copy, self.folder) for i in checked.issues.sorted()
+                      if i.severity is Severity.ERROR]
+            if errors:
+                first = errors[0]
+                raise UserError(
+                    f"The change was refused and nothing was written: it would make "
+                    f"'outcomes check' fail ({first.code}: {first.message})", errors)
+        made = past.record(self.folder, recorded=datetime.now(UTC), effective=effective,
+                              by=by, why=why, review=review,
+                              what=(edits.describe(change, effective),),
+                              files=edited)
+        for path, (_, after) in edited.items():
+            write_atomically(path, after.encode())
+        return made
+
+    def strategy_history(self) -> list[past.StrategyChange]:
+        """Every change recorded in the workspace's history, oldest first."""
+        return past.changes(self.folder)
+
+    def as_of(self, day: date) -> Project:
+        """The strategy as it stood on `day`: the changes that took effect after it undone,
+        and only the activities running that day."""
+        with tempfile.TemporaryDirectory(prefix="outcomes-as-of-") as tmp:
+            then = Project.view(_copy_strategy(self.folder, Path(tmp),
+                                               past.files_as_of(self.folder, day)))
+        workspace = replace(then.workspace, folder=self.folder, activities=tuple(
+            a for a in then.workspace.activities if a.running_on(day)))
+        return replace(then, folder=self.folder, workspace=workspace,
+                       results_path=self.results_path)
 
     # Data in. ---------------------------------------------------------------------------
 
@@ -280,10 +395,13 @@ class Project:
         computed = compute(self.folder, self.workspace, self.framework.framework,
                            dict(self.sources), self.disclosure, progress, engine, settings,
                            scope)
-        published = with_comparators(computed.table, self.folder, dict(self.sources),
+        # Spark may read a copy of the store elsewhere (--data): so does the coverage step.
+        data = (settings or {}).get(SPARK_DATA) if engine == "spark" else None
+        honest = self._honest(computed.table, scope, data)
+        published = with_comparators(honest.table, self.folder, dict(self.sources),
                                      dict(self.indicators),
                                      self.workspace.settings.borough.code)
-        table = results.within(self._tracked(published.table), *window)
+        table = results.within(unjudged(self._tracked(published.table)), *window)
         written = publishable(table, self.disclosure.rules, self.disclosure.stocks)
         results.write(self.results_path, written)
         revised = self.results_path.with_name(REVISIONS)
@@ -298,8 +416,24 @@ class Project:
         return RunResult(self.results_path, table.num_rows, sorted(mine),
                          computed.without_data, computed.passes_computed,
                          computed.passes_reused, sorted(held - mine),
-                         why_empty(self.folder, self.workspace, computed.table, written, scope),
-                         published.revisions, revised if published.revisions else None)
+                         why_empty(self.folder, self.workspace, honest.table, written, scope),
+                         published.revisions, revised if published.revisions else None,
+                         honest.dropped, honest.provisional)
+
+    def _honest(self, table: pa.Table, scope: RunScope | None, data: str | None = None
+                ) -> Honest:
+        """The engine's rows of periods the data cover (results/coverage.py), over the
+        store's current parts or the scope's (read at `data` when the store's copy is
+        there)."""
+        definitions = definitions_in(self.workspace.extras)
+        names = sorted({s for d in definitions for s in sources_of(d)} & set(self.sources))
+        parts: dict[str, list[Part]] = (
+            {name: list(scope.parts.get(name, ())) for name in names} if scope is not None
+            else {name: list(self.store.current_files(name)) for name in names})
+        if data is not None:
+            parts = {name: list(located(found, self.store.root, data))
+                     for name, found in parts.items()}
+        return honest_periods(table, definitions, self.sources, parts)
 
     def _tracked(self, table: pa.Table) -> pa.Table:
         # After the comparators, so that a published borough figure gets baselines and
@@ -378,6 +512,49 @@ class Project:
                 withheld[indicator] = str(refused)
         return Published(pa.concat_tables(shown) if shown else table.slice(0, 0), withheld)
 
+    def quarters(self) -> list[str]:
+        """The quarters a review may be of: those the published results have, newest first."""
+        published = self.published()
+        if published is None:
+            return []
+        t = published.table
+        quarters = t.filter(pc.equal(t.column("period_type"), "quarter"))
+        ends = dict(zip(quarters.column("period").to_pylist(),
+                        quarters.column(results.PERIOD_END).to_pylist(), strict=True))
+        return sorted(ends, key=lambda q: ends[q], reverse=True)
+
+    def snapshot(self, indicators: frozenset[str], quarter: str) -> list[dict[str, Any]]:
+        """What the data showed a review of `quarter`, to be kept as it was: for each
+        indicator, the borough's and its localities' published rows (no breakdown) of the
+        latest period of its own period type that ended by the quarter's end."""
+        try:
+            end = parse_any_period(quarter).end
+        except ValueError:
+            raise UserError(f"'{quarter}' is not a quarter; write it as 2025/26 Q1.") from None
+        published = self.published()
+        if published is None:
+            return []
+        t = published.table
+        t = t.filter(pc.and_(pc.is_in(t.column(results.INDICATOR_ID),
+                                      pa.array(sorted(indicators), pa.string())),
+                             pc.is_in(t.column("area_type"), pa.array(["la", "locality"]))))
+        kept: list[dict[str, Any]] = []
+        for row in t.to_pylist():
+            found = self.indicators.get(row[results.INDICATOR_ID])
+            if (row["breakdown"] != ALL or found is None
+                    or row["period_type"] != found.period_type.value
+                    or row[results.PERIOD_END] > end):
+                continue
+            kept.append({k: row[k] for k in SNAPSHOT_COLUMNS})
+        latest: dict[str, date] = {}
+        for row in kept:
+            latest[row[results.INDICATOR_ID]] = max(row[results.PERIOD_END], latest.get(
+                row[results.INDICATOR_ID], row[results.PERIOD_END]))
+        newest = [{**r, results.PERIOD_END: r[results.PERIOD_END].isoformat()}  # JSON as kept
+                  for r in kept if r[results.PERIOD_END] == latest[r[results.INDICATOR_ID]]]
+        return sorted(newest, key=lambda r: (r[results.INDICATOR_ID], r["area_type"] != "la",
+                                             r["area_name"]))
+
     def results_version(self) -> int:
         """Changes whenever `outcomes run` rewrites the results (a cache key for the web
         app)."""
@@ -420,6 +597,21 @@ class Project:
             state.close()
         return workspace
 
+    def grant_review(self, email: str, priority: str, actor: str,
+                     url: str | None = None) -> str:
+        """`outcomes users grant-review`: let a contributor write the quarterly reviews of
+        one of this workspace's priorities (audited)."""
+        if priority not in {p.id for p in self.workspace.priorities}:
+            known = ", ".join(p.id for p in self.workspace.priorities)
+            raise UserError(f"There is no priority '{priority}'; the workspace has: {known}.")
+        workspace = self.workspace.settings.id
+        state = self.open_state(self.folder, url)
+        try:
+            state.grant_review(email, workspace, "priority", priority, actor)
+        finally:
+            state.close()
+        return workspace
+
     def demo_account(self, actor: str, url: str | None = None) -> tuple[str, str]:
         """`outcomes demo`: an admin account in this workspace with a new random password
         each time (added, or its password replaced; audited); returns the email and the
@@ -439,6 +631,72 @@ class Project:
         finally:
             state.close()
         return DEMO_EMAIL, password
+
+    # Self-assessment rounds of the system conditions. ---------------------------------------
+
+    def round_features(self) -> tuple[RoundFeature, ...]:
+        """The maturity model's features as a new round rates them (the model as it is now;
+        a round keeps them, so it reads the same after the model changes)."""
+        from common_outcomes.state import RoundFeature  # see open_state
+
+        levels = tuple(x.id for x in self.maturity.levels)
+        return tuple(RoundFeature(f.id, f.condition, f.name, levels)
+                     for f in self.maturity.features)
+
+    def demo_rounds(self, actor: str, url: str | None = None) -> int:
+        """`outcomes demo`: two completed self-assessment rounds of invented ratings by
+        several partners' respondents, moderated, with movement between them (made once;
+        nothing when the workspace has rounds already). Returns the rounds made."""
+        from common_outcomes.state.demo import demo_rounds  # see open_state
+
+        state = self.open_state(self.folder, url)
+        try:
+            return demo_rounds(state, self.workspace.settings.id, self.round_features(),
+                               {p.id for p in self.workspace.partners}, DEMO_EMAIL, actor)
+        finally:
+            state.close()
+
+    def demo_reviews(self, url: str | None = None) -> int:
+        """`outcomes demo`: two signed-off quarterly reviews of the example's second priority
+        (invented), an action from each, and the second review's strategy changes applied to
+        the workspace and recorded in its history: an activity stopped and a target revised.
+        Nothing is added when the workspace has reviews already. Returns the reviews added."""
+        from common_outcomes.state import ActionFields, ReviewFields  # see open_state
+
+        quarters = self.quarters()
+        workspace = self.workspace.settings.id
+        state = self.open_state(self.folder, url)
+        try:
+            account = state.account_of(DEMO_EMAIL)
+            if account is None or len(quarters) < 2 or state.reviews(workspace):
+                return 0
+            about = next(p for p in self.workspace.priorities if p.id == DEMO_PRIORITY)
+            # As the app's review does: its measures and its activities' outcome measures.
+            indicators = frozenset(about.measures) | {
+                link.indicator for a in self.workspace.activities if about.id in a.priorities
+                for link in a.outcome_measures}
+            today = date.today()
+            for number, (quarter, said) in enumerate(zip(quarters[1::-1], DEMO_REVIEWS,
+                                                         strict=True), start=1):
+                # A quarter apart (the synthetic data may run past today: never later).
+                held = min(today - timedelta(days=91 * (2 - number)),
+                           parse_any_period(quarter).end + timedelta(days=45))
+                review = state.add_review(account, workspace, ReviewFields(
+                    "priority", about.id, quarter, held, said["learned"], said["decisions"]),
+                    self.snapshot(indicators, quarter))
+                state.add_action(account, workspace, "priority", about.id, ActionFields(
+                    quarter, said["action"], DEMO_EMAIL, said["partner"],
+                    held + timedelta(days=60), "open"), "review", str(review.number))
+                if number == 2:
+                    why = "Review 2 decided it: " + said["decisions"]
+                    self.change_strategy(edits.StopActivity(DEMO_STOPPED), why=why,
+                                         by=DEMO_EMAIL, effective=held, review=review.number)
+                    self.change_strategy(edits.ReviseTarget(*DEMO_TARGET), why=why,
+                                         by=DEMO_EMAIL, effective=held, review=review.number)
+                state.sign_review(account, workspace, review.number)
+            return 2
+        finally:
+            state.close()
 
     # What needs no workspace read (a folder, or nothing at all). ----------------------------
 
@@ -480,6 +738,8 @@ class Project:
     def synthesize(folder: Path, spec: SynthSpec, *, force: bool = False,
                    progress: Progress | None = None) -> SynthResult:
         """`outcomes synth`: synthetic partner data into the workspace's incoming folder."""
+        # Imported here: the generator is not needed by `outcomes run` or `check`.
+
         return synthesize_into(folder, spec, force=force, progress=progress)
 
     @staticmethod
@@ -490,7 +750,7 @@ class Project:
     @staticmethod
     def document_kinds() -> dict[str, type[DocumentModel]]:
         """Every YAML kind the product reads, for `outcomes schema`."""
-        return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS, **DEFINITION_KINDS}
+        return {**FRAMEWORK_KINDS, **KINDS, **SOURCE_KINDS, **DEFINITION_KINDS, **MATURITY_KINDS}
 
     @staticmethod
     def json_schemas() -> dict[str, str]:
@@ -502,6 +762,42 @@ class Project:
             schema["title"] = f"common-outcomes {kind} (version {max(model.VERSIONS)})"
             out[kind] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
         return out
+
+
+def _maturity(workspace: Workspace, framework: LoadedFramework, issues: Issues
+              ) -> MaturityModel:
+    """The framework's maturity model and the workspace's own features, checked."""
+    system = [o for o in framework.framework.outcomes if o.layer == SYSTEM_LAYER]
+    return maturity_model(
+        framework.maturity,
+        [d for d in workspace.extras if isinstance(d.model, MaturityFeaturesDocument)],
+        {o.id: o.statement for o in system}, {i.id for o in system for i in o.indicators},
+        {i.id for i in workspace.indicators}, issues)
+
+
+def _moved(issue: Issue, copy: Path, folder: Path) -> Issue:
+    where = issue.location
+    if where is None or not Path(where.file).resolve().is_relative_to(copy.resolve()):
+        return issue
+    real = folder / Path(where.file).resolve().relative_to(copy.resolve())
+    return issue.at(Location(display_path(real), where.line, where.column))
+
+
+def _copy_strategy(folder: Path, into: Path, texts: Mapping[str, str]) -> Path:
+    """The workspace's strategy files (and the frameworks it brings) copied into `into`,
+    with `texts` (relative path -> text) in place of those files: a workspace to check or
+    show without touching the real one."""
+    copy = into / folder.name
+    for path in workspace_files(folder):
+        target = copy / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    if (folder / FRAMEWORKS).is_dir():
+        shutil.copytree(folder / FRAMEWORKS, copy / FRAMEWORKS)
+    for relative, text in texts.items():
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (copy / relative).write_text(text, encoding="utf-8")
+    return copy
 
 
 def _window(first: str | None, last: str | None) -> tuple[date | None, date | None]:

@@ -154,11 +154,51 @@ DEFECTS = [
                                    "  - indicator: early-booking\n    source: maternity\n",
                                    "  - indicator: early-booking\n    source: maternty  # SRC\n"),
            "SRC"),
+    Defect("activity that stops before it starts", "activity.dates", "activities.yaml",
+           lambda ws: replace_once(ws / "activities.yaml",
+                                   "    name: Group parenting programmes\n    start: 2024-04-01\n",
+                                   "    name: Group parenting programmes\n    start: 2024-04-01\n"
+                                   "    end: 2024-03-01  # STOPS-EARLY\n"),
+           "STOPS-EARLY"),
     Defect("framework version the workspace cannot use", "framework.unavailable",
            "workspace.yaml",
            lambda ws: replace_once(ws / "workspace.yaml", "framework: london-cof@1.0",
                                    "framework: london-cof@9.9"),
            "framework: london-cof@9.9"),
+    # The maturity model (the workspace's own features, maturity.yaml; the framework's own
+    # file is checked the same way: tests/check/test_maturity.py).
+    Defect("maturity feature for an unknown condition", "maturity.unknown-condition",
+           "maturity.yaml",
+           lambda ws: replace_once(ws / "maturity.yaml", "  - condition: family-voice\n",
+                                   "  - condition: family-voices\n"),
+           "family-voices"),
+    Defect("maturity level without its descriptor", "maturity.missing-descriptor",
+           "maturity.yaml",
+           lambda ws: (replace_once(ws / "maturity.yaml", "        levels:\n",
+                                    "        levels:  # MISSING-DESCRIPTOR\n"),
+                       replace_once(ws / "maturity.yaml", "          embedded: Families who "
+                                    "speak any of the borough's main languages find, use and "
+                                    "shape help as easily as English speakers.\n", "")),
+           "MISSING-DESCRIPTOR"),
+    Defect("maturity descriptor for a level the model has not", "maturity.unknown-level",
+           "maturity.yaml",
+           lambda ws: replace_once(ws / "maturity.yaml", "          maturing: Family Hubs",
+                                   "          excellent: Beyond.  # UNKNOWN-LEVEL\n"
+                                   "          maturing: Family Hubs"),
+           "UNKNOWN-LEVEL"),
+    Defect("maturity evidence from an unknown indicator", "maturity.unknown-indicator",
+           "maturity.yaml",
+           lambda ws: replace_once(ws / "maturity.yaml",
+                                   "evidence: [families-feel-listened-to]",
+                                   "evidence: [families-feel-listend-to]"),
+           "families-feel-listend-to"),
+    Defect("maturity feature declared twice", "maturity.duplicate-feature", "maturity.yaml",
+           lambda ws: append(ws / "maturity.yaml",
+                             "      - feature: shared-vision  # DUPLICATE-FEATURE\n"
+                             "        name: The framework's feature again\n"
+                             "        levels: {emerging: a, developing: b, maturing: c, "
+                             "embedded: d}\n"),
+           "DUPLICATE-FEATURE"),
 ]
 
 

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
@@ -313,6 +313,7 @@ def _leaks(rows: list[Row], rules: Mapping[str, Rule]) -> Iterator[str]:
             yield f"{_name(c)} shows {x:g} of {n:g}: the {n - x:g} left out are a small count"
     with_denominators = {c["indicator_id"] for c in cells if c["denominator"] is not None}
     for members in _families(cells, rules):
+        yield from _differences(members, rules)
         hidden = [m for m in members if m["hidden"]]
         if len(hidden) == 1:
             yield f"{_name(hidden[0])} is the only hidden cell of a family that adds up"
@@ -334,11 +335,46 @@ def _leaks(rows: list[Row], rules: Mapping[str, Rule]) -> Iterator[str]:
             yield f"{_name(copies[0])}'s denominator is hidden in one row and shown in another"
 
 
+def _differences(members: list[Row], rules: Mapping[str, Rule]) -> Iterator[str]:
+    """A published head minus its published members is the hidden members plus what no
+    member covers (records with no small area): it must not be a small count, for the
+    numerators, the denominators or a proportion's complements."""
+    head, *parts = members
+    rule = rules.get(str(head["indicator_id"]))
+    if head["published"] or rule is None or rule.base:
+        return
+
+    def left(count: Callable[[Row], object], shown: Callable[[Row], bool]) -> float | None:
+        values = [count(m) for m in (head, *(p for p in parts if shown(p)))]
+        if not all(isinstance(v, float) for v in values):
+            return None
+        return float(values[0]) - sum(float(v) for v in values[1:])  # type: ignore[arg-type]
+
+    def complement(c: Row) -> object:
+        x, n = c["numerator"], c["denominator"]
+        return n - x if isinstance(x, float) and isinstance(n, float) else None
+
+    published = {"numerator": (lambda c: c["numerator"], lambda c: not c["hidden"]),
+                 "denominator": (lambda c: c["denominator"],
+                                 lambda c: not (c["hidden"] and c["denominator"] is None))}
+    if head["method"] == "Wilson score":
+        published["complement"] = (complement, lambda c: not c["hidden"])
+    for name, (count, shown) in published.items():
+        if not shown(head):
+            continue
+        d = left(count, shown)
+        if d is not None and 1 <= d <= rule.below:
+            yield f"{_name(head)} minus its published parts leaves a {name} of {d:g}"
+
+
 def _families(cells: list[Row], rules: Mapping[str, Rule]) -> Iterator[list[Row]]:
-    """Each parent with the children that add up to it: areas, breakdowns and periods."""
+    """Each parent with the children that add up to it: areas, breakdowns and periods; and
+    an area with all the areas of one type further down (the borough and all its wards).
+    The head comes first."""
     at = {(c["indicator_id"], c["period_type"], c["period"], c["breakdown"], c["area_code"]): c
           for c in cells}
     groups: dict[tuple[object, ...], list[Row]] = defaultdict(list)
+    near: dict[tuple[object, ...], list[Row]] = defaultdict(list)
     series: dict[tuple[object, ...], list[Row]] = defaultdict(list)
     for c in cells:
         here = (c["indicator_id"], c["period_type"], c["period"])
@@ -346,6 +382,13 @@ def _families(cells: list[Row], rules: Mapping[str, Rule]) -> Iterator[list[Row]
         if parent is not None:
             groups["area", id(parent)].append(parent)
             groups["area", id(parent)].append(c)
+            # The parent with its children of this type, a family if some are further down.
+            near["below", id(parent), c["area_type"]] += [parent, c]
+        # Every area further up, through another one.
+        up = parent and at.get((*here, c["breakdown"], parent["parent_code"]))
+        while up is not None:
+            groups["below", id(up), c["area_type"]] += [up, c]
+            up = at.get((*here, c["breakdown"], up["parent_code"]))
         total = at.get((*here, "all", c["area_code"]))
         if c["breakdown"] != "all" and total is not None:
             dimension = str(c["breakdown"]).split(": ")[0]
@@ -361,6 +404,8 @@ def _families(cells: list[Row], rules: Mapping[str, Rule]) -> Iterator[list[Row]
                 inside = [c for c in children if _inside(c, p)]
                 if inside and _tiled_by(p, str(ctype)):
                     groups["period", id(p), ctype] += [p, *inside]
+    for key in set(near) & set(groups):
+        groups[key] = [*near[key], *groups[key]]
     for members in groups.values():
         yield list({id(m): m for m in members}.values())
 
@@ -384,8 +429,9 @@ def _inside(child: Row, parent: Row) -> bool:
 
 def _read(r: Row) -> Row:
     """A row from any format as Python values: numbers, dates, True/False, None for blank."""
-    c: Row = {k: _text(r.get(k)) for k in ("indicator_id", "area_code", "parent_code", "period",
-                                            "period_type", "breakdown")}
+    c: Row = {k: _text(r.get(k)) for k in ("indicator_id", "area_code", "area_type",
+                                            "parent_code", "period", "period_type",
+                                            "breakdown")}
     c |= {k: _number(r.get(k)) for k in (*SHOWN, "denominator")}
     c["method"] = _text(r.get("method"))
     c["hidden"] = _truth(r.get("suppressed"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common_outcomes.engine import plan
+from common_outcomes.engine import plan, rollup
 from common_outcomes.indicators.definitions import definitions_in
 from common_outcomes.project import Project
 
@@ -28,6 +28,20 @@ def test_the_maternity_pass_compiles_to_its_golden_sql(
     passes = plan.plan_passes(definitions_in(project.workspace.extras), parts)
     births = next(p for p in passes if p.date == "baby_dob_month")
     golden(f"sql/maternity-births.{dialect}.sql", plan.explain(births, dialect, store))
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+def test_the_maternity_pass_rolls_up_in_the_engine_by_its_golden_sql(
+        dialect: str, golden: Callable[[str, str], None]) -> None:
+    """The roll-up over the kept counts (engine/rollup.py): levels, then periods, with the
+    total and the breakdown by sex as grouping sets; the same query for both engines."""
+    project = Project.open(ROOT / "examples" / "tower-hamlets")
+    assert project.workspace is not None
+    parts = {"maternity": [plan.Part(Path("/store/part.parquet"), ("2023/24",))]}
+    passes = plan.plan_passes(definitions_in(project.workspace.extras), parts)
+    births = next(p for p in passes if p.date == "baby_dob_month" and p.breakdowns)
+    golden(f"sql/maternity-births-rollup.{dialect}.sql",
+           rollup.rollup_query(births).sql(dialect=dialect, pretty=True) + ";\n")
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "spark"])

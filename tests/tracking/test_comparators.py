@@ -23,7 +23,8 @@ from common_outcomes.periods import PeriodType
 from common_outcomes.project import Project
 from common_outcomes.results.table import to_table
 from common_outcomes.stats.compare import compare_to_benchmark
-from common_outcomes.tracking.comparators import ENGLAND, period_of
+from common_outcomes.tracking import comparators
+from common_outcomes.tracking.comparators import COMPARATORS, ENGLAND, period_of
 
 TOWER_HAMLETS, LONDON = "E09000030", "E12000007"
 Row = dict[str, object]
@@ -287,3 +288,46 @@ def test_the_boroughs_published_figures_stay_for_the_periods_it_does_not_compute
     published_years = {r["period"] for r in out if r["area_code"] == TOWER_HAMLETS
                        and r["indicator_id"] == "children-in-need-rate"}
     assert len(published_years) > 2 and "2023/24" in published_years
+
+
+def test_published_rows_are_kept_between_runs_until_what_they_read_changes(
+        published_ws: Path, tmp_path: Path, with_comparators: Finish,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparator rows are read and computed once, then reused from
+    .outcomes/results/comparators; an edited mapping or a new version of a published file in
+    the store computes them again."""
+    ws = tmp_path / "ws"
+    shutil.copytree(published_ws, ws)
+    shutil.rmtree(ws / COMPARATORS, ignore_errors=True)
+    first = with_comparators(ws)
+    assert len(list((ws / COMPARATORS).glob("*.parquet"))) == 1
+
+    def unused(*args: object) -> list[Row]:
+        raise AssertionError("published rows computed again with nothing changed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(comparators, "published_rows", unused)
+        assert with_comparators(ws).equals(first)
+
+    # A new version of the Fingertips file with the borough's 2010/11 value changed.
+    original = next(p for p in reference.comparator_files() if p.name.startswith("la_hosp"))
+    text = original.read_text(encoding="utf-8-sig")
+    assert text.count(",2010/11,96.31668078,") == 1
+    newer = ws / "incoming" / "comparators" / "la_hospital_admissions_v2.csv"
+    newer.write_text(text.replace(",2010/11,96.31668078,", ",2010/11,99.5,"), encoding="utf-8")
+    loaded = Project.open(ws).load_data("fingertips-injury-admissions", [newer], False,
+                                        published_ws.parent / "key")
+    assert [r.status for r in loaded] == ["loaded"], [r.message for r in loaded]
+    rows = with_comparators(ws).to_pylist()
+    assert one(rows, "injury-admissions-0-14", TOWER_HAMLETS, "2010/11")["value"] == 99.5
+    assert one(first.to_pylist(), "injury-admissions-0-14", TOWER_HAMLETS,
+               "2010/11")["value"] == pytest.approx(96.31668078)
+    assert len(list((ws / COMPARATORS).glob("*.parquet"))) == 1  # the stale one removed
+
+    # An edited mapping: the girls' figures instead of the persons'.
+    path = ws / "sources" / "fingertips-injury-admissions.yaml"
+    path.write_text(path.read_text().replace("where: {Sex: Persons,", "where: {Sex: Female,"))
+    girls = one(with_comparators(ws).to_pylist(), "injury-admissions-0-14", TOWER_HAMLETS,
+                "2012/13")
+    persons = one(rows, "injury-admissions-0-14", TOWER_HAMLETS, "2012/13")
+    assert persons["value"] == pytest.approx(82.1651) and girls["value"] != persons["value"]

@@ -73,3 +73,20 @@ def test_a_missing_value_or_interval_is_not_assessable() -> None:
                              {"early-booking": "low_is_good"}).to_pylist()
         assert out[-1]["target"] == 50, (value, lower, upper)
         assert out[-1]["target_status"] == "not assessable", (value, lower, upper)
+
+
+def test_only_the_series_with_a_baseline_or_target_change() -> None:
+    """Another area's series keeps its columns as they are; with no baseline or target for
+    any series the table comes back unchanged."""
+    table = series([("2020/21", 2020, 60, 58, 62), ("2024/25", 2024, 73, 71, 75)])
+    other = to_table([{**r, "area_code": "E09000001", "baseline": 1.5}
+                      for r in table.to_pylist()])
+    both = pa.concat_tables([table, other])
+    out = apply_tracking(both, [BASELINE], [TARGET], {"early-booking": "high_is_good"})
+    mine = [r for r in out.to_pylist() if r["area_code"] == "E09000030"]
+    theirs = [r for r in out.to_pylist() if r["area_code"] == "E09000001"]
+    assert [r["baseline"] for r in mine] == [60.0, 60.0]
+    assert [r["target_status"] for r in mine] == [None, "met"]
+    assert [(r["baseline"], r["target"], r["target_status"]) for r in theirs] == [
+        (1.5, None, None)] * 2
+    assert apply_tracking(both, [], [], {}).equals(both)

@@ -20,7 +20,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from common_outcomes.state import ActionFields, Role
+from common_outcomes.state import ActionFields, ReviewFields, Role
+from common_outcomes.state.demo import demo_rounds
 from common_outcomes.web.app import create_app
 from common_outcomes.web.site import Served, Site
 from common_outcomes.web.story_checks import subject_of
@@ -37,6 +38,8 @@ USERS = {
 }
 # Who visits every page: an analyst in both workspaces.
 VISITOR = "analyst@example.org"
+# Who opens, moderates and closes the seeded self-assessment rounds.
+ROUNDS_ADMIN = "rounds-admin@example.org"
 
 
 def outcomes(*args: str) -> None:
@@ -208,7 +211,26 @@ def seed_story(app: FastAPI, email: str) -> None:
     site_.state.add_action(account, "tower-hamlets", "priority", priority, ActionFields(
         period, "Run antenatal sessions in every hub", "Head of midwifery", partner,
         date(2026, 3, 31), "open"))
+    # A quarterly review of the priority (review 1), by the contributor granted it.
+    site_.state.grant_review(email, "tower-hamlets", "priority", priority, "tests")
+    quarter = served.project.quarters()[0]
+    site_.state.add_review(account, "tower-hamlets", ReviewFields(
+        "priority", priority, quarter, date(2025, 8, 14), "Bookings rose in the hubs.",
+        "Keep the sessions."), served.project.snapshot(subject.indicators, quarter))
 
+    seed_rounds(site_, VISITOR if site_.state.has_user(VISITOR) else email)
+
+
+def seed_rounds(site_: Site, rater: str) -> None:
+    """The example's self-assessment rounds (two closed, the third open with `rater` among
+    its respondents), opened by an administrator of the example's own."""
+    if not site_.state.has_user(ROUNDS_ADMIN):
+        site_.state.add_user(ROUNDS_ADMIN, "Rounds admin", PASSWORD, "tower-hamlets",
+                             Role.ADMIN, "tests")
+    served = site_.workspaces["tower-hamlets"]
+    made = demo_rounds(site_.state, "tower-hamlets", served.project.round_features(),
+                       set(served.partners), ROUNDS_ADMIN, "tests", rater)
+    assert made == 3
 
 def site(app: FastAPI) -> Site:
     found: Site = app.state.site
@@ -286,8 +308,17 @@ def pages_of(served: Served) -> list[str]:
         *(f"{base}/indicators/{i}" for i in computed + uncomputed),
         f"{base}/indicators/{computed[0]}/story",
         f"{base}/actions/1",  # seeded by seed_story
+        f"{base}/actions",
+        f"{base}/actions?show=overdue",
+        f"{base}/reviews",
+        f"{base}/reviews/1",  # seeded by seed_story
+        f"{base}/strategy",
+        f"{base}/strategy?as-of=2024-01-01",
         *(f"{base}/localities/{loc['id']}" for loc in served.map["localities"]),
         f"{base}/data",
+        f"{base}/conditions",
+        *(f"{base}/rounds/{n}" for n in (1, 2, 3)),  # seeded by seed_rounds
+        f"{base}/rounds/3/rate",  # the visitor is one of its respondents
         "/w/elsewhere",  # a workspace before its first load
         "/docs",  # the API's documentation
     ]

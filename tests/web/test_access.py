@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.state.limits import SignInLimits
-from common_outcomes.web import api, pages, stories
+from common_outcomes.web import api, conditions, pages, reviews, stories
 from common_outcomes.web.deps import API, PUBLIC
 
 Client = Callable[[str | None], TestClient]
@@ -32,7 +32,9 @@ def concrete(path: str) -> str:
 def every_route(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) for every route of the app; fails on a kind of route it cannot see into,
     so that a new router cannot slip past the test."""
-    routers = {id(pages.router): "", id(stories.router): "", id(api.router): API}
+    routers = {id(pages.router): "", id(stories.router): "", id(conditions.router): "",
+               id(reviews.router): "",
+               id(api.router): API}
     found: list[tuple[str, str]] = []
     for route in app.routes:
         if isinstance(route, Mount):

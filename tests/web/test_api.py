@@ -25,7 +25,13 @@ def test_the_openapi_document_describes_every_api_route(client: Client) -> None:
         "/api/v1/workspaces", "/api/v1/workspaces/{workspace}",
         "/api/v1/workspaces/{workspace}/framework", "/api/v1/workspaces/{workspace}/results",
         "/api/v1/workspaces/{workspace}/narratives", "/api/v1/workspaces/{workspace}/actions",
-        "/api/v1/workspaces/{workspace}/actions/{number}"}
+        "/api/v1/workspaces/{workspace}/actions/{number}",
+        "/api/v1/workspaces/{workspace}/maturity-model", "/api/v1/workspaces/{workspace}/rounds",
+        "/api/v1/workspaces/{workspace}/rounds/{number}",
+        "/api/v1/workspaces/{workspace}/conditions",
+        "/api/v1/workspaces/{workspace}/reviews", "/api/v1/workspaces/{workspace}/reviews/{number}",
+        "/api/v1/workspaces/{workspace}/reviews/{number}/sign-off",
+        "/api/v1/workspaces/{workspace}/strategy/history"}
     # No page is in it: the pages are HTML, not API.
     assert not any(p.startswith("/w/") for p in document["paths"])
 

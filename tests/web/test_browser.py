@@ -278,3 +278,65 @@ def test_a_phone_never_scrolls_a_page_sideways(server: str, browser: Browser,
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
     assert page.locator(".app-actions-table").count() == 1  # the seeded action's
     page.context.close()
+
+
+def test_the_diagrams_are_drawn_and_fit_a_desktop_and_a_phone(server: str, browser: Browser
+                                                               ) -> None:
+    """The framework's contribution view and a golden thread: drawn at 1280 px without the
+    page scrolling sideways, and on a phone scrolling inside their own box, never the page;
+    axe finds nothing at either width."""
+    for width in (1280, 375):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        context.add_init_script(path=str(AXE))
+        page = context.new_page()
+        problems = Problems(page)
+        page.goto(f"{server}/sign-in")
+        page.get_by_label("Email address").fill(EMAIL)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{server}/")
+        for path in ("/w/tower-hamlets", "/w/tower-hamlets/priorities/first-1001-days"):
+            page.goto(server + path)
+            picture = page.locator(".app-diagram svg[role=img]").first
+            box = picture.bounding_box()
+            assert box is not None and box["width"] > 900 and box["height"] > 300, path
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+            scrolls = page.evaluate("(() => { const d = document.querySelector("
+                                    "'.app-diagram'); return d.scrollWidth > d.clientWidth; "
+                                    "})()")
+            assert scrolls == (width < 960), path
+            check(page, problems, f"{path} at {width} px")
+        context.close()
+
+
+def test_the_self_assessment_forms_are_accessible_with_and_without_errors(
+        server: str, browser: Browser) -> None:
+    """The round forms only an admin sees (open a round, moderate, close) and a respondent's
+    rating form, each as it first shows and with its errors."""
+    context = browser.new_context()
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    problems = Problems(page)
+    try:
+        for email, steps in (
+                # conftest.py's seed_rounds opens the rounds as this admin.
+                ("rounds-admin@example.org", (("/w/tower-hamlets/rounds/new", "Open the round"),
+                                ("/w/tower-hamlets/rounds/3", "Close the round"))),
+                (EMAIL, (("/w/tower-hamlets/rounds/3/rate", "Save and come back later"),))):
+            page.goto(f"{server}/sign-in")
+            page.get_by_label("Email address").fill(email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda url: "/sign-in" not in url)
+            for path, button in steps:
+                page.goto(server + path)
+                check(page, problems, path)
+                if "rate" in path:  # a link that is not a web address
+                    page.locator("textarea[name^='links-']").first.fill("not a link")
+                    page.locator("input[type=radio]").first.check()
+                page.get_by_role("button", name=button).click()
+                assert page.locator(".govuk-error-summary").is_visible(), path
+                check(page, problems, f"{path} with errors")
+            context.clear_cookies()
+    finally:
+        context.close()

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ import json
 from dataclasses import replace
 from datetime import date
 from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.sentences import Benchmark, comparison
 from common_outcomes.web import charts
 base = Value("x", "X", "E05000001", "Ward", "ward", None, "2024/25", "financial_year",
              date(2024, 4, 1), date(2025, 3, 31), "all", 5, 10, 50.0, 30.0, 70.0, None, None,
@@ -144,13 +146,17 @@ base = Value("x", "X", "E05000001", "Ward", "ward", None, "2024/25", "financial_
 rows = [replace(base, area_code=f"E0500000{i}", area_name=f"Ward {i}",
                 compared_to_benchmark=c)
         for i, c in enumerate(["Lower", "Worse", "Higher", None, "Better", "Middle"])]
-spec = charts.areas(rows, "percentage", "E09000030", "A chart.")
+bench = Benchmark("E09000030", "Tower Hamlets", None)
+said = {r.area_code: comparison(r, bench) for r in rows}
+spec = charts.areas(rows, "percentage", bench, said, frozenset(), "A chart.")
 print(json.dumps(spec["layer"][1]["encoding"]["color"]["scale"]["domain"]))
 """
     legends = {subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                               check=True, env={"PYTHONHASHSEED": str(seed)}).stdout.strip()
                for seed in range(6)}
-    assert legends == {'["Better", "Worse", "Higher", "Lower", "Middle", "Not compared"]'}
+    assert legends == {'["Better than Tower Hamlets", "Worse than Tower Hamlets", '
+                       '"Higher than Tower Hamlets", "Lower than Tower Hamlets", '
+                       '"Not compared with Tower Hamlets"]'}
 
 
 def _values(periods: list[str], period_type: str) -> list[rv.Value]:
@@ -214,6 +220,28 @@ def test_each_point_says_its_value_and_interval_on_hover_and_to_a_screen_reader(
     assert line["y"]["title"] == "Per cent (lower is better)"
     assert [p["label"] for p in spec["data"]["values"]] == [
         "2022/23: 50.0% (95% CI 45.0% to 55.0%)", "2023/24: 51.0% (95% CI 46.0% to 56.0%)"]
+
+
+def test_an_areas_point_says_its_area_value_and_interval_apart_from_its_comparison() -> None:
+    """The areas chart's `label` is the comparison word that picks a colour; what a point
+    says on hover is its own field (`tip`), so neither overwrites the other."""
+    from common_outcomes.reports.sentences import Benchmark, comparison
+    from common_outcomes.web import charts
+
+    rows = [replace(r, area_code=code, area_name=name, area_type=kind, compared_to_benchmark=c)
+            for r, code, name, kind, c in zip(
+                _values(["2023/24", "2023/24"], "financial_year"),
+                ["E09000030", "E05000001"], ["Borough", "Ward 1"], ["la", "ward"],
+                [None, "Worse"], strict=True)]
+    bench = Benchmark("E09000030", "Borough", rows[0])
+    said = {r.area_code: comparison(r, bench) for r in rows[1:]}
+    spec = charts.areas(rows, "percent", bench, said, frozenset(), "A chart.")
+    assert spec is not None
+    assert spec["layer"][-1]["encoding"]["tooltip"] == {"field": "tip"}
+    ward = next(p for p in spec["data"]["values"] if p["area"].startswith("Ward 1"))
+    assert ward["label"] == "Worse"
+    assert ward["tip"].startswith("Ward 1") and ward["tip"].endswith(
+        ": 51.0% (95% CI 46.0% to 56.0%)"), ward["tip"]
 
 
 def test_the_ward_and_locality_maps_share_one_colour_scale_and_say_which_way_is_better(

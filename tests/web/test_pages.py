@@ -134,3 +134,50 @@ def test_a_story_with_an_unknown_partner_shows_an_error_summary(client: Client,
         "csrf_token": csrf(page)})
     assert odd.status_code == 400
     assert error_summary_links(check_page_rules(odd.text)) == ["#partners"]
+
+
+def test_the_overview_draws_the_framework_with_a_summary_gaps_and_contributions(
+        client: Client) -> None:
+    page = check_page_rules(client(VISITOR).get("/w/tower-hamlets").text)
+    summary = page.find(".//h:p[@id='summary']", NS)
+    assert summary is not None
+    assert re.match(r"6 priorities, 28 headline measures: \d+ improving, \d+ worsening",
+                    text(summary))
+    ids = {el.get("id") for el in page.iter()}
+    # Every outcome of the grid is a target of the gaps' and the diagrams' links.
+    assert {"outcome-healthy-pregnancy", "outcome-recovery-from-substance-use"} <= ids
+    grid = page.find(".//h:table[@class='govuk-table app-grid']", NS)
+    assert grid is not None
+    # A priority's number in the grid, not its title (the key below names them).
+    assert "The best start in the first 1,001 days" not in text(grid)
+    assert "Priority 1" in text(grid) and "measure" in text(grid)
+    headings = [text(h) for h in page.iter(f"{{{NS['h']}}}h3")]
+    for gap in ("Our outcomes with no headline measure", "Headline measures with no data yet",
+                "Priorities with no target", "Activities with no output measure"):
+        assert any(h.startswith(gap) for h in headings), gap
+    pictures = [s for s in page.iter("{http://www.w3.org/2000/svg}svg")
+                if s.get("role") == "img"]
+    assert len(pictures) == 1
+    labels = (pictures[0].get("aria-labelledby") or "").split()
+    assert labels and set(labels) <= ids
+
+
+def test_the_priority_page_draws_its_golden_thread_and_lists_the_same(
+        client: Client) -> None:
+    page = check_page_rules(client(VISITOR).get(
+        "/w/tower-hamlets/priorities/first-1001-days").text)
+    svg = "{http://www.w3.org/2000/svg}"
+    picture = next(s for s in page.iter(f"{svg}svg") if s.get("role") == "img")
+    assert picture.find(f".//{svg}a") is None
+    listed = page.find(".//h:ol[@class='govuk-list app-thread']", NS)
+    assert listed is not None
+    activities = [li.get("id") for li in listed.findall("h:li", NS)]
+    assert "activity-promote-early-antenatal-care" in activities
+    # Each node's link area goes where the list's links go.
+    overlay = next(s for s in page.iter(f"{svg}svg") if s.get("aria-hidden") == "true")
+    areas = {a.get("href") for a in overlay.iter(f"{svg}a")}
+    listed_links = {a.get("href") for a in listed.iter(f"{{{NS['h']}}}a")}
+    assert {h for h in areas if h and not h.startswith("#")} <= listed_links
+    assert {h[1:] for h in areas if h and h.startswith("#")} <= set(activities)
+    # An outcome measure's status, in words, in the list as in the picture.
+    assert "Early access to maternity care" in text(listed)

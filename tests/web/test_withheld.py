@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from conftest import Leaking  # tests/web/conftest.py
 
 BASE = "/api/v1/workspaces/tower-hamlets"
-# What a status table shows for a withheld indicator: no value, interval, period, comparison,
-# trend or target status.
-WITHHELD_ROW = ["Withheld (disclosure control)", "-", "-", "-", "-", "No target"]
+# What a status table shows for a withheld indicator: no value, interval, period, London or
+# England beside it, comparison, trend or target status.
+WITHHELD_ROW = ["Withheld (disclosure control)", "-", "-", "-", "-", "-", "-", "No target"]
 # A locality page's row for it, but for its target: here, the borough, the trend.
 LOCALITY_WITHHELD = ["Withheld (disclosure control)", "Withheld (disclosure control)", "-"]
 

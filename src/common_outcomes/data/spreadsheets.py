@@ -19,14 +19,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+# openpyxl is imported only when a workbook is written: it takes a tenth of a second to import,
+# which `outcomes run` and `check` (which write none) would pay for nothing.
+if TYPE_CHECKING:
+    import re
+
+    from openpyxl import Workbook
+    from openpyxl.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 # OWASP: the characters that make a spreadsheet program treat a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -68,6 +72,9 @@ def write_xlsx(path: Path,
 
     Rows are streamed (openpyxl's write-only mode), so a large sheet is not held in memory.
     """
+    from openpyxl import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
     if not sheets:
         raise ValueError("a workbook needs at least one sheet")
     book = Workbook(write_only=True)
@@ -106,6 +113,9 @@ def _discard(book: Workbook) -> None:
 
 
 def _header_cells(sheet: WriteOnlyWorksheet, header: Sequence[str]) -> Iterator[Cell]:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     bold = Font(bold=True)
     for name in header:
         cell = WriteOnlyCell(sheet, value=_xlsx_text(str(name)))
@@ -122,8 +132,15 @@ def _xlsx_value(value: object) -> object:
 
 def _xlsx_text(text: str) -> str:
     # XML cannot hold most control characters; openpyxl would refuse the whole workbook.
-    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    text = _illegal_characters().sub("\ufffd", text)
     return _neutral_text(text)
+
+
+@cache
+def _illegal_characters() -> re.Pattern[str]:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE
 
 
 def _sheet_title(title: str) -> str:

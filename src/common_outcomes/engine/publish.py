@@ -21,6 +21,11 @@ loop per row), that
   over periods; its rows that end on the same day are copies instead. Denominators add up
   over the same families: a hidden denominator (a suppressed row without one, in an
   indicator that has them) must not be the only one of its family.
+- no small count can be worked out by subtraction either: in a family that adds up (areas,
+  breakdowns, periods), a published parent minus its published children is the hidden
+  children's total plus what no child covers (a borough's records with no small area count
+  in no ward); it must not be from 1 up to the threshold, for numerators, denominators and
+  a proportion's complements (unless counts are published rounded).
 
 Rows whose method starts with "published" are comparators that others have published: they
 are exempt from the small-count rule but still count as published members of their families.
@@ -44,8 +49,9 @@ from common_outcomes.errors import Issue, UserError
 from common_outcomes.periods import PeriodType, period_containing
 from common_outcomes.stats.disclosure import Rule
 
-CELL = ("indicator_id", "area_code", "parent_code", "period", "period_type", "period_start",
-        "period_end", "breakdown", "numerator", "denominator", "suppressed", "method")
+CELL = ("indicator_id", "area_code", "area_type", "parent_code", "period", "period_type",
+        "period_start", "period_end", "breakdown", "numerator", "denominator", "suppressed",
+        "method")
 # Wilson score is the method of proportions: the numerator counts people in the denominator.
 PROPORTION = "Wilson score"
 SHOWN_ON_HIDDEN = ("numerator", "value", "lower_95", "upper_95", "lower_998", "upper_998")
@@ -97,15 +103,21 @@ def find_leaks(table: pa.Table, rules: Mapping[str, Rule],
         raise DisclosureError(f"Cannot check the table for disclosure: it has no "
                               f"{', '.join(missing)} column.")
     hidden = pc.fill_null(table.column("suppressed"), False).to_numpy(zero_copy_only=False)
+    ours = _ours(table)
+    below, base = _thresholds(table, ours, rules)
     found: list[tuple[Ints, str, str]] = []
-    found += _small_counts(table, hidden, rules)
+    found += _small_counts(table, hidden, ours, below, base)
     found += [(np.flatnonzero(hidden & _shows_anything(table)), "disclosure.shown-when-hidden",
                "is suppressed but still shows its numerator, value or limits")]
     no_denominator = _hidden_denominators(table, hidden)
     # Families never cross indicators: checking a batch of indicators at a time bounds the
     # memory (about 400 bytes a row while a batch is checked).
     by_kind: dict[tuple[str, str], list[Ints]] = {kind: [] for kind in
-                                                  (*FAMILY_LEAKS, DENOMINATOR_LEAK)}
+                                                  (*FAMILY_LEAKS, DENOMINATOR_LEAK,
+                                                   DIFFERENCE_LEAK)}
+    counts = _differenced(table, hidden)
+    # Heads that are ours and exact: a difference of rounded counts is no count.
+    checks = ours & (base == 0)
     for batch in _batches(table.column("indicator_id")):
         part = table.select(list(CELL)).take(pa.array(batch))
         cells = _cells(part, stocks)
@@ -114,6 +126,8 @@ def find_leaks(table: pa.Table, rules: Mapping[str, Rule],
             by_kind[family].append(batch[leaking])
         by_kind[DENOMINATOR_LEAK].append(batch[np.unique(np.concatenate(
             _family_leaks(cells, no_denominator[batch])))])
+        by_kind[DIFFERENCE_LEAK].append(batch[_small_differences(
+            cells, [(v[batch], s[batch]) for v, s in counts], checks[batch], below[batch])])
     found += [(np.concatenate(r) if r else np.empty(0, np.int64), *family)
               for family, r in by_kind.items()]
     rows = np.concatenate([r for r, _, _ in found]).astype(np.int64)
@@ -135,6 +149,11 @@ FAMILY_LEAKS = (
 DENOMINATOR_LEAK = ("disclosure.recoverable-denominator", "is the only hidden denominator "
                     "of a family that adds up (areas, breakdowns, periods or copies of one "
                     "cell), so it can be worked out from the others")
+DIFFERENCE_LEAK = ("disclosure.small-difference", "is published, and its count, denominator "
+                   "or complement minus its published parts' (areas, breakdown values or "
+                   "shorter periods) is from 1 up to its source's threshold (hidden parts, or "
+                   "records in no part such as those with no small area), so a small count "
+                   "can be worked out by subtraction")
 BATCH_ROWS = 250_000
 
 
@@ -176,15 +195,17 @@ def _floats(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
     return values
 
 
-def _small_counts(table: pa.Table, hidden: Bools,
-                  rules: Mapping[str, Rule]) -> list[tuple[Ints, str, str]]:
-    """Published numerators from 1 up to the threshold, or off the rounding base; published
-    denominators (on any row: a suppressed row may show a large one) and complements from 1
-    up to the threshold (comparators that others have published are theirs to protect, and
-    need no rule here)."""
+def _ours(table: pa.Table) -> Bools:
+    """Rows this product computed (comparators that others have published are theirs to
+    protect, and need no rule here)."""
     method = pc.fill_null(table.column("method"), "")
-    ours = ~pc.starts_with(method, "published").to_numpy(zero_copy_only=False)
-    checked = ~hidden & ours
+    ours: Bools = ~pc.starts_with(method, "published").to_numpy(zero_copy_only=False)
+    return ours
+
+
+def _thresholds(table: pa.Table, ours: Bools, rules: Mapping[str, Rule]
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each row's threshold (counts 1..below are small) and rounding base (0 for none)."""
     ids = table.column("indicator_id")
     known = sorted(rules)
     where = pc.index_in(ids, value_set=pa.array(known, pa.string()))
@@ -198,6 +219,16 @@ def _small_counts(table: pa.Table, hidden: Bools,
     at = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     below = np.array([rules[k].suppress_below for k in known] or [0], dtype=np.float64)[at]
     base = np.array([rules[k].round_to or 0 for k in known] or [0], dtype=np.float64)[at]
+    return below, base
+
+
+def _small_counts(table: pa.Table, hidden: Bools, ours: Bools, below: npt.NDArray[np.float64],
+                  base: npt.NDArray[np.float64]) -> list[tuple[Ints, str, str]]:
+    """Published numerators from 1 up to the threshold, or off the rounding base; published
+    denominators (on any row: a suppressed row may show a large one) and complements from 1
+    up to the threshold."""
+    method = pc.fill_null(table.column("method"), "")
+    checked = ~hidden & ours
     x, n = _floats(table, "numerator"), _floats(table, "denominator")
     small = checked & (x >= 1) & (x <= below)
     unrounded = checked & (base > 0) & ~np.isnan(x) & (np.fmod(x, np.maximum(base, 1)) != 0)
@@ -231,6 +262,7 @@ class Cells:
     period: Ints
     breakdown: Ints
     area: Ints
+    area_type: Ints
     parent: Ints  # coded as areas are
     start: Ints  # days since 1970
     end: Ints
@@ -248,7 +280,8 @@ def _cells(table: pa.Table, stocks: Collection[str]) -> Cells:
     period_type, types = _codes(table.column("period_type"))
     breakdown, breakdowns = _codes(pc.fill_null(table.column("breakdown"), "all"))
     return Cells(_codes(table.column("indicator_id"))[0], period_type,
-                 _codes(table.column("period"))[0], breakdown, areas[:n], areas[n:],
+                 _codes(table.column("period"))[0], breakdown, areas[:n],
+                 _codes(pc.fill_null(table.column("area_type"), ""))[0], areas[n:],
                  _days(table.column("period_start")), _days(table.column("period_end")),
                  pc.is_in(table.column("indicator_id"), value_set=pa.array(
                      sorted(stocks), pa.string())).to_numpy(zero_copy_only=False),
@@ -305,11 +338,32 @@ Edges = tuple[Ints, Ints, Ints]  # parent row, child row, which family of that p
 
 
 def _area_families(cells: Cells) -> Edges:
-    """A parent area and its children, in the same period and breakdown."""
+    """A parent area and its children, in the same period and breakdown; and an area with
+    all the areas of one type below it, through others (a borough and all its wards)."""
     rows = np.flatnonzero(cells.parent >= 0)
-    parent = _find(cells, (cells.indicator[rows], cells.period_type[rows], cells.period[rows],
-                           cells.breakdown[rows], cells.parent[rows]))
-    return _kept(parent, rows, np.zeros(len(rows), np.int64))
+    parent = np.full(len(cells.area), -1, np.int64)
+    parent[rows] = _find(cells, (cells.indicator[rows], cells.period_type[rows],
+                                 cells.period[rows], cells.breakdown[rows], cells.parent[rows]))
+    own = _kept(parent[rows], rows, np.zeros(len(rows), np.int64))
+    # Every ancestor of each row (a hierarchy is shallower than it has rows).
+    heads, members, depths = [], [], []
+    up, everyone = parent, np.arange(len(parent), dtype=np.int64)
+    for depth in range(1, len(parent) + 1):
+        at = np.flatnonzero(up >= 0)
+        if not len(at):
+            break
+        heads.append(up[at])
+        members.append(everyone[at])
+        depths.append(np.full(len(at), depth))
+        up = np.where(up >= 0, parent[np.maximum(up, 0)], -1)
+    if not heads:
+        return own
+    head, member, depth_of = (np.concatenate(x) for x in (heads, members, depths))
+    which = 1 + cells.area_type[member]  # 0 is the parent's own family
+    family = _keys(head, which)
+    keep = np.isin(family, family[depth_of >= 2])
+    return (np.concatenate([own[0], head[keep]]), np.concatenate([own[1], member[keep]]),
+            np.concatenate([own[2], which[keep]]))
 
 
 def _kept(parent: Ints, child: Ints, which: Ints) -> Edges:
@@ -397,6 +451,42 @@ def _lone_hidden(hidden: Bools, edges: Edges) -> Ints:
     lone = count == 1
     leaking = np.concatenate([heads[lone & hidden[heads]], child[lone[at] & hidden[child]]])
     return np.unique(leaking)
+
+
+def _differenced(table: pa.Table, hidden: Bools
+                 ) -> list[tuple[npt.NDArray[np.float64], Bools]]:
+    """The counts a reader can subtract, each with the rows that show it: numerators on
+    published rows, denominators wherever given (a suppressed row without one hides it), and
+    for a proportion the complement (denominator minus numerator) on published rows. NaN
+    where a published row has no such count: then no difference over it is known."""
+    x, n = _floats(table, "numerator"), _floats(table, "denominator")
+    proportion = pc.equal(pc.fill_null(table.column("method"), ""),
+                          PROPORTION).to_numpy(zero_copy_only=False)
+    return [(x, ~hidden), (n, ~(hidden & np.isnan(n))),
+            (np.where(proportion, n - x, np.nan), ~hidden)]
+
+
+def _small_differences(cells: Cells, counts: Sequence[tuple[npt.NDArray[np.float64], Bools]],
+                       checks: Bools, below: npt.NDArray[np.float64]) -> Ints:
+    """Published heads of families that add up (areas, breakdowns, periods) whose count
+    minus their published members' is from 1 up to the threshold: the hidden members'
+    total, plus the residual no member covers, can then be worked out."""
+    leaking: list[Ints] = []
+    for parent, child, which in (_area_families(cells), _breakdown_families(cells),
+                                 _period_families(cells)):
+        if not len(child):
+            continue
+        at = _keys(parent, which)
+        heads = np.zeros(at.max() + 1, np.int64)
+        heads[at] = parent
+        for values, shown in counts:
+            # NaN on a published member propagates: the difference is then unknown.
+            parts = np.bincount(at, weights=np.where(shown[child], values[child], 0.0),
+                                minlength=len(heads))
+            left = values[heads] - parts
+            small = checks[heads] & shown[heads] & (left >= 1) & (left <= below[heads])
+            leaking.append(heads[small])
+    return np.unique(np.concatenate(leaking)) if leaking else np.empty(0, np.int64)
 
 
 def _shown_elsewhere(cells: Cells, hidden: Bools) -> Ints:

@@ -35,7 +35,14 @@ from common_outcomes.indicators.evaluate import holds
 from common_outcomes.periods import Period, PeriodType, period_containing
 from common_outcomes.results.table import COLUMNS, empty
 from common_outcomes.stats.compare import compare_to_benchmark, recent_trend
-from common_outcomes.stats.disclosure import Rule, primary, rounded, secondary_families
+from common_outcomes.stats.disclosure import (
+    Family,
+    Rule,
+    differenced_below,
+    primary,
+    rounded,
+    secondary_families,
+)
 
 LEVELS = ("ward", "locality", "la", "region", "england")
 # Localities and wards are compared with their borough; boroughs and regions with England.
@@ -119,6 +126,16 @@ def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[Strs, Ints]:
             np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64))
 
 
+def _in_order(labels: Strs, index: Ints) -> tuple[Strs, Ints]:
+    """Labels sorted (and each row's index into them): the order of the result rows, and so
+    the tie-breaks of secondary suppression, must not depend on the order the engine returned
+    its rows in (which a multi-threaded engine does not promise)."""
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return labels[order], rank[index]
+
+
 def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
     small, area = _encode(counts.column("area_code"))
     month_col = counts.column("month")
@@ -129,7 +146,8 @@ def _frame(counts: pa.Table, breakdowns: Sequence[str]) -> Frame:
     groups = {}
     for name in breakdowns:
         # A missing value is 'unknown' (the pass writes it so); labels read "<column>: <value>".
-        labels, index = _encode(pc.fill_null(counts.column(f"breakdown__{name}"), "unknown"))
+        labels, index = _in_order(*_encode(pc.fill_null(counts.column(f"breakdown__{name}"),
+                                                        "unknown")))
         groups[name] = Group(np.char.add(f"{name}: ", labels), index)
     band = (np.asarray(pc.cast(counts.column(BAND), pa.int64()).to_numpy(zero_copy_only=False),
                        dtype=np.int64) if BAND in counts.column_names else None)
@@ -745,6 +763,10 @@ def _protect(rows: Dated, keys: Strs, order: Ints, rule: Rule, stock: bool,
       up over time);
     - rows that cover the same dates under two period types (a financial year and the rolling
       year ending in March; for a stock, any two periods ending on the same day).
+    In the families that add up, a published head minus its published members (numerators,
+    denominators and, for a proportion, complements) is never a small count either: it is
+    the hidden members' total plus what no member covers, such as the borough's records with
+    no small area, which count in no ward or locality (stats/disclosure.py).
 
     The rows are taken in key order (area code, period type, period, breakdown) first, so that
     every choice below (which of equally small cells to hide, which of two copies heads their
@@ -770,8 +792,10 @@ def _protect_sorted(rows: Dated, keys: Strs, rule: Rule, stock: bool, proportion
         kinds = np.broadcast_to(np.asarray(kind, dtype=str), head.shape)
         edges.append((head[keep], member[keep], kinds[keep]))
 
-    link(_lookup(keys, order, _keys(block.parent_code, rows.period_type, block.period,
-                                    block.breakdown)), every, "area")
+    parent = _lookup(keys, order, _keys(block.parent_code, rows.period_type, block.period,
+                                        block.breakdown))
+    link(parent, every, "area")
+    link(*_below(parent, block.area_type))
     dimension = np.char.partition(block.breakdown, ": ")[:, 0]
     total = _lookup(keys, order, _keys(block.area_code, rows.period_type, block.period,
                                        np.full(n, "all").astype(str)))
@@ -792,17 +816,48 @@ def _protect_sorted(rows: Dated, keys: Strs, rule: Rule, stock: bool, proportion
     link(np.where(head != every, head, -1), every, "same")
     families = _families(edges)
     numerator, denominator = block.numerator, block.denominator
-    hidden_denominator = secondary_families(denominator, families, primary(denominator, rule))
+    below = differenced_below(rule)
+    hidden_denominator = secondary_families(denominator, families, primary(denominator, rule),
+                                            below)
     small = primary(numerator, rule) | hidden_denominator
-    if proportion:
-        small |= primary(denominator - numerator, rule)
-    return secondary_families(numerator, families, small), hidden_denominator
+    complement = [denominator - numerator] if proportion else []
+    for also in complement:
+        small |= primary(also, rule)
+    return (secondary_families(numerator, families, small, below, complement),
+            hidden_denominator)
 
 
-def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]]:
+def _below(parent: Ints, area_type: Strs) -> tuple[Ints, Ints, Strs]:
+    """(ancestor, row, "below <row's area type>") for every area above a row: a borough's
+    wards add up to it as its localities do (both but for the records with no small area).
+    Only for an ancestor and type reached through an area between them (else the family is
+    the parent's own)."""
+    rows = np.arange(len(parent), dtype=np.int64)
+    heads, members, depths = [], [], []
+    up = parent
+    for depth in range(1, len(parent) + 1):  # a hierarchy is shallower than it has rows
+        at = np.flatnonzero(up >= 0)
+        if not len(at):
+            break
+        heads.append(up[at])
+        members.append(rows[at])
+        depths.append(np.full(len(at), depth))
+        up = np.where(up >= 0, parent[np.maximum(up, 0)], -1)
+    if not heads:
+        return rows[:0], rows[:0], area_type[:0]
+    head, member, depth_of = (np.concatenate(x) for x in (heads, members, depths))
+    kind = np.char.add("below ", area_type[member])
+    family = _keys(head.astype(str), kind)
+    keep = np.isin(family, family[depth_of >= 2])
+    return head[keep], member[keep], kind[keep]
+
+
+def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[Family]:
     """Links (head, member, kind) grouped into families: one per head and kind, in order of
     head, then kind (rows are in key order, so families are visited in their head's key
-    order), each family's members in row order."""
+    order; those of areas further down, "below", after all the others), each family's
+    members in row order. All but copies of one cell ("same") add up
+    to their head, but for what no member covers (records with no small area, say)."""
     if not edges:
         return []
     head = np.concatenate([e[0] for e in edges])
@@ -810,12 +865,15 @@ def _families(edges: Sequence[tuple[Ints, Ints, Strs]]) -> list[tuple[int, Ints]
     kind = np.concatenate([e[2] for e in edges])
     if not len(head):
         return []
-    sort = np.lexsort((member, kind, head))  # sorted once, sliced per family
+    # Sorted once, sliced per family; families of an area and its areas two levels or more
+    # below come last, so that a hidden ward takes a sibling before a ward of another locality
+    # (which would leave that ward's own locality a lone hidden member to protect in turn).
+    sort = np.lexsort((member, kind, head, np.char.startswith(kind, "below ")))
     head, member, kind = head[sort], member[sort], kind[sort]
     starts = np.flatnonzero(np.concatenate([[True], (head[1:] != head[:-1])
                                             | (kind[1:] != kind[:-1])]))
     bounds = np.append(starts, len(head)).tolist()
-    return [(int(head[s]), member[s:e]) for s, e in pairwise(bounds)]
+    return [(int(head[s]), member[s:e], str(kind[s]) != "same") for s, e in pairwise(bounds)]
 
 
 def _tilings(rows: Dated) -> list[tuple[str, str, str, str]]:
@@ -878,3 +936,12 @@ def _text(values: Strs) -> pa.Array:
 
 def _float(values: Floats) -> pa.Array:
     return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null
+
+
+# What engine/rollup.py shares with the roll-up here, so that the rows it builds from the
+# engine's roll-up are these functions' rows.
+month_periods = _periods
+parent_codes = _parents
+benchmark_codes = _benchmarks
+stack = _concat
+finish = _finish

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +21,7 @@ from sqlglot import exp
 from common_outcomes import __version__
 from common_outcomes.data.declarations import SourceDeclaration
 from common_outcomes.data.store import open_store
-from common_outcomes.engine import plan
+from common_outcomes.engine import plan, rollup
 from common_outcomes.engine.backends import Backend, open_backend
 from common_outcomes.engine.backends.spark import STORE
 from common_outcomes.engine.publish import publishable
@@ -239,9 +240,7 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
             log.info("pass over %s: unchanged since the last run, reused", p.source)
             continue
         started = time.perf_counter()
-        table = build_results(_counts(backend(), p, query), p.definitions, about, areas,
-                              coverage, {name: _counts(backend(), p, q)
-                                         for name, q in others.items()})
+        table = pass_results(backend(), p, query, others, about, areas, coverage)
         log.info("pass over %s: %d indicators, %d rows in %.2f s", p.source,
                  len(p.definitions), table.num_rows, time.perf_counter() - started)
         write(cached, publishable(table, disclosure.rules, disclosure.stocks))
@@ -255,11 +254,32 @@ def _compute(passes: list[plan.Pass], backend: Callable[[], Backend], engine: st
     return tables, computed
 
 
+def pass_results(b: Backend, p: plan.Pass, query: exp.Select, others: Mapping[str, exp.Select],
+             about: dict[str, About], areas: Areas, coverage: Coverage) -> pa.Table:
+    """A pass's results rows: rolled up in the engine where it can (engine/rollup.py), else
+    from stage one's counts in numpy (engine/results.py)."""
+    if rollup.supported(p, b):
+        assert isinstance(b, rollup.Keeps)
+        rolled = _in_pass(p, lambda: rollup.roll_up_in_engine(b, p, query, about, areas,
+                                                              coverage))
+        return rollup.build_rolled(rolled, p, about, areas)
+    return build_results(_counts(b, p, query), p.definitions, about, areas, coverage,
+                         {name: _counts(b, p, q) for name, q in others.items()})
+
+
 def _counts(backend: Backend, p: plan.Pass, query: exp.Select) -> pa.Table:
     """One of a pass's queries run; a failure says which pass and indicators it was for."""
+    return _in_pass(p, lambda: backend.run(query))
+
+
+T = TypeVar("T")
+
+
+def _in_pass(p: plan.Pass, work: Callable[[], T]) -> T:
+    """A pass's work in the engine; a failure says which pass and indicators it was for."""
     indicators = ", ".join(d.indicator for d in p.definitions)
     try:
-        return backend.run(query)
+        return work()
     except InternalError as exc:
         raise InternalError(f"In the pass over source '{p.source}': {exc}",
                             {"pass": p.source, "indicators": indicators, **dict(exc.details)}

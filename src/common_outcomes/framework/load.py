@@ -12,6 +12,7 @@ from pathlib import Path
 
 from common_outcomes.documents import Document, ItemIndex, read_document
 from common_outcomes.errors import Issues, Location, display_path
+from common_outcomes.framework.maturity import MaturityModelDocument
 from common_outcomes.framework.models import (
     FRAMEWORK_KINDS,
     Framework,
@@ -27,6 +28,9 @@ class LoadedFramework:
     framework: Framework
     index: ItemIndex
     folder: Path
+    # The release's maturity model as read; checked with a workspace's own features
+    # (framework.maturity.maturity_model), so each problem is reported once.
+    maturity: tuple[Document, ...] = ()
 
 
 def available_frameworks(search: Sequence[Path] = ()) -> dict[str, Path]:
@@ -78,7 +82,8 @@ def load_framework(folder: Path, issues: Issues) -> LoadedFramework | None:
                      f"The framework says it is {framework.pin} but lives in "
                      f"{folder.parent.name}/{folder.name}.", heads[0].source.locate(("id",)),
                      "Folder names must be <id>/<release>.")
-    return LoadedFramework(framework, index, folder)
+    return LoadedFramework(framework, index, folder, tuple(
+        d for d in documents if isinstance(d.model, MaturityModelDocument)))
 
 
 def _check_references(

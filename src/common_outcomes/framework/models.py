@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from common_outcomes.documents import DocumentModel, Model
+from common_outcomes.framework.maturity import MaturityModelDocument
 from common_outcomes.ids import Slug
 from common_outcomes.periods import PeriodType
 
@@ -168,4 +169,5 @@ class Framework(Model):
 FRAMEWORK_KINDS: dict[str, type[DocumentModel]] = {
     FrameworkDocument.KIND: FrameworkDocument,
     OutcomesDocument.KIND: OutcomesDocument,
+    MaturityModelDocument.KIND: MaturityModelDocument,
 }

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 ALL = "all"
+SUFFIX = {"percent": "%", "rate_per_1000": " per 1,000", "rate_per_10000": " per 10,000",
+          "rate_per_100000": " per 100,000"}
 # Borough first, then its localities, then its wards (then anything wider, for London).
 AREA_ORDER = {"la": 0, "locality": 1, "ward": 2, "region": 3, "england": 4}
 
@@ -54,6 +56,14 @@ class Value:
 
 
 FIELDS = tuple(f.name for f in fields(Value))
+
+
+def number(value: float | None, unit: str = "percent") -> str:
+    """A value as a page shows it: whole counts, one decimal place otherwise, with its unit."""
+    if value is None:
+        return "-"
+    decimals = 0 if unit == "count" else 1
+    return f"{value:,.{decimals}f}{SUFFIX.get(unit, '')}"
 
 
 def values(table: pa.Table) -> list[Value]:

@@ -132,8 +132,50 @@ class Action(Base):
     partner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     due: Mapped[date | None] = mapped_column(Date, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # Where it arose: a story behind the curve, a quarterly review (origin_ref: its number) or
+    # a self-assessment (origin_ref: the round and feature).
+    origin: Mapped[str] = mapped_column(String(20), default="story", server_default="story")
+    origin_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Review(Base):
+    """A quarterly review of a priority (or a system condition): what the data showed, kept as
+    it was (`snapshot`: the published rows, JSON), what was learned and decided. Saved over
+    while a draft (each save audited); signed off, it is read-only."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("workspace", "number",
+                                       name="uq_reviews_workspace_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column(Integer)
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(100))
+    quarter: Mapped[str] = mapped_column(String(50))
+    held: Mapped[date] = mapped_column(Date)
+    learned: Mapped[str] = mapped_column(Text, default="")
+    decisions: Mapped[str] = mapped_column(Text, default="")
+    snapshot: Mapped[str] = mapped_column(Text, default="[]")
+    signed_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewGrant(Base):
+    """A contributor may write the reviews of this priority (or condition); admins may write
+    any."""
+
+    __tablename__ = "review_grants"
+    __table_args__ = (UniqueConstraint("user_id", "workspace", "subject_kind", "subject",
+                                       name="uq_review_grants"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    workspace: Mapped[str] = mapped_column(String(100))
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(100))
 
 
 class Setting(Base):
@@ -153,3 +195,70 @@ class StateVersion(Base):
     __tablename__ = "state_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class AssessmentRound(Base):
+    """A self-assessment of the system conditions for a period, numbered in the workspace.
+    `features` is the maturity model as it stood when the round opened (JSON: each feature's
+    id, condition, name and the level ids allowed), so a round is read as it was rated even
+    after the model changes."""
+
+    __tablename__ = "assessment_rounds"
+    __table_args__ = (UniqueConstraint("workspace", "number",
+                                       name="uq_assessment_rounds_workspace_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(50))
+    features: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RoundRespondent(Base):
+    """Someone named to rate a round, for one of the workspace's partners."""
+
+    __tablename__ = "round_respondents"
+    __table_args__ = (UniqueConstraint("round_id", "user_id",
+                                       name="uq_round_respondents_round_user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("assessment_rounds.id",
+                                                     ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    partner: Mapped[str] = mapped_column(String(100))
+
+
+class Rating(Base):
+    """A respondent's level for one feature, with their evidence (text and a JSON list of
+    links); saved again as often as they like while the round is open."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("round_id", "user_id", "feature",
+                                       name="uq_ratings_round_user_feature"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("assessment_rounds.id",
+                                                     ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    feature: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(50))
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    links: Mapped[str] = mapped_column(Text, default="[]")
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Moderation(Base):
+    """The level a round settles on for a feature, why, and who decided it when."""
+
+    __tablename__ = "moderations"
+    __table_args__ = (UniqueConstraint("round_id", "feature",
+                                       name="uq_moderations_round_feature"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("assessment_rounds.id",
+                                                     ondelete="CASCADE"))
+    feature: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(50))
+    rationale: Mapped[str] = mapped_column(Text)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    moderated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

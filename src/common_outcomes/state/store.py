@@ -34,33 +34,32 @@ from common_outcomes.state.models import (
     AuditEvent,
     Membership,
     Narrative,
+    Review,
+    ReviewGrant,
     Session,
     Setting,
     SignInAttempt,
     StateVersion,
     User,
 )
+from common_outcomes.state.rounds import Invalid, RoundsStore
 from common_outcomes.state.versions import CHANNEL, Versions
 
 SESSION_LIFETIME = timedelta(hours=8)
 MAX_REMEMBERED = 10_000
 # What became of a sign-in attempt (SignInAttempt.outcome); see state/limits.py.
 PENDING, FAILED, SUCCEEDED, REFUSED = "pending", "failed", "succeeded", "refused"
-SUBJECT_KINDS = ("indicator", "priority")
+SUBJECT_KINDS = ("indicator", "priority", "condition")
+REVIEW_KINDS = ("priority", "condition")
+# Where an action arose (Action.origin).
+ORIGINS = ("story", "review", "assessment")
+OPEN_STATUSES = ("open", "in progress")
 MAX_NARRATIVE = 20_000
 MAX_FACTORS = 5_000
 MAX_ACTION = 2_000
 MAX_OWNER = 200
 ActionStatus = Literal["open", "in progress", "done", "dropped"]
 ACTION_STATUSES: tuple[str, ...] = get_args(ActionStatus)
-
-
-class Invalid(UserError):
-    """A value a contributor wrote cannot be saved; `field` names the form field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,43 @@ class ActionVersion:
     fields: ActionFields
     author: str
     created_at: datetime
+    origin: str = "story"
+    origin_ref: str | None = None
+
+    def overdue(self, today: date) -> bool:
+        """Not done (nor dropped) by its due day."""
+        due = self.fields.due
+        return due is not None and due < today and self.fields.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class ReviewFields:
+    """What a review is about and what its writers say; each save writes all of it again."""
+
+    subject_kind: str
+    subject: str
+    quarter: str
+    held: date
+    learned: str = ""
+    decisions: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A quarterly review: its fields, the published rows it saw (as they were when it was
+    opened), who wrote it, and its sign-off."""
+
+    number: int
+    fields: ReviewFields
+    snapshot: tuple[dict[str, Any], ...]
+    author: str
+    created_at: datetime
+    signed_by: str | None
+    signed_at: datetime | None
+
+    @property
+    def signed(self) -> bool:
+        return self.signed_at is not None
 
 
 @dataclass(frozen=True)
@@ -137,7 +173,7 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class State:
+class State(RoundsStore):
     def __init__(self, engine: Engine, limits: SignInLimits | None = None) -> None:
         self.engine = engine
         self.limits = limits or SignInLimits()
@@ -251,6 +287,18 @@ class State:
                 raise UserError(f"There is no account for {email}; add it first.")
             user.password_hash = hashed
             self._audit(db, actor, "user.password", email)
+
+    def account_of(self, email: str) -> Account | None:
+        """An active account by email, with its roles (for work done on someone's behalf
+        outside a session, such as `outcomes demo`)."""
+        with self._reading() as db:
+            row = db.scalar(select(User).where(User.email == normal_email(email),
+                                               User.active.is_(True)))
+            if row is None:
+                return None
+            roles = {m.workspace: Role(m.role) for m in db.scalars(
+                select(Membership).where(Membership.user_id == row.id))}
+            return Account(id=row.id, email=row.email, name=row.name, roles=roles)
 
     def has_user(self, email: str) -> bool:
         with self._reading() as db:
@@ -474,15 +522,19 @@ class State:
     # Actions --------------------------------------------------------------------------------
 
     def add_action(self, account: Account, workspace: str, subject_kind: str, subject: str,
-                   fields: ActionFields) -> ActionVersion:
-        """A new action (version 1), numbered in the workspace."""
+                   fields: ActionFields, origin: str = "story",
+                   origin_ref: str | None = None) -> ActionVersion:
+        """A new action (version 1), numbered in the workspace, with where it arose (a story
+        behind the curve, a review, a self-assessment)."""
         _may_write(account, workspace, subject_kind)
+        if origin not in ORIGINS:
+            raise ValueError(f"unknown origin {origin}")
         fields = _checked(fields)
         with self._transaction() as db:
             number = (db.scalar(select(func.max(Action.number))
                                 .where(Action.workspace == workspace)) or 0) + 1
             return self._write_action(db, account, workspace, subject_kind, subject, number, 1,
-                                      fields)
+                                      fields, origin, origin_ref)
 
     def change_action(self, account: Account, workspace: str, number: int,
                       fields: ActionFields) -> ActionVersion:
@@ -495,16 +547,18 @@ class State:
         with self._transaction() as db:
             return self._write_action(db, account, workspace, current[0].subject_kind,
                                       current[0].subject, number, current[0].version + 1,
-                                      fields)
+                                      fields, current[0].origin, current[0].origin_ref)
 
     def _write_action(self, db: Db, account: Account, workspace: str, subject_kind: str,
                       subject: str, number: int, version: int,
-                      fields: ActionFields) -> ActionVersion:
+                      fields: ActionFields, origin: str,
+                      origin_ref: str | None) -> ActionVersion:
         row = Action(workspace=workspace, number=number, version=version,
                      subject_kind=subject_kind, subject=subject, period=fields.period,
                      description=fields.description, owner=fields.owner,
                      partner=fields.partner, due=fields.due, status=fields.status,
-                     author_id=account.id, created_at=now())
+                     origin=origin, origin_ref=origin_ref, author_id=account.id,
+                     created_at=now())
         db.add(row)
         try:
             db.flush()
@@ -518,9 +572,11 @@ class State:
         return _action(row, account.email)
 
     def actions(self, workspace: str, subject_kind: str | None = None,
-                subject: str | None = None) -> list[ActionVersion]:
-        """The current version of every action (or a subject's), by number."""
-        return [a for a in self._written_in(workspace).actions
+                subject: str | None = None, version: int | None = None
+                ) -> list[ActionVersion]:
+        """The current version of every action (or a subject's), by number (`version`: a
+        state version this request has read already)."""
+        return [a for a in self._written_in(workspace, version).actions
                 if _about(a, subject_kind, subject)]
 
     def action(self, workspace: str, number: int) -> list[ActionVersion] | None:
@@ -531,6 +587,142 @@ class State:
         with self._reading() as db:
             found = [_action(a, email) for a, email in db.execute(query)]
         return found or None
+
+    # Quarterly reviews ----------------------------------------------------------------------
+
+    def grant_review(self, email: str, workspace: str, subject_kind: str, subject: str,
+                     actor: str) -> None:
+        """Let a contributor write the reviews of one priority (or condition)."""
+        email = normal_email(email)
+        if subject_kind not in REVIEW_KINDS:
+            raise UserError(f"Reviews are of a {' or a '.join(REVIEW_KINDS)}, not a "
+                            f"{subject_kind}.")
+        with self._transaction() as db:
+            user = db.scalar(select(User).where(User.email == email))
+            role = None if user is None else db.scalar(select(Membership.role).where(
+                Membership.user_id == user.id, Membership.workspace == workspace))
+            if user is None or role is None or not Role(role).allows(Role.CONTRIBUTOR):
+                raise UserError(f"{email} is not a contributor in {workspace}; grant them "
+                                "that role first (outcomes users grant --role contributor).")
+            if db.scalar(select(ReviewGrant.id).where(
+                    ReviewGrant.user_id == user.id, ReviewGrant.workspace == workspace,
+                    ReviewGrant.subject_kind == subject_kind,
+                    ReviewGrant.subject == subject)) is None:
+                db.add(ReviewGrant(user_id=user.id, workspace=workspace,
+                                   subject_kind=subject_kind, subject=subject))
+            self._audit(db, actor, "review.grant", f"{subject_kind}/{subject}", workspace,
+                        email=email)
+
+    def may_review(self, account: Account, workspace: str, subject_kind: str,
+                   subject: str) -> bool:
+        """Admins write any review; contributors those of the subjects they are granted."""
+        if account.may(workspace, Role.ADMIN):
+            return True
+        if not account.may(workspace, Role.CONTRIBUTOR):
+            return False
+        with self._reading() as db:
+            return db.scalar(select(ReviewGrant.id).where(
+                ReviewGrant.user_id == account.id, ReviewGrant.workspace == workspace,
+                ReviewGrant.subject_kind == subject_kind,
+                ReviewGrant.subject == subject)) is not None
+
+    def add_review(self, account: Account, workspace: str, fields: ReviewFields,
+                   snapshot: list[dict[str, Any]]) -> ReviewRecord:
+        """A new review (a draft), numbered in the workspace, keeping the published rows it
+        saw as they were."""
+        fields = self._reviewable(account, workspace, fields)
+        with self._transaction() as db:
+            number = (db.scalar(select(func.max(Review.number))
+                                .where(Review.workspace == workspace)) or 0) + 1
+            row = Review(workspace=workspace, number=number, subject_kind=fields.subject_kind,
+                         subject=fields.subject, quarter=fields.quarter, held=fields.held,
+                         learned=fields.learned, decisions=fields.decisions,
+                         snapshot=json.dumps(snapshot, sort_keys=True, default=str),
+                         author_id=account.id, created_at=now())
+            db.add(row)
+            try:
+                db.flush()
+            except IntegrityError:
+                raise Invalid("quarter", "Someone else opened a review at the same moment; "
+                              "try again") from None
+            self._audit(db, account.email, "review.add",
+                        f"{fields.subject_kind}/{fields.subject}/review-{number}", workspace,
+                        quarter=fields.quarter, rows=len(snapshot))
+            return _review(row, account.email)
+
+    def save_review(self, account: Account, workspace: str, number: int, learned: str,
+                    decisions: str, held: date | None = None) -> ReviewRecord:
+        """What was learned and decided, saved over the draft; refused once signed off."""
+        with self._transaction() as db:
+            row = self._draft(db, account, workspace, number)
+            fields = self._reviewable(account, workspace, ReviewFields(
+                row.subject_kind, row.subject, row.quarter, held or row.held, learned,
+                decisions))
+            row.learned, row.decisions, row.held = fields.learned, fields.decisions, fields.held
+            self._audit(db, account.email, "review.save",
+                        f"{row.subject_kind}/{row.subject}/review-{number}", workspace)
+            return _review(row, self._email(db, row.author_id))
+
+    def sign_review(self, account: Account, workspace: str, number: int) -> ReviewRecord:
+        """Sign a review off (admins only): from then on it is read-only."""
+        if not account.may(workspace, Role.ADMIN):
+            raise PermissionError(f"{account.email} may not sign off reviews in {workspace}")
+        with self._transaction() as db:
+            row = self._draft(db, account, workspace, number)
+            if not row.learned.strip() or not row.decisions.strip():
+                raise Invalid("learned", "Write what was learned and what was decided before "
+                              "signing the review off")
+            row.signed_by, row.signed_at = account.email, now()
+            self._audit(db, account.email, "review.sign",
+                        f"{row.subject_kind}/{row.subject}/review-{number}", workspace)
+            return _review(row, self._email(db, row.author_id))
+
+    def _draft(self, db: Db, account: Account, workspace: str, number: int) -> Review:
+        """The review's row, locked for the change, if it may still be changed."""
+        row = db.scalar(select(Review).where(Review.workspace == workspace,
+                                             Review.number == number).with_for_update())
+        if row is None:
+            raise LookupError(f"no review {number} in {workspace}")
+        if not self.may_review(account, workspace, row.subject_kind, row.subject):
+            raise PermissionError(f"{account.email} may not write review {number}")
+        if row.signed_at is not None:
+            raise Invalid("learned", f"Review {number} was signed off by {row.signed_by} on "
+                          f"{_aware(row.signed_at):%d %B %Y}; a signed-off review cannot be "
+                          "changed, so nothing was saved")
+        return row
+
+    def _reviewable(self, account: Account, workspace: str,
+                    fields: ReviewFields) -> ReviewFields:
+        if fields.subject_kind not in REVIEW_KINDS:
+            raise ValueError(f"unknown review subject kind {fields.subject_kind}")
+        if not self.may_review(account, workspace, fields.subject_kind, fields.subject):
+            raise PermissionError(f"{account.email} may not write reviews of "
+                                  f"{fields.subject_kind} {fields.subject}")
+        for problem in review_problems(fields):
+            raise problem
+        return ReviewFields(fields.subject_kind, fields.subject, fields.quarter, fields.held,
+                            fields.learned.strip(), fields.decisions.strip())
+
+    @staticmethod
+    def _email(db: Db, user_id: int) -> str:
+        return db.scalar(select(User.email).where(User.id == user_id)) or ""
+
+    def reviews(self, workspace: str, subject_kind: str | None = None,
+                subject: str | None = None) -> list[ReviewRecord]:
+        """Every review (or a subject's), newest first."""
+        query = (select(Review, User.email).join(User, User.id == Review.author_id)
+                 .where(Review.workspace == workspace)
+                 .order_by(Review.held.desc(), Review.number.desc()))
+        if subject_kind is not None:
+            query = query.where(Review.subject_kind == subject_kind)
+        if subject is not None:
+            query = query.where(Review.subject == subject)
+        with self._reading() as db:
+            return [_review(r, email) for r, email in db.execute(query)]
+
+    def review(self, workspace: str, number: int) -> ReviewRecord | None:
+        found = [r for r in self.reviews(workspace) if r.number == number]
+        return found[0] if found else None
 
     # Settings -------------------------------------------------------------------------------
 
@@ -583,6 +775,17 @@ def action_problems(fields: ActionFields) -> list[Invalid]:
     return problems
 
 
+def review_problems(fields: ReviewFields) -> list[Invalid]:
+    """Everything wrong with a review's words and date, each naming its field."""
+    problems = [*_written(fields.learned, MAX_NARRATIVE, "learned", "", "What was learned"),
+                *_written(fields.decisions, MAX_NARRATIVE, "decisions", "",
+                          "What was decided")]
+    if fields.held > now().date():
+        problems.append(Invalid("held", "The day the review was held cannot be in the "
+                                "future"))
+    return problems
+
+
 def _checked(fields: ActionFields) -> ActionFields:
     for problem in action_problems(fields):
         raise problem
@@ -609,7 +812,14 @@ def _narrative(n: Narrative, author: str) -> NarrativeVersion:
                             tuple(json.loads(n.partners)), author, n.created_at)
 
 
+def _review(r: Review, author: str) -> ReviewRecord:
+    return ReviewRecord(r.number, ReviewFields(r.subject_kind, r.subject, r.quarter, r.held,
+                                               r.learned, r.decisions),
+                        tuple(json.loads(r.snapshot)), author, _aware(r.created_at),
+                        r.signed_by, _maybe_aware(r.signed_at))
+
+
 def _action(a: Action, author: str) -> ActionVersion:
     return ActionVersion(a.number, a.version, a.subject_kind, a.subject,
                          ActionFields(a.period, a.description, a.owner, a.partner, a.due,
-                                      a.status), author, a.created_at)
+                                      a.status), author, a.created_at, a.origin, a.origin_ref)

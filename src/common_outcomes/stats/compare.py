@@ -31,7 +31,8 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special  # type: ignore[import-untyped]
+
+from common_outcomes.stats import special
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -62,7 +63,7 @@ CI95_WIDTH_IN_SE = 3.92
 
 def z_for(level: float) -> float:
     """Two-sided z for a confidence level (0.95 -> 1.959964...)."""
-    return float(special.ndtri(1 - (1 - level) / 2))
+    return float(special().ndtri(1 - (1 - level) / 2))
 
 
 def _f(x: npt.ArrayLike) -> FloatArray:
@@ -374,7 +375,7 @@ def recent_trend(
     with np.errstate(invalid="ignore"):
         equal = (run & (num == den)).any(axis=1)
     can = (present.sum(axis=1) >= TREND_POINTS) & (run.sum(axis=1) >= TREND_POINTS) & ~equal
-    crit = float(2 * special.gammaincinv(0.5, TREND_LEVEL))  # chi2.ppf(0.998, df=1)
+    crit = float(2 * special().gammaincinv(0.5, TREND_LEVEL))  # chi2.ppf(0.998, df=1)
 
     if proportion_method:
         usable = run
@@ -468,7 +469,7 @@ def quantiles(
 def _sigma_adjustment(p: float, population: FloatArray, average: float, side: str
                       ) -> FloatArray:
     """``sigma_adjustment`` of R/Funnels.R, on the 0-1 scale."""
-    z2 = special.ndtri(p) ** 2
+    z2 = special().ndtri(p) ** 2
     first = average * (population / z2 + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         adj = np.sqrt(
@@ -528,9 +529,9 @@ def _poisson_event_limits(expected: FloatArray, confidence: float
         out: FloatArray = (lo_o + hi_o) / 2
         return out
 
-    lower = solve(lambda o: special.gammaincc(o + 1, e), increasing=True)
+    lower = solve(lambda o: special().gammaincc(o + 1, e), increasing=True)
     lower = np.where(np.exp(-e) >= p, 0.0, lower)  # even 0 events is not significant
-    upper = solve(lambda o: special.gammainc(np.maximum(o, 1e-300), e), increasing=False)
+    upper = solve(lambda o: special().gammainc(np.maximum(o, 1e-300), e), increasing=False)
     return lower, upper
 
 
@@ -572,15 +573,15 @@ def funnel_limits_rate(
 
 def _ratio_ci(obs: FloatArray, level: float, side: str) -> FloatArray:
     """``funnel_ratio_significance`` numerator: exact (< 10 events) or Byar's limits."""
-    z = special.ndtri(0.5 + level / 2)
+    z = special().ndtri(0.5 + level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         if side == "low":
-            exact = special.gammainccinv(obs, 0.5 + level / 2)  # chi2.isf(q, 2 obs) / 2
+            exact = special().gammainccinv(obs, 0.5 + level / 2)  # chi2.isf(q, 2 obs) / 2
             byar = obs * (1 - 1 / (9 * obs) - z / 3 / np.sqrt(obs)) ** 3
             res = np.where(obs < 10, exact, byar)
             res = np.where(obs == 0, 0.0, res)
         else:
-            exact = special.gammaincinv(obs + 1, 0.5 + level / 2)  # chi2.ppf(q, 2 obs + 2) / 2
+            exact = special().gammaincinv(obs + 1, 0.5 + level / 2)  # chi2.ppf(q, 2 obs + 2) / 2
             o1 = obs + 1
             byar = o1 * (1 - 1 / (9 * o1) + z / 3 / np.sqrt(o1)) ** 3
             res = np.where(obs < 10, exact, byar)

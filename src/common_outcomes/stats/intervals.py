@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 # scipy.special, not scipy.stats: the same functions scipy.stats calls, at a third of the
 # import time (the CLI starts in under two seconds on a borough).
-from scipy import special  # type: ignore[import-untyped]
+from common_outcomes.stats import special
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -64,7 +64,7 @@ def _confidence(confidence: float) -> float:
 def z_value(confidence: float) -> float:
     """The two-sided normal quantile: ``norm.ppf(1 - (1 - confidence) / 2)``."""
     c = _confidence(confidence)
-    return float(special.ndtri(1 - (1 - c) / 2))
+    return float(special().ndtri(1 - (1 - c) / 2))
 
 
 def _arr(values: npt.ArrayLike) -> FloatArray:
@@ -140,8 +140,8 @@ def exact_poisson(count: npt.ArrayLike, confidence: float = 0.95) -> tuple[Float
     c = _confidence(confidence)
     with np.errstate(invalid="ignore"):
         # chi2.ppf(q, k) / 2 == gammaincinv(k / 2, q): the chi-squared quantile, halved.
-        lower = np.where(x == 0, 0.0, special.gammaincinv(np.maximum(x, 1e-300), (1 - c) / 2))
-        upper = special.gammaincinv(x + 1, c + (1 - c) / 2)
+        lower = np.where(x == 0, 0.0, special().gammaincinv(np.maximum(x, 1e-300), (1 - c) / 2))
+        upper = special().gammaincinv(x + 1, c + (1 - c) / 2)
     lower = np.where(np.isnan(x), np.nan, lower)
     return np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
 
@@ -349,6 +349,6 @@ def mean_ci(
         mean = np.where(k > 0, s / k, np.nan)
         variance = np.maximum((q - s * s / k) / (k - 1), 0.0)
         df = np.where(k >= 2, k - 1, np.nan)
-        half = np.abs(special.stdtrit(df, (1 - c) / 2)) * np.sqrt(variance) / np.sqrt(k)
+        half = np.abs(special().stdtrit(df, (1 - c) / 2)) * np.sqrt(variance) / np.sqrt(k)
     half = np.where(k >= 2, half, np.nan)
     return mean, mean - half, mean + half

@@ -252,6 +252,10 @@ def _check_activities(ws: Workspace, cat: Catalogue, issues: Issues) -> None:
                 issues.warning("activity.hub-outside-localities",
                                f"Hub '{hub}' is in locality '{hubs[hub]}', which activity "
                                f"'{act.id}' does not cover.", at("hubs", i))
+        if act.start and act.end and act.end <= act.start:
+            issues.error("activity.dates", f"Activity '{act.id}' stops on {act.end} but "
+                         f"starts on {act.start}.", at("end"),
+                         "an activity stops after the day it starts")
         for i, out in enumerate(act.output_measures):
             if out.indicator and out.indicator not in local:
                 _unknown(issues, "ref.unknown-indicator", "local indicator", out.indicator,

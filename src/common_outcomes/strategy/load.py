@@ -35,7 +35,8 @@ ONE_PER_WORKSPACE = ("workspace", "geography")
 INCOMING = "incoming"  # partner files waiting to be loaded (outcomes synth writes here)
 SYNTH_TRUTH = "synth-truth"  # what synthetic data really is, kept apart from the sources
 FRAMEWORKS = "frameworks"  # framework releases the workspace brings with it
-NOT_STRATEGY = frozenset({INCOMING, SYNTH_TRUTH, FRAMEWORKS})
+HISTORY = "history"  # each change to the strategy, with why (strategy/history.py)
+NOT_STRATEGY = frozenset({INCOMING, SYNTH_TRUTH, FRAMEWORKS, HISTORY})
 T = TypeVar("T")
 
 

@@ -168,6 +168,13 @@ class Activity(Model):
     evidence: Evidence = Evidence.NOT_YET_RATED
     evidence_note: str | None = None
     review_date: date | None = None
+    start: date | None = Field(None, description="The day it started (or starts)")
+    end: date | None = Field(None, description="The day it stopped: it ran until the day before")
+
+    def running_on(self, day: date) -> bool:
+        """Whether it was running on `day`: started by then (or no start given) and not yet
+        stopped."""
+        return (self.start is None or self.start <= day) and (self.end is None or day < self.end)
 
 
 class ActivitiesDocument(DocumentModel):

@@ -16,8 +16,12 @@ method column says so.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -28,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from common_outcomes import __version__
 from common_outcomes.data.checks import MULTIPLIERS
 from common_outcomes.data.declarations import (
     Comparator,
@@ -41,10 +46,12 @@ from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Indicator, Unit
 from common_outcomes.geography.reference import local_authorities, statistical_neighbours
 from common_outcomes.periods import Period, PeriodType, parse_period, period_containing
+from common_outcomes.results.table import write
 from common_outcomes.stats.compare import compare_to_benchmark
 from common_outcomes.stats.intervals import crude_rate, wilson
 
 ENGLAND = "E92000001"
+COMPARATORS = Path(".outcomes") / "results" / "comparators"
 # Areas compared with England; localities and wards stay compared with their borough.
 COMPARED_WITH_ENGLAND = ("la", "region")
 Floats = npt.NDArray[np.float64]
@@ -116,11 +123,11 @@ def with_comparators(results: pa.Table, folder: Path,
     """As add_comparators, with the revisions newer releases made to older ones' figures."""
     shadows = ("indicator_id", "area_code", "period_type", "period")
     computed = set(zip(*(results.column(c).to_pylist() for c in shadows), strict=True))
-    revisions: list[Revision] = []
-    rows = [r for r in published_rows(open_store(folder), sources, indicators,
-                                      comparator_areas(la_code), revisions)
-            if tuple(r[c] for c in shadows) not in computed]
-    table = pa.concat_tables([results, pa.Table.from_pylist(rows, schema=results.schema)])
+    published, revisions = published_table(folder, sources, indicators, la_code,
+                                           results.schema)
+    keep = [key not in computed for key in zip(
+        *(published.column(c).to_pylist() for c in shadows), strict=True)]
+    table = pa.concat_tables([results, published.filter(pa.array(keep, pa.bool_()))])
     polarity = {i.id: i.polarity.value for i in indicators.values()}
     return Comparators(compare_with_england(table, polarity), tuple(revisions))
 
@@ -161,6 +168,52 @@ def _releases(store: Store, decl: SourceDeclaration, columns: Sequence[str]
              manifest.loaded_at, version_id))
         out.append((release, _read_parts(parts, columns)))
     return sorted(out, key=lambda found: found[0].order)
+
+
+def published_table(folder: Path, sources: Mapping[str, SourceDeclaration],
+                    indicators: Mapping[str, Indicator], la_code: str, schema: pa.Schema
+                    ) -> tuple[pa.Table, tuple[Revision, ...]]:
+    """`published_rows` as a table, with the revisions newer releases made, kept in
+    .outcomes/results/comparators between runs: reading published files and computing their
+    intervals is most of an unchanged run's time. Keyed by everything they depend on (the
+    current parts of every source they read, which name their versions, and those sources'
+    declarations; the indicators, the borough, the schema and the release), so a load, a
+    rollback or an edited declaration computes them again."""
+    store = open_store(folder)
+    mapped = [d.id for d in sources.values() if d.comparators]
+    read = sorted({*mapped, *(m.denominator.source for s in mapped
+                              for m in sources[s].comparators
+                              if isinstance(m.denominator, ComparatorDenominator))})
+    parts = {s: [(str(p.path), p.periods) for p in store.current_files(s)] for s in read}
+    used = sorted({m.indicator for s in mapped for m in sources[s].comparators})
+    key = hashlib.sha256(repr((__version__, parts, [sources[s] for s in read],
+                               [indicators[i] for i in used], la_code, schema.to_string())
+                              ).encode()).hexdigest()[:32]
+    cache = folder / COMPARATORS
+    rows_file, revisions_file = cache / f"{key}.parquet", cache / f"{key}.json"
+    if rows_file.is_file() and revisions_file.is_file():
+        said = json.loads(revisions_file.read_text(encoding="utf-8"))
+        return pq.read_table(rows_file), tuple(Revision(**r) for r in said)
+    revisions: list[Revision] = []
+    rows = published_rows(store, sources, indicators, comparator_areas(la_code), revisions)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    for stale in [*cache.glob("*.parquet"), *cache.glob("*.json")] if cache.is_dir() else []:
+        stale.unlink()  # what inputs that no longer exist gave
+    write(rows_file, table)
+    _write_text(revisions_file, json.dumps([asdict(r) for r in revisions]))
+    return table, tuple(revisions)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Written whole or not at all (the rows are read back only beside their revisions)."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def published_rows(store: Store, sources: Mapping[str, SourceDeclaration],

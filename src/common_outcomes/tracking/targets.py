@@ -28,9 +28,31 @@ def _key(r: Row) -> tuple[str, str, str]:
     return (str(r["indicator_id"]), str(r["area_code"]), str(r["period_type"]))
 
 
+TRACKED = ("baseline", "target", "target_status")
+
+
 def apply_tracking(results: pa.Table, baselines: Sequence[Baseline], targets: Sequence[Target],
                    polarity: dict[str, str]) -> pa.Table:
-    rows: list[Row] = results.to_pylist()
+    # Only the series of an indicator and area with a baseline or target become Python rows
+    # (a few hundred of the thousands): the others keep their columns as they are.
+    wanted = {(b.indicator, b.area) for b in baselines} | {(t.indicator, t.area) for t in targets}
+    picked = [i for i, key in enumerate(zip(results.column("indicator_id").to_pylist(),
+                                            results.column("area_code").to_pylist(),
+                                            strict=True)) if key in wanted]
+    rows = _tracked_rows(results.take(pa.array(picked, pa.int64())).to_pylist(), baselines,
+                         targets, polarity)
+    for name in TRACKED:
+        values = results.column(name).to_pylist()
+        for i, r in zip(picked, rows, strict=True):
+            values[i] = r[name]
+        index = results.schema.get_field_index(name)
+        results = results.set_column(index, results.schema.field(index),
+                                     pa.array(values, results.schema.field(index).type))
+    return results
+
+
+def _tracked_rows(rows: list[Row], baselines: Sequence[Baseline], targets: Sequence[Target],
+                  polarity: dict[str, str]) -> list[Row]:
     series: dict[tuple[str, str, str], list[Row]] = {}
     for r in rows:
         series.setdefault(_key(r), []).append(r)
@@ -71,9 +93,7 @@ def apply_tracking(results: pa.Table, baselines: Sequence[Baseline], targets: Se
                 if p.get("target") is not None:
                     p["target_status"] = _status(p, polarity.get(t.indicator, "no_judgement"),
                                                  at_target=p["period"] == t.period)
-    for r in rows:
-        r.setdefault("target_status", None)
-    return pa.Table.from_pylist(rows, schema=results.schema)
+    return rows
 
 
 def _is_baseline_period(p: Row, baselines: Sequence[Baseline], t: Target) -> bool:

@@ -1,5 +1,5 @@
-"""The FastAPI app, assembled: the routers (pages.py, stories.py, api.py), the middleware
-(middleware.py), the exception handlers (handlers.py) and what is made before the first
+"""The FastAPI app, assembled: the routers (pages.py, stories.py, conditions.py, api.py), the
+middleware (middleware.py), the exception handlers (handlers.py) and what is made before the first
 request. Pages and the JSON API read through `Project` (project.py) and change nothing but the
 app's state (`common_outcomes.state`), which audits every change. What the routes share is
 below them (deps.py, rendering.py, story_checks.py): nothing imports this module but the CLI.
@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from common_outcomes.errors import UserError
-from common_outcomes.web import api, handlers, pages, stories
+from common_outcomes.web import api, conditions, handlers, pages, reviews, stories
 from common_outcomes.web.deps import API, SignInNeeded
 from common_outcomes.web.middleware import BodyLimit, Headers, body_limit_from_environment
 from common_outcomes.web.oidc import OidcSettings
@@ -71,6 +71,8 @@ def create_app(folders: Sequence[Path], database: str | None = None,
     app.mount("/swagger-ui", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-ui")
     app.include_router(pages.router)
     app.include_router(stories.router)
+    app.include_router(conditions.router)
+    app.include_router(reviews.router)
     if site.oidc is not None:
         app.include_router(pages.oidc_router)
     app.include_router(api.router, prefix=API)

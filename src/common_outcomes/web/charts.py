@@ -15,13 +15,15 @@ from typing import Any
 from markupsafe import Markup
 
 from common_outcomes.reports.results_view import Value
-from common_outcomes.web.formats import SUFFIX, area_kind, interval, number
+from common_outcomes.reports.sentences import Benchmark
+from common_outcomes.web.formats import SUFFIX, area_label, interval, number
 
 Spec = dict[str, Any]
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 # GOV.UK Design System colours; each series also differs by dash or shape, never colour alone.
 BLUE, GREEN, GREY, BLACK, RED = "#1d70b8", "#00703c", "#505a5f", "#0b0c0c", "#d4351c"
-COMPARISON = {"Better": GREEN, "Similar": GREY, "Worse": RED}
+COMPARISON = {"Better": GREEN, "Best": GREEN, "Similar": GREY, "Worse": RED, "Worst": RED,
+              "Higher": BLUE, "Lower": BLUE}
 MEASURES = ("Value", "Target trajectory", "Baseline")
 FONT = "GDS Transport, arial, sans-serif"
 CONFIG: Spec = {
@@ -164,21 +166,34 @@ _MEASURE_DASH = {"Value": [1, 0], "Target trajectory": [8, 4], "Baseline": [2, 3
 _MEASURE_SHAPE = {"Value": "circle", "Target trajectory": "diamond", "Baseline": "square"}
 
 
-def areas(rows: Sequence[Value], unit: str, benchmark: str, description: str) -> Spec | None:
-    """Each area's value with its 95% interval, coloured by its comparison with the
-    benchmark, and the benchmark's value as a line; None when no area has a value."""
+def areas(rows: Sequence[Value], unit: str, benchmark: Benchmark, comparisons: Mapping[str, str],
+          neighbours: frozenset[str], description: str) -> Spec | None:
+    """Each area's value with its 95% interval, marked by its comparison with the benchmark
+    they are all judged against (named: "Similar to England"), and that benchmark's value as
+    a dashed line named in the legend; None when no area has a value. `comparisons`: each
+    area's comparison in words (sentences.comparison), by area code."""
     drawn = [r for r in rows if r.value is not None and not r.suppressed]
     if not drawn:
         return None
-    line = next((r.value for r in drawn if r.area_code == benchmark), None)
-    names = [_area_label(r) for r in drawn]
-    points: list[Spec] = [{"area": name, "value": r.value, "lower": r.lower_95, "upper": r.upper_95,
-               "comparison": r.compared_to_benchmark or "Not compared",
-               "label": _label(r, unit).replace(r.period, name, 1)}
-              for name, r in zip(names, drawn, strict=True)]
-    # Known comparisons in their own order, others by name: the same spec in every process.
-    kinds = sorted({p["comparison"] for p in points}, key=lambda c: (
-        list(COMPARISON).index(c) if c in COMPARISON else len(COMPARISON), c))
+    line = benchmark.row.value if benchmark.row is not None and not benchmark.row.suppressed \
+        else None
+    names = [area_label(r, neighbours) for r in drawn]
+    points: list[Spec] = []
+    for name, r in zip(names, drawn, strict=True):
+        own = r.area_code == benchmark.code
+        said = ("The benchmark" if own else
+                comparisons.get(r.area_code) or f"Not compared with {benchmark.name}")
+        # `label` is the comparison word that picks the colour; `tip` is what the point
+        # says on hover, on focus and to a screen reader (its area, value and interval).
+        points.append({"area": name, "value": r.value, "lower": r.lower_95,
+                       "upper": r.upper_95, "comparison": said,
+                       "label": "" if own else r.compared_to_benchmark or "",
+                       "tip": _label(r, unit).replace(r.period, name, 1)})
+    # Known comparisons in their own order, others by words: the same spec in every process.
+    colour = {p["comparison"]: p["label"] for p in points}
+    kinds = sorted(colour, key=lambda c: (
+        list(COMPARISON).index(colour[c]) if colour[c] in COMPARISON else len(COMPARISON), c))
+    title = f"Compared with {benchmark.name}"
     y = {"field": "area", "type": "nominal", "title": None, "sort": names,
          "axis": {"labelLimit": 0}}
     layers: list[Spec] = [
@@ -188,23 +203,27 @@ def areas(rows: Sequence[Value], unit: str, benchmark: str, description: str) ->
                       "x2": {"field": "upper"}}},
         {"mark": {"type": "point", "filled": True, "size": 90},
          "encoding": {
-             "y": y, "tooltip": {"field": "label"},
+             "y": y, "tooltip": {"field": "tip"},
              "x": {"field": "value", "type": "quantitative", "title": _axis_title(unit),
                    "axis": {"format": _number_format(unit)}, "scale": {"zero": False}},
-             "color": {"field": "comparison", "type": "nominal",
-                       "title": "Compared with the benchmark",
+             "color": {"field": "comparison", "type": "nominal", "title": title,
+                       "legend": {"direction": "vertical"},
                        "scale": {"domain": kinds,
-                                 "range": [COMPARISON.get(k, BLACK) for k in kinds]}},
-             "shape": {"field": "comparison", "type": "nominal",
-                       "title": "Compared with the benchmark",
-                       "scale": {"domain": kinds,
-                                 "range": [_COMPARISON_SHAPE.get(k, "circle") for k in kinds]}}}},
+                                 "range": [COMPARISON.get(colour[k], BLACK) for k in kinds]}},
+             "shape": {"field": "comparison", "type": "nominal", "title": title,
+                       "scale": {"domain": kinds, "range": [
+                           _COMPARISON_SHAPE.get(colour[k], "circle") for k in kinds]}}}},
     ]
     if line is not None:
-        layers.insert(0, {"data": {"values": [{"benchmark": line}]},
-                          "mark": {"type": "rule", "color": BLACK, "strokeDash": [6, 4],
-                                   "strokeWidth": 2},
-                          "encoding": {"x": {"field": "benchmark", "type": "quantitative"}}})
+        named = f"{benchmark.name}: {number(line, unit)}"
+        layers.insert(0, {"data": {"values": [{"benchmark": line, "line": named}]},
+                          "mark": {"type": "rule", "color": BLACK, "strokeWidth": 2},
+                          "encoding": {
+                              "x": {"field": "benchmark", "type": "quantitative"},
+                              "strokeDash": {"field": "line", "type": "nominal",
+                                             "title": "The benchmark (dashed line)",
+                                             "scale": {"domain": [named],
+                                                       "range": [[6, 4]]}}}})
     return _spec(description, {
         "height": {"step": 22},
         "data": {"values": points},
@@ -212,11 +231,9 @@ def areas(rows: Sequence[Value], unit: str, benchmark: str, description: str) ->
     })
 
 
-_COMPARISON_SHAPE = {"Better": "triangle-up", "Similar": "circle", "Worse": "triangle-down"}
-
-
-def _area_label(row: Value) -> str:
-    return f"{row.area_name} ({area_kind(row.area_type)})"
+_COMPARISON_SHAPE = {"Better": "triangle-up", "Similar": "circle", "Worse": "triangle-down",
+                     "Best": "triangle-up", "Worst": "triangle-down", "Higher": "triangle-up",
+                     "Lower": "triangle-down"}
 
 
 def choropleth(shapes: Iterable[Mapping[str, Any]], values: Mapping[str, float | None],

@@ -5,26 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# The number's wording is the reports' (the strategy map writes numbers too).
+from common_outcomes.reports.results_view import SUFFIX as SUFFIX
 from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.results_view import number as number
+from common_outcomes.reports.sentences import trend_words
+from common_outcomes.results.coverage import is_provisional
 
-SUFFIX = {"percent": "%", "rate_per_1000": " per 1,000", "rate_per_10000": " per 10,000",
-          "rate_per_100000": " per 100,000"}
 # GOV.UK tag colours for what a status means (the words carry the meaning; colour only helps).
 TAGS = {
     "Better": "govuk-tag--green", "Worse": "govuk-tag--red", "Similar": "govuk-tag--grey",
-    "on track": "govuk-tag--green", "off track": "govuk-tag--red",
-    "achieved": "govuk-tag--green", "not achieved": "govuk-tag--red",
+    "Best": "govuk-tag--green", "Worst": "govuk-tag--red",
+    "on track": "govuk-tag--green", "off track": "govuk-tag--red", "met": "govuk-tag--green",
     # An action's status.
     "open": "govuk-tag--blue", "in progress": "govuk-tag--yellow", "done": "govuk-tag--green",
     "dropped": "govuk-tag--grey",
 }
-
-
-def number(value: float | None, unit: str = "percent") -> str:
-    if value is None:
-        return "-"
-    decimals = 0 if unit == "count" else 1
-    return f"{value:,.{decimals}f}{SUFFIX.get(unit, '')}"
 
 
 def count(value: float | None) -> str:
@@ -45,6 +41,9 @@ def shown(row: Value | None, unit: str = "percent") -> str:
         return "Suppressed (small number)"
     if row.value is None:
         return row.value_note or "No value"
+    if is_provisional(row.value_note):
+        # Part of a period: said beside the number, wherever it is shown.
+        return f"{number(row.value, unit)} ({row.value_note})"
     return number(row.value, unit)
 
 
@@ -58,6 +57,12 @@ AREA_KINDS = {"la": "borough", "locality": "Family Hub locality", "ward": "ward"
 
 def area_kind(area_type: str) -> str:
     return AREA_KINDS.get(area_type, words(area_type))
+
+
+def area_label(row: Value, neighbours: frozenset[str] = frozenset()) -> str:
+    """"Hackney (statistical neighbour)", "Bow East (ward)": what an area is, in a label."""
+    kind = "statistical neighbour" if row.area_code in neighbours else area_kind(row.area_type)
+    return f"{row.area_name} ({kind})"
 
 
 def partner_name(partner: str, partners: dict[str, str]) -> str:
@@ -85,11 +90,13 @@ def better(polarity: object) -> str:
 
 
 def tag(text: str | None) -> str:
+    """A status's colour (for a comparison, give its label: "Better", not the words)."""
     return TAGS.get(text or "", "govuk-tag--grey")
 
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "number": number, "count": count, "interval": interval, "shown": shown, "words": words,
-    "tag": tag, "area_kind": area_kind, "partner_name": partner_name, "better": better,
+    "tag": tag, "area_kind": area_kind, "area_label": area_label,
+    "trend": trend_words, "partner_name": partner_name, "better": better,
     "period_kind": period_kind,
 }

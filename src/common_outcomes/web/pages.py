@@ -4,6 +4,7 @@ formatting lives in template filters (formats.py)."""
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
+from common_outcomes.reports import diagrams
 from common_outcomes.reports import results_view as rv
 from common_outcomes.state import Role, SignInRefused
 from common_outcomes.web import charts
@@ -26,6 +28,7 @@ from common_outcomes.web.oidc import (
     unseal,
 )
 from common_outcomes.web.rendering import page, render
+from common_outcomes.web.round_views import conditions
 from common_outcomes.web.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -169,24 +172,48 @@ def api_docs(request: Request, account: SignedIn) -> Response:
     return render(request, "api_docs.html")
 
 
+def _links(ws: Served) -> diagrams.Links:
+    """Where the diagrams' nodes lead: an activity to its place in the priority page's list."""
+    return diagrams.Links(activity="#activity-{}", indicator=f"/w/{ws.id}/indicators/{{}}",
+                          outcome=f"/w/{ws.id}#outcome-{{}}")
+
+
 @router.get("/w/{workspace}")
 async def overview(request: Request, ws: Workspace) -> Response:
-    return await page(request, ws, "overview.html", lambda: {
-        "ws": ws, "m": ws.map, "latest": ws.latest(ws.borough_code)})
+    def context() -> dict[str, Any]:
+        m = ws.mapped()
+        by_partner = diagrams.partners_by_outcome(m["contribution_matrix"])
+        return {"ws": ws, "m": m, "latest": ws.latest(ws.borough_code),
+                "said": ws.readings(ws.borough_code),
+                "by_partner": by_partner, "contribution": ws.derived(
+                    "diagram", "contribution", lambda: diagrams.contribution(
+                        by_partner, "contribution")),
+                "conditions": conditions(ws.project.maturity,
+                                         site_of(request).state.rounds(ws.id)),
+                "overdue": [a for a in site_of(request).state.actions(
+                    ws.id, version=request.state.version) if a.overdue(date.today())]}
+
+    return await page(request, ws, "overview.html", context)
 
 
 @router.get("/w/{workspace}/priorities/{priority}")
 async def priority(request: Request, ws: Workspace, priority: str) -> Response:
-    found = next((p for p in ws.map["priorities"] if p["id"] == priority), None)
-    if found is None:
+    if not any(p["id"] == priority for p in ws.map["priorities"]):
         raise HTTPException(404, "There is no such priority.")
 
     def context() -> dict[str, Any]:
+        m = ws.mapped()
+        found = next(p for p in m["priorities"] if p["id"] == priority)
         written = site_of(request).state.story(ws.id, "priority", priority,
                                                request.state.version)
-        return {"ws": ws, "p": found, "latest": ws.latest(ws.borough_code),
+        thread = ws.derived("diagram", priority, lambda: diagrams.golden_thread(
+            found, m["status"], _links(ws), "thread"))
+        return {"ws": ws, "p": found, "status": m["status"], "thread": thread,
+                "latest": ws.latest(ws.borough_code),
+                "said": ws.readings(ws.borough_code),
                 "partners": ws.partners, "narratives": written.narratives,
-                "actions": written.actions}
+                "actions": written.actions,
+                "reviews": site_of(request).state.reviews(ws.id, "priority", priority)}
 
     return await page(request, ws, "priority_page.html", context)
 
@@ -280,6 +307,7 @@ def _locality(ws: Served, found: dict[str, Any]) -> dict[str, Any]:
         f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
         "filled in.")) if ws.shapes and wards else None
     return {"ws": ws, "loc": found, "groups": groups, "others": others,
+            "said": ws.readings(found["id"]),
             "activities": activities, "elsewhere": len(ws.map["localities"]) > 1,
             "partners": partners,
             # base.html loads Vega for a page with this (the trends are drawn by it too).

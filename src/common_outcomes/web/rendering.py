@@ -91,7 +91,8 @@ async def page(request: Request, ws: Served, template: str,
     account: Account = request.state.account
     text = await kept(request, ws, lambda: site.templates.get_template(template).render(
         account=dataclasses.replace(account, email=EMAIL_MARK), csrf_token=CSRF_MARK,
-        today=date.today(), **context()))
+        # A router may give its own `today` (the reviews page does).
+        **({"today": date.today()} | context())))
     response = HTMLResponse("")
     token = csrf_token(site.csrf_secret, request, response)
     response.body = response.render(text.replace(EMAIL_MARK, str(escape(account.email)))
@@ -106,7 +107,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     token = csrf_token(site.csrf_secret, request, response)
     account = getattr(request.state, "account", None)
     body = site.templates.get_template(template).render(
-        request=request, account=account, csrf_token=token, today=date.today(), **context)
+        request=request, account=account, csrf_token=token,
+        **({"today": date.today()} | context))
     response.body = response.render(body)
     response.headers["content-length"] = str(len(response.body))
     return response

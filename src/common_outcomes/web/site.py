@@ -19,9 +19,13 @@ from common_outcomes.errors import UserError
 from common_outcomes.framework.models import Indicator
 from common_outcomes.project import Project, Published
 from common_outcomes.reports import results_view as rv
+from common_outcomes.reports import sentences
 from common_outcomes.reports.results_view import Value
+from common_outcomes.reports.sentences import Key, Reading, key_of
+from common_outcomes.reports.strategy_map import with_status
+from common_outcomes.results.table import empty
 from common_outcomes.state import Role, State
-from common_outcomes.tracking.comparators import comparator_areas
+from common_outcomes.tracking.comparators import ENGLAND, comparator_areas
 from common_outcomes.web import formats
 from common_outcomes.web.oidc import OidcSettings, Provider
 
@@ -63,6 +67,11 @@ class Served:
     # comparators (region, England, statistical neighbours). Results computed for London
     # hold every borough's wards; the API still serves any area, the pages only these.
     shown: frozenset[str] = frozenset()
+    # The comparator areas' names (England, the region, statistical neighbours), for a
+    # benchmark the results hold no row of; and the borough's region.
+    names: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+    neighbours: frozenset[str] = frozenset()  # the borough's DfE statistical neighbours
     _cached: tuple[int, Published | None] = (-1, None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # What pages derive from the results or the store, until either changes.
@@ -81,11 +90,16 @@ class Served:
         ws = project.workspace
         code = ws.settings.borough.code
         wards = {w.code for w in ws.geography.wards} if ws.geography else set()
-        shown = frozenset({*wards, *(x.id for x in ws.localities),
-                           *comparator_areas(code).areas})
+        around = comparator_areas(code)
+        shown = frozenset({*wards, *(x.id for x in ws.localities), *around.areas})
+        names = {c: name for c, (_, name, _) in around.areas.items()}
+        names[code] = ws.settings.borough.name
+        region = next((c for c, (kind, _, _) in around.areas.items() if kind == "region"),
+                      None)
         return cls(ws.settings.id, project, ws.settings.title, code,
                    ws.settings.borough.name, project.map(), dict(project.indicators),
-                   project.ward_shapes(), {p.id: p.name for p in ws.partners}, shown)
+                   project.ward_shapes(), {p.id: p.name for p in ws.partners}, shown,
+                   names, region, frozenset(around.neighbours))
 
     def versions(self) -> tuple[int, int]:
         """The results' version and the store's: what a workspace page shows changes only
@@ -155,6 +169,30 @@ class Served:
         return self._remember("latest", self._cached[0], area, lambda: (
             rv.latest(table, area, self.usual_periods)
             if (table := self.in_area(area)) is not None else {}))
+
+    def readings(self, area: str) -> dict[str, Reading]:
+        """Each indicator's newest value for an area read in words: its benchmark named,
+        the region's and England's values beside it, its sentence (reports/sentences.py)."""
+        def make() -> dict[str, Reading]:
+            latest = self.latest(area)
+            by_key = self.read(list(latest.values()))
+            return {k: by_key[key_of(v)] for k, v in latest.items() if key_of(v) in by_key}
+
+        return self._remember("readings", self._cached[0], area, make)
+
+    def read(self, rows: list[Value]) -> dict[Key, Reading]:
+        """Rows read in words (sentences.read), their benchmarks found among the rows of
+        the benchmark areas, the region and England."""
+        codes = {c for r in rows for c in (r.benchmark_code, self.region, ENGLAND) if c}
+        parts = [t for c in sorted(codes) if (t := self.in_area(c)) is not None]
+        return sentences.read(pa.concat_tables(parts) if parts else empty(), rows,
+                              self.indicators, self.names, self.region)
+
+    def mapped(self) -> dict[str, Any]:
+        """The strategy map with each measure's latest published status (`with_status`):
+        what the overview and priority pages draw, made once per results version."""
+        return self.derived("map", "", lambda: with_status(
+            self.map, self.latest(self.borough_code), self.withheld))
 
     def data(self) -> tuple[list[VersionInfo], list[QualityRow]]:
         """Every loaded version, and the data quality of the current ones."""

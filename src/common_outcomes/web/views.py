@@ -10,6 +10,8 @@ from typing import Any
 
 from common_outcomes.framework.models import Indicator
 from common_outcomes.reports import results_view as rv
+from common_outcomes.reports.sentences import Benchmark, Reading
+from common_outcomes.tracking.comparators import ENGLAND
 from common_outcomes.web import charts
 from common_outcomes.web.formats import better, words
 from common_outcomes.web.site import Served
@@ -34,7 +36,7 @@ def curves(ws: Served, ids: list[str]) -> dict[str, Any]:
             drawn.append({"id": indicator, "name": ws.indicators[indicator].name,
                           "unit": ws.indicators[indicator].unit.value,
                           "rows": view["series"], "spec": view["charts"]["series"],
-                          "period_type": view["period_type"]})
+                          "period_type": view["period_type"], "said": view["said"]})
     return {"curves": drawn, "charts": {"curves": bool(drawn)} if drawn else None}
 
 
@@ -51,30 +53,57 @@ def indicator_view(ws: Served, about: Indicator, area: str, period_type: str | N
     # borough's own and its comparators, not every London borough's wards).
     areas = rv.compared(table, about.id, chosen, areas=ws.shown) if table is not None else []
     area_name = next((a.area_name for a in areas if a.area_code == area), area)
-    specs = _indicator_charts(ws, about, area_name, chosen, series, areas)
+    read = ws.read([*series, *areas])
+    said = {f"{k[1]}|{k[3]}": v for k, v in read.items()}
+    groups = _judged_against(areas, said)
+    specs = _indicator_charts(ws, about, area_name, chosen, series, areas, groups, said)
     return {"types": types, "period_type": chosen, "area": area, "area_name": area_name,
-            "areas": areas, "series": series, "compared": areas,
+            "areas": areas, "series": series, "compared": areas, "said": said,
+            "latest": said.get(f"{area}|{series[-1].period}") if series else None,
+            "groups": groups,
             "charts": {k: charts.attribute(v) for k, v in specs.items()}}
 
 
+def _judged_against(areas: list[rv.Value], said: dict[str, Reading]
+                    ) -> list[tuple[Benchmark, list[rv.Value]]]:
+    """The areas by the benchmark they are judged against (England for the borough, its
+    region and neighbours; the borough for its localities and wards), each group with its
+    benchmark's own row first, the most widely used benchmark first."""
+    groups: dict[str, tuple[Benchmark, list[rv.Value]]] = {}
+    for r in areas:
+        reading = said.get(f"{r.area_code}|{r.period}")
+        bench = reading.benchmark if reading else None
+        if bench is not None:
+            groups.setdefault(bench.code, (bench, []))[1].append(r)
+    out = []
+    for code, (bench, rows) in groups.items():
+        own = [r for r in areas if r.area_code == code]
+        out.append((bench, own + rows))
+    return sorted(out, key=lambda g: g[0].code != ENGLAND)
+
+
 def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type: str,
-                      series: list[rv.Value], areas: list[rv.Value]) -> dict[str, Any]:
-    """The indicator page's charts (None for one with nothing to draw)."""
+                      series: list[rv.Value], areas: list[rv.Value],
+                      groups: list[tuple[Benchmark, list[rv.Value]]],
+                      said: dict[str, Reading]) -> dict[str, Any]:
+    """The indicator page's charts (None for one with nothing to draw): the series, one
+    chart of areas for each benchmark they are judged against, and the maps."""
     unit, name, kind = about.unit.value, about.name, words(period_type)
-    benchmarks = [r.benchmark_code for r in areas if r.benchmark_code]
-    benchmark = max(set(benchmarks), key=benchmarks.count) if benchmarks else ws.borough_code
     period = areas[0].period if areas else ""
-    return {
+    out: dict[str, Any] = {
         "series": charts.series(series, unit, (
             f"{name} in {area_name} by {kind}: the value for each period with its 95% "
             "confidence interval, the baseline and the target trajectory where set."),
             better(about.polarity.value)),
-        "areas": charts.areas(areas, unit, benchmark, (
-            f"{name}, {period}: each area's value with its 95% confidence interval, "
-            "marked better, similar or worse than the benchmark, whose value is the "
-            "dashed line.")),
-        **_maps(ws, about, areas),
-    }
+        **_maps(ws, about, areas)}
+    for i, (bench, rows) in enumerate(groups):
+        comparisons = {r.area_code: c for r in rows
+                       if (c := said[f"{r.area_code}|{r.period}"].comparison
+                           if f"{r.area_code}|{r.period}" in said else None)}
+        out[f"areas-{i}"] = charts.areas(rows, unit, bench, comparisons, ws.neighbours, (
+            f"{name}, {period}: each area's value with its 95% confidence interval, marked by "
+            f"how it compares with {bench.name}, whose value is the dashed line."))
+    return out
 
 
 def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]:

@@ -14,9 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import IO, Any
 
-import openpyxl
 import pyarrow as pa
-from openpyxl.utils import get_column_letter
 
 from common_outcomes.data.readers.base import (
     BadRow,
@@ -76,6 +74,8 @@ def _xlsx_guard(fh: IO[bytes], name: str) -> None:
 
 def _xlsx_rows(fh: IO[bytes], name: str) -> Generator[tuple[Any, ...], None, None]:
     """The first worksheet's rows as values, every worksheet row (blank ones as ())."""
+    import openpyxl  # here: a tenth of a second to import, for XLSX returns only
+
     _xlsx_guard(fh, name)
     try:
         # data_only: a formula's cached value, which is what the analyst sees.
@@ -144,6 +144,8 @@ def _xlsx_events(fh: IO[bytes], info: FileInfo, chunk_rows: int) -> Iterator[Run
             while texts and texts[-1] is None:
                 texts.pop()
             if len(texts) > width:
+                from openpyxl.utils import get_column_letter  # see _xlsx_rows
+
                 yield from _xlsx_run(values, first, info.columns)
                 values, first = [[] for _ in range(width)], number + 1
                 yield BadRow(number, "xlsx.ragged-row",

@@ -29,11 +29,19 @@ class DuckDBBackend:
                             f"{str(exc).splitlines()[0]}") from exc
 
     def run(self, query: exp.Expr) -> pa.Table:
+        table = self._execute(query, fetch=True)
+        assert table is not None
+        return table
+
+    def _execute(self, query: exp.Expr, fetch: bool) -> pa.Table | None:
         import duckdb
 
         sql = query.sql(dialect=self.dialect)
         log.debug("DuckDB runs:\n%s", sql)
         try:
+            if not fetch:
+                self._con.execute(sql)
+                return None
             table: pa.Table = self._con.sql(sql).to_arrow_table()
         except (duckdb.DataError, duckdb.OperationalError, duckdb.InterruptException,
                 duckdb.PermissionException) as exc:
@@ -45,6 +53,16 @@ class DuckDBBackend:
             # SQL that does not parse or bind, having passed `outcomes check`: the compiler's.
             raise sql_fault("DuckDB", query, self.dialect, str(exc).splitlines()[0]) from exc
         return table
+
+    def keep(self, name: str, query: exp.Expr) -> None:
+        """Keep a query's result as a temporary table for the queries that follow."""
+        self._execute(exp.Create(this=exp.to_table(name), kind="TABLE", expression=query,
+                                 replace=True, properties=exp.Properties(
+                                     expressions=[exp.TemporaryProperty()])), fetch=False)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """An Arrow table the queries that follow can read by `name` (not copied)."""
+        self._con.register(name, table)
 
     def close(self) -> None:
         self._con.close()

@@ -13,10 +13,10 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 from sqlglot import exp
@@ -27,6 +27,7 @@ from common_outcomes.errors import UserError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+T = TypeVar("T")
 SHUFFLE = "spark.sql.shuffle.partitions"
 DATA = "outcomes.data"
 STORE = "outcomes.store"
@@ -51,7 +52,25 @@ class SparkBackend:
         conf = {k: v for k, v in settings.items() if k not in (DATA, STORE)}
         self._spark, self._owned = _session(conf)
 
+    # Any number of records rolls up in the cluster (engine/rollup.py): what reaches the
+    # driver is then the results' rows, not every small area's months.
+    min_records = 0
+
     def run(self, query: exp.Expr) -> pa.Table:
+        return _as_stage_two_reads(self._guarded(query, lambda sql: self._spark.sql(sql)
+                                                 .toArrow()))
+
+    def keep(self, name: str, query: exp.Expr) -> None:
+        """Keep a query's result in the cluster (checkpointed there, so that it is computed
+        once) as a temporary view for the queries that follow."""
+        self._guarded(query, lambda sql: self._spark.sql(sql).localCheckpoint(eager=True)
+                      .createOrReplaceTempView(name))
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """A small Arrow table of ours as a temporary view for the queries that follow."""
+        self._spark.createDataFrame(table).createOrReplaceTempView(name)
+
+    def _guarded(self, query: exp.Expr, work: Callable[[str], T]) -> T:
         from py4j.protocol import Py4JError
         from pyspark.errors import AnalysisException, PySparkException
 
@@ -59,7 +78,7 @@ class SparkBackend:
             query = relocated(query, self._store, self._data)
         sql = query.sql(dialect=self.dialect)
         try:
-            table: pa.Table = self._spark.sql(sql).toArrow()
+            return work(sql)
         except AnalysisException as exc:
             if exc.getCondition() == "PATH_NOT_FOUND":
                 raise UserError(_missing(exc, self._data)) from exc
@@ -68,7 +87,6 @@ class SparkBackend:
         except (PySparkException, Py4JError) as exc:
             # What the cluster or the data caused while running (memory, lost executors).
             raise UserError(f"Spark could not run the compiled SQL: {_reason(exc)}") from exc
-        return _as_stage_two_reads(table)
 
     def close(self) -> None:
         if self._owned:
