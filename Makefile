@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 ASSETS := src/common_outcomes/web/govuk-frontend
 VEGA   := src/common_outcomes/web/vega
+SWAGGER := src/common_outcomes/web/swagger-ui
 GOVUK  := node_modules/govuk-frontend/dist/govuk
 EXAMPLE := examples/tower-hamlets
 BUILD  := build
@@ -32,9 +33,10 @@ $(STAMP): pyproject.toml
 
 # The pinned front-end packages (package-lock.json): GOV.UK Frontend, whose built CSS, JS,
 # fonts and images the web app serves itself (copied, never committed), Vega for its charts,
-# and axe-core for the accessibility tests.
+# Swagger UI for the API's documentation at /docs, and axe-core for the accessibility tests.
+# No package's install script runs (none is needed; swagger-ui-dist's would report usage).
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --ignore-scripts
 	rm -rf $(ASSETS) && mkdir -p $(ASSETS)
 	cp -R $(GOVUK)/assets/. $(ASSETS)/
 	cp $(GOVUK)/govuk-frontend.min.css $(GOVUK)/govuk-frontend.min.js $(ASSETS)/
@@ -42,6 +44,10 @@ $(NODE_STAMP): package.json package-lock.json
 	rm -rf $(VEGA) && mkdir -p $(VEGA)
 	cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.min.js \
 	  node_modules/vega-embed/build/vega-embed.min.js $(VEGA)/
+	@# Swagger UI's browser bundle and stylesheet, for /docs.
+	rm -rf $(SWAGGER) && mkdir -p $(SWAGGER)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	  node_modules/swagger-ui-dist/LICENSE $(SWAGGER)/
 	touch $(NODE_STAMP)
 
 # The browser the web tests drive: Debian's Chromium (Playwright downloads none).

@@ -320,6 +320,7 @@ def pages_of(served: Served) -> list[str]:
         *(f"{base}/rounds/{n}" for n in (1, 2, 3)),  # seeded by seed_rounds
         f"{base}/rounds/3/rate",  # the visitor is one of its respondents
         "/w/elsewhere",  # a workspace before its first load
+        "/docs",  # the API's documentation
     ]
 
 

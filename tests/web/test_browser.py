@@ -5,6 +5,7 @@ whole module."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from common_outcomes.state import Role
 from common_outcomes.web.app import create_app
+from common_outcomes.web.site import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -150,6 +152,132 @@ def test_invalid_stories_and_actions_are_accessible_too(server: str, page: Page,
         assert page.evaluate(
             "document.activeElement.classList.contains('govuk-error-summary')"), button
         check(page, problems, f"{button} with errors")
+
+
+def signed_in(browser: Browser, server: str, width: int) -> tuple[Page, Problems]:
+    """A new page at this width, signed in, watched for console and script errors."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    problems = Problems(page)
+    page.goto(f"{server}/sign-in")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server}/**")
+    return page, problems
+
+
+def longest_series(example: Served) -> tuple[str, str]:
+    """The indicator and period type with the most periods: the axis most likely to smear."""
+    table = example.results()
+    assert table is not None
+    periods: dict[tuple[str, str], set[str]] = {}
+    for i, kind, p in zip(table.column("indicator_id").to_pylist(),
+                          table.column("period_type").to_pylist(),
+                          table.column("period").to_pylist(), strict=True):
+        periods.setdefault((i, kind), set()).add(p)
+    return max(sorted(periods), key=lambda k: len(periods[k]))
+
+
+X_LABELS = """figure => [...figure.querySelectorAll('g.role-axis')]
+  .filter(a => (a.getAttribute('aria-label') || '').startsWith('X-axis'))
+  .flatMap(a => [...a.querySelectorAll('g.role-axis-label text')])
+  .filter(t => t.textContent && getComputedStyle(t).opacity !== '0'
+               && t.getAttribute('opacity') !== '0')
+  .map(t => { const b = t.getBoundingClientRect()
+              return {text: t.textContent, left: b.left, right: b.right} })"""
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_time_axes_are_readable_and_points_and_shapes_say_their_values(
+        server: str, browser: Browser, example: Served, width: int) -> None:
+    indicator, kind = longest_series(example)
+    page, problems = signed_in(browser, server, width)
+    page.goto(f"{server}/w/tower-hamlets/indicators/{indicator}?period_type={kind}")
+    check(page, problems, f"{indicator} by {kind} at {width}px")
+    figure = page.locator("#chart-series")
+    labels = figure.evaluate(X_LABELS)
+    # A few labels, none touching the next (a quarterly axis was a smear of them).
+    assert 2 <= len(labels) <= 6, labels
+    ordered = sorted(labels, key=lambda b: b["left"])
+    for one, other in itertools.pairwise(ordered):
+        assert one["right"] <= other["left"], (one, other)
+    box = figure.bounding_box()
+    assert box is not None
+    assert all(box["x"] - 1 <= b["left"] and b["right"] <= box["x"] + box["width"] + 1
+               for b in labels), labels
+
+    # Pointing at a value shows its period, value and interval.
+    point = figure.locator("g.mark-symbol path[aria-label*='95% CI']").first
+    point.scroll_into_view_if_needed()
+    spot = point.bounding_box()
+    assert spot is not None
+    page.mouse.move(spot["x"] + spot["width"] / 2, spot["y"] + spot["height"] / 2)
+    tip = page.locator(".app-tooltip")
+    tip.wait_for(state="visible")
+    assert tip.text_content() == point.get_attribute("aria-label")
+    assert "95% CI" in (tip.text_content() or "")
+
+    # Each ward on the map takes focus from the keyboard and says its name and value.
+    shapes = page.locator("#map-wards path[tabindex='0']")
+    assert shapes.count() == len(example.shapes)
+    shapes.first.focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused == shapes.nth(1).get_attribute("aria-label")
+    assert tip.is_visible() and tip.text_content() == focused
+    assert problems.take() == []
+    page.context.close()
+
+
+def test_a_printed_page_has_no_navigation_forms_or_buttons_but_its_charts_and_date(
+        server: str, browser: Browser, indicator: str) -> None:
+    page, problems = signed_in(browser, server, 1280)
+    page.goto(f"{server}/w/tower-hamlets/indicators/{indicator}")
+    check(page, problems, indicator)
+    # On screen: the navigation and the sign-out form, not the print note.
+    assert page.locator(".govuk-service-navigation").is_visible()
+    assert page.locator(".app-account form").is_visible()
+    assert not page.locator(".app-print-only").is_visible()
+    page.emulate_media(media="print")
+    for gone in (".govuk-service-navigation", ".app-account", "form", ".govuk-button",
+                 ".govuk-breadcrumbs"):
+        assert not any(page.locator(gone).nth(n).is_visible()
+                       for n in range(page.locator(gone).count())), gone
+    assert page.locator(".app-print-only").is_visible()
+    assert page.locator(".app-data-version").is_visible()
+    assert page.locator("#chart-series svg.marks").is_visible()
+    page.context.close()
+
+
+def test_the_api_docs_draw_every_route_within_the_policy(server: str, browser: Browser
+                                                         ) -> None:
+    page, problems = signed_in(browser, server, 1280)
+    page.goto(f"{server}/docs")
+    page.locator(".opblock").first.wait_for()
+    document = page.evaluate("fetch('/api/v1/openapi.json').then(r => r.json())")
+    routes = sum(len(methods) for methods in document["paths"].values())
+    assert page.locator(".opblock").count() == routes
+    page.locator(".opblock-summary").first.click()
+    page.locator(".opblock-body").first.wait_for()
+    check(page, problems, "/docs")
+    page.context.close()
+
+
+def test_a_phone_never_scrolls_a_page_sideways(server: str, browser: Browser,
+                                               example: Served) -> None:
+    """At 375 px a wide table scrolls in its own box (the locality tables, the actions
+    table), and nothing in it (a visually hidden caption) widens the page."""
+    page, problems = signed_in(browser, server, 375)
+    priority = example.map["priorities"][0]["id"]
+    for path in (*(f"/w/tower-hamlets/localities/{x['id']}" for x in example.map["localities"]),
+                 f"/w/tower-hamlets/priorities/{priority}/story"):
+        page.goto(server + path)
+        check(page, problems, path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+    assert page.locator(".app-actions-table").count() == 1  # the seeded action's
+    page.context.close()
 
 
 def test_the_diagrams_are_drawn_and_fit_a_desktop_and_a_phone(server: str, browser: Browser

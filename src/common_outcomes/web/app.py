@@ -24,7 +24,13 @@ from common_outcomes.web.deps import API, SignInNeeded
 from common_outcomes.web.middleware import BodyLimit, Headers, body_limit_from_environment
 from common_outcomes.web.oidc import OidcSettings
 from common_outcomes.web.rendering import Pages
-from common_outcomes.web.site import GOVUK_ASSETS, OWN_ASSETS, VEGA_ASSETS, Site
+from common_outcomes.web.site import (
+    GOVUK_ASSETS,
+    OWN_ASSETS,
+    SWAGGER_ASSETS,
+    VEGA_ASSETS,
+    Site,
+)
 
 
 def create_app(folders: Sequence[Path], database: str | None = None,
@@ -62,6 +68,7 @@ def create_app(folders: Sequence[Path], database: str | None = None,
     app.mount("/assets", StaticFiles(directory=GOVUK_ASSETS), name="assets")
     app.mount("/static", StaticFiles(directory=OWN_ASSETS), name="static")
     app.mount("/vega", StaticFiles(directory=VEGA_ASSETS), name="vega")
+    app.mount("/swagger-ui", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-ui")
     app.include_router(pages.router)
     app.include_router(stories.router)
     app.include_router(conditions.router)

@@ -21,7 +21,7 @@ API = "/api/v1"
 # the API's description (which holds no data). A test fails when a route is added without
 # sign-in and without being named here.
 PUBLIC = frozenset({"/sign-in", "/health", f"{API}/openapi.json", "/assets", "/static",
-                    "/vega", "/sign-in/oidc", "/sign-in/oidc/callback"})
+                    "/vega", "/swagger-ui", "/sign-in/oidc", "/sign-in/oidc/callback"})
 
 
 class SignInNeeded(Exception):

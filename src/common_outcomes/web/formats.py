@@ -70,6 +70,25 @@ def partner_name(partner: str, partners: dict[str, str]) -> str:
     return partners.get(partner, partner)
 
 
+# A group of periods in a Period list, by their type (periods.PeriodType).
+PERIOD_KINDS = {"financial_year": "Financial years", "academic_year": "Academic years",
+                "calendar_year": "Calendar years", "quarter": "Quarters (financial year)",
+                "month": "Months", "rolling_12_months": "Rolling 12 months"}
+
+
+def period_kind(period_type: str) -> str:
+    return PERIOD_KINDS.get(period_type, words(period_type).capitalize())
+
+
+# Which way is better, by an indicator's polarity (framework.models.Polarity), for legends.
+BETTER = {"high_is_good": "higher is better", "low_is_good": "lower is better",
+          "no_judgement": "neither higher nor lower is better"}
+
+
+def better(polarity: object) -> str:
+    return BETTER.get(str(polarity), "")
+
+
 def tag(text: str | None) -> str:
     """A status's colour (for a comparison, give its label: "Better", not the words)."""
     return TAGS.get(text or "", "govuk-tag--grey")
@@ -78,5 +97,6 @@ def tag(text: str | None) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "number": number, "count": count, "interval": interval, "shown": shown, "words": words,
     "tag": tag, "area_kind": area_kind, "area_label": area_label,
-    "trend": trend_words, "partner_name": partner_name,
+    "trend": trend_words, "partner_name": partner_name, "better": better,
+    "period_kind": period_kind,
 }

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common_outcomes.errors import UserError
 from common_outcomes.web.handlers import TOO_LARGE, server_error, too_large
-from common_outcomes.web.security import COOKIE_FLAGS, HEADERS, SEEN_COOKIE
+from common_outcomes.web.security import COOKIE_FLAGS, DOCS, DOCS_POLICY, HEADERS, SEEN_COOKIE
 
 
 class Headers:
@@ -31,7 +31,7 @@ class Headers:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cached = scope["path"].startswith(("/assets/", "/static/", "/vega/"))
+        cached = scope["path"].startswith(("/assets/", "/static/", "/vega/", "/swagger-ui/"))
         changing = scope["method"] not in ("GET", "HEAD")
         started = False
 
@@ -41,6 +41,8 @@ class Headers:
                 started = True
                 headers = MutableHeaders(scope=message)
                 headers.update(HEADERS)
+                if scope["path"] == DOCS:
+                    headers["Content-Security-Policy"] = DOCS_POLICY
                 if not cached:
                     headers["Cache-Control"] = "no-store"
                 if changing and (seen := self.committed()):

@@ -13,15 +13,12 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-from common_outcomes.framework.models import Indicator
 from common_outcomes.reports import diagrams
 from common_outcomes.reports import results_view as rv
-from common_outcomes.reports.sentences import Benchmark, Reading
 from common_outcomes.state import Role, SignInRefused
-from common_outcomes.tracking.comparators import ENGLAND
 from common_outcomes.web import charts
 from common_outcomes.web.deps import SignedIn, Workspace, check_csrf, site_of
-from common_outcomes.web.formats import words
+from common_outcomes.web.formats import better
 from common_outcomes.web.oidc import (
     FLOW_COOKIE,
     FLOW_LIFETIME,
@@ -41,6 +38,7 @@ from common_outcomes.web.security import (
     set_cookie,
 )
 from common_outcomes.web.site import Served
+from common_outcomes.web.views import default_view, indicator_view
 
 router = APIRouter(include_in_schema=False)
 MAX_EMAIL = 320  # RFC 3696's longest address, and the state's column
@@ -167,6 +165,13 @@ async def home(request: Request, account: SignedIn) -> Response:
     return render(request, "home.html", workspaces=mine)
 
 
+@router.get("/docs")
+def api_docs(request: Request, account: SignedIn) -> Response:
+    """The API's documentation: Swagger UI over /api/v1/openapi.json, for signed-in users
+    (the page has its own Content Security Policy: security.DOCS_POLICY)."""
+    return render(request, "api_docs.html")
+
+
 def _links(ws: Served) -> diagrams.Links:
     """Where the diagrams' nodes lead: an activity to its place in the priority page's list."""
     return diagrams.Links(activity="#activity-{}", indicator=f"/w/{ws.id}/indicators/{{}}",
@@ -222,7 +227,7 @@ async def indicator(request: Request, ws: Workspace, account: SignedIn, indicato
         raise HTTPException(404, "There is no such indicator.")
 
     def context() -> dict[str, Any]:
-        shown = ws.derived("indicator", f"{indicator}|{area}|{period_type}", lambda: _shown(
+        shown = ws.derived("indicator", f"{indicator}|{area}|{period_type}", lambda: indicator_view(
             ws, about, area or ws.borough_code, period_type))
         written = site_of(request).state.story(ws.id, "indicator", indicator,
                                                request.state.version)
@@ -240,92 +245,9 @@ def warm(ws: Served) -> None:
     if table is None:
         return
     for indicator in set(table.column("indicator_id").to_pylist()) & set(ws.indicators):
-        ws.derived("indicator", f"{indicator}|None|None",
-                   partial(_shown, ws, ws.indicators[indicator], ws.borough_code, None))
+        default_view(ws, indicator)
     for area in (ws.borough_code, *(x["id"] for x in ws.map["localities"])):
         ws.latest(area)
-
-
-def _shown(ws: Served, about: Indicator, area: str, period_type: str | None
-           ) -> dict[str, Any]:
-    """What the indicator page shows of the results for an area and period type."""
-    table = ws.of(about.id)
-    types = rv.period_types(table, about.id) if table is not None else []
-    usual = about.period_type.value
-    chosen = period_type if period_type in types else (usual if usual in types else
-                                                       (types[0] if types else usual))
-    series = rv.series(table, about.id, area, chosen) if table is not None else []
-    # The newest period's areas: what the area list offers and the comparison shows (the
-    # borough's own and its comparators, not every London borough's wards).
-    areas = rv.compared(table, about.id, chosen, areas=ws.shown) if table is not None else []
-    area_name = next((a.area_name for a in areas if a.area_code == area), area)
-    read = ws.read([*series, *areas])
-    said = {f"{k[1]}|{k[3]}": v for k, v in read.items()}
-    groups = _judged_against(areas, said)
-    specs = _indicator_charts(ws, about, area_name, chosen, series, areas, groups, said)
-    return {"types": types, "period_type": chosen, "area": area, "area_name": area_name,
-            "areas": areas, "series": series, "compared": areas, "said": said,
-            "latest": said.get(f"{area}|{series[-1].period}") if series else None,
-            "groups": groups,
-            "charts": {k: charts.attribute(v) for k, v in specs.items()}}
-
-
-def _judged_against(areas: list[rv.Value], said: dict[str, Reading]
-                    ) -> list[tuple[Benchmark, list[rv.Value]]]:
-    """The areas by the benchmark they are judged against (England for the borough, its
-    region and neighbours; the borough for its localities and wards), each group with its
-    benchmark's own row first, the most widely used benchmark first."""
-    groups: dict[str, tuple[Benchmark, list[rv.Value]]] = {}
-    for r in areas:
-        reading = said.get(f"{r.area_code}|{r.period}")
-        bench = reading.benchmark if reading else None
-        if bench is not None:
-            groups.setdefault(bench.code, (bench, []))[1].append(r)
-    out = []
-    for code, (bench, rows) in groups.items():
-        own = [r for r in areas if r.area_code == code]
-        out.append((bench, own + rows))
-    return sorted(out, key=lambda g: g[0].code != ENGLAND)
-
-
-def _indicator_charts(ws: Served, about: Indicator, area_name: str, period_type: str,
-                      series: list[rv.Value], areas: list[rv.Value],
-                      groups: list[tuple[Benchmark, list[rv.Value]]],
-                      said: dict[str, Reading]) -> dict[str, Any]:
-    """The indicator page's charts (None for one with nothing to draw): the series, one
-    chart of areas for each benchmark they are judged against, and the maps."""
-    unit, name, kind = about.unit.value, about.name, words(period_type)
-    period = areas[0].period if areas else ""
-    out: dict[str, Any] = {
-        "series": charts.series(series, unit, (
-            f"{name} in {area_name} by {kind}: the value for each period with its 95% "
-            "confidence interval, the baseline and the target trajectory where set.")),
-        **_maps(ws, about, areas)}
-    for i, (bench, rows) in enumerate(groups):
-        comparisons = {r.area_code: c for r in rows
-                       if (c := said[f"{r.area_code}|{r.period}"].comparison
-                           if f"{r.area_code}|{r.period}" in said else None)}
-        out[f"areas-{i}"] = charts.areas(rows, unit, bench, comparisons, ws.neighbours, (
-            f"{name}, {period}: each area's value with its 95% confidence interval, marked by "
-            f"how it compares with {bench.name}, whose value is the dashed line."))
-    return out
-
-
-def _maps(ws: Served, about: Indicator, areas: list[rv.Value]) -> dict[str, Any]:
-    """The newest period's values by ward, and by Family Hub locality (each ward filled with
-    its locality's value), on the borough's ward shapes."""
-    value = {r.area_code: r.value for r in areas if not r.suppressed}
-    period = areas[0].period if areas else ""
-    in_locality = {ward: value.get(loc) for ward, loc in ws.locality_of_ward().items()}
-    legend = words(about.unit.value).capitalize()
-    return {
-        "ward_map": charts.choropleth(ws.shapes, value, about.unit.value, legend, (
-            f"Map of {ws.borough_name}'s wards, each shaded by its value of {about.name} in "
-            f"{period}; wards without a published value are grey.")),
-        "locality_map": charts.choropleth(ws.shapes, in_locality, about.unit.value, legend, (
-            f"Map of {ws.borough_name}'s Family Hub localities, each locality's wards shaded "
-            f"by its value of {about.name} in {period}.")) if in_locality else None,
-    }
 
 
 @router.get("/w/{workspace}/indicators/{indicator}/download.{fmt}")
@@ -351,20 +273,72 @@ async def locality(request: Request, ws: Workspace, locality: str) -> Response:
     return await page(request, ws, "locality_page.html", lambda: _locality(ws, found))
 
 
+# A locality's trend: its newest values of the measure's usual period type.
+TREND_PERIODS = 8
+
+
 def _locality(ws: Served, found: dict[str, Any]) -> dict[str, Any]:
-    activities = [c for p in ws.map["priorities"] for c in p["chains"]
-                  if c["activity"] in found["activities"]]
-    unique = list({c["activity"]: c for c in activities}.values())
-    partners = sorted({d["partner_name"] for c in unique
+    """A Family Hub locality for its manager: each priority's headline measures here with
+    their trend, the borough's value and the locality's own target; then the activities the
+    workspace says run here (activities.yaml `localities:`), with the hubs they run from."""
+    here, borough = ws.latest(found["id"]), ws.latest(ws.borough_code)
+    trends = ws.derived("locality", found["id"], partial(_trends, ws, found["id"]))
+    groups = []
+    for p in ws.map["priorities"]:
+        rows = [_measure(ws, found, m, here, borough, trends) for m in p["measures"]]
+        groups.append({"priority": p, "rows": rows})
+    headline = {m["id"] for p in ws.map["priorities"] for m in p["measures"]}
+    others = [_measure(ws, found, {"id": k, "name": v.indicator_name, "targets": []}, here,
+                       borough, trends)
+              for k, v in sorted(here.items(), key=lambda kv: kv[1].indicator_name)
+              if k not in headline]
+    chains = {c["activity"]: c for p in ws.map["priorities"] for c in p["chains"]
+              if c["activity"] in found["activities"]}
+    serves = {a: [p for p in ws.map["priorities"]
+                  if any(c["activity"] == a for c in p["chains"])] for a in chains}
+    hubs = {h["id"]: h["name"] for h in found["hubs"]}
+    activities = [{"chain": c, "priorities": serves[a],
+                   "hubs": [hubs[h] for h in c["hubs"] if h in hubs]}
+                  for a, c in chains.items()]
+    partners = sorted({d["partner_name"] for c in chains.values()
                        for d in (c["lead"], *c["with_partners"])})
     wards = {w["code"] for w in found["wards"]}
     where = charts.locator(ws.shapes, wards, found["name"], (
         f"Map of {ws.borough_name}'s wards with the {len(wards)} wards of {found['name']} "
         "filled in.")) if ws.shapes and wards else None
-    return {"ws": ws, "loc": found, "here": ws.latest(found["id"]),
+    return {"ws": ws, "loc": found, "groups": groups, "others": others,
             "said": ws.readings(found["id"]),
-            "borough": ws.latest(ws.borough_code), "activities": unique,
-            "partners": partners, "charts": {"where": charts.attribute(where)}}
+            "activities": activities, "elsewhere": len(ws.map["localities"]) > 1,
+            "partners": partners,
+            # base.html loads Vega for a page with this (the trends are drawn by it too).
+            "charts": {"where": charts.attribute(where)}}
+
+
+def _trends(ws: Served, area: str) -> dict[str, list[rv.Value]]:
+    """Each indicator's newest values in an area, oldest first, in its usual period type."""
+    table = ws.in_area(area)
+    if table is None:
+        return {}
+    return {k: rv.series(table, k, area, usual)[-TREND_PERIODS:]
+            for k, usual in ws.usual_periods.items()}
+
+
+def _measure(ws: Served, found: dict[str, Any], measure: dict[str, Any],
+             here: dict[str, rv.Value], borough: dict[str, rv.Value],
+             trends: dict[str, list[rv.Value]]) -> dict[str, Any]:
+    """One measure's row on a locality page."""
+    key = measure["id"]
+    about = ws.indicators.get(key)
+    unit = about.unit.value if about else "percent"
+    trend = trends.get(key, [])
+    spark = charts.trend(trend, unit, (
+        f"{measure['name']} in {found['name']}: the newest {len(trend)} values, oldest "
+        "first.")) if trend else None
+    return {"id": key, "name": measure["name"], "unit": unit, "here": here.get(key),
+            "borough": borough.get(key), "trend": trend,
+            "spark": charts.attribute(spark),
+            "better": better(about.polarity.value) if about else "",
+            "targets": [t for t in measure["targets"] if t["area"] == found["id"]]}
 
 
 @router.get("/w/{workspace}/data")

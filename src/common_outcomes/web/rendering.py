@@ -9,6 +9,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from datetime import date
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -62,8 +63,9 @@ async def kept(request: Request, ws: Served, make: Callable[[], str]) -> str:
     on the event loop; only one to make goes to a worker thread (which reads files and the
     database), since the hand-over costs more than the answer."""
     account: Account = request.state.account
+    # The day too: a page says in print which day it was made on.
     key = (request.url.path, request.url.query, account.roles.get(ws.id), ws.versions(),
-           request.state.version)
+           request.state.version, date.today())
     answers: Pages = request.app.state.pages
     text = answers.get(key)
     if text is None:
@@ -89,7 +91,8 @@ async def page(request: Request, ws: Served, template: str,
     account: Account = request.state.account
     text = await kept(request, ws, lambda: site.templates.get_template(template).render(
         account=dataclasses.replace(account, email=EMAIL_MARK), csrf_token=CSRF_MARK,
-        **context()))
+        # A router may give its own `today` (the reviews page does).
+        **({"today": date.today()} | context())))
     response = HTMLResponse("")
     token = csrf_token(site.csrf_secret, request, response)
     response.body = response.render(text.replace(EMAIL_MARK, str(escape(account.email)))
@@ -104,7 +107,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     token = csrf_token(site.csrf_secret, request, response)
     account = getattr(request.state, "account", None)
     body = site.templates.get_template(template).render(
-        request=request, account=account, csrf_token=token, **context)
+        request=request, account=account, csrf_token=token,
+        **({"today": date.today()} | context))
     response.body = response.render(body)
     response.headers["content-length"] = str(len(response.body))
     return response

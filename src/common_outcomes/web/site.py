@@ -4,8 +4,9 @@ results, re-read when `outcomes run` rewrites them), the state, and the page tem
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,12 +35,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MEMO = 500
+# The most periods of one type a form's Period list offers (the newest ones).
+CHOICES = 8
 HERE = Path(__file__).parent
 # GOV.UK Frontend's built files, copied here by `make install` from the pinned npm package
 # (never committed); the CSS refers to its fonts and images under /assets.
 GOVUK_ASSETS = HERE / "govuk-frontend"
 # Vega, Vega-Lite and vega-embed's browser builds, copied the same way, for charts and maps.
 VEGA_ASSETS = HERE / "vega"
+# Swagger UI's browser bundle and stylesheet, copied the same way, for the API's /docs page.
+SWAGGER_ASSETS = HERE / "swagger-ui"
 OWN_ASSETS = HERE / "static"
 
 
@@ -100,6 +105,14 @@ class Served:
         """The results' version and the store's: what a workspace page shows changes only
         when one of them (or the app's state) does."""
         return self.project.results_version(), self.project.store_version()
+
+    def data_version(self) -> str:
+        """When the results shown were computed and the data last loaded, in words (the
+        footer's, so that a printed page says which data it shows)."""
+        results, store = self.versions()
+        if not results:
+            return "no results computed yet"
+        return f"results computed {_when(results)}, data last loaded {_when(store)}"
 
     def published(self) -> Published | None:
         version = self.project.results_version()
@@ -213,21 +226,45 @@ class Served:
 
     def periods(self, indicators: frozenset[str]) -> list[str]:
         """The periods these indicators have published values for, newest first."""
+        return list(self._periods(indicators))
+
+    def period_choices(self, indicators: frozenset[str], keep: Collection[str] = ()
+                       ) -> list[tuple[str, list[str]]]:
+        """What a form's Period list offers: `periods` by period type (the type of most of
+        these indicators first), each newest first and at most CHOICES of them, with those in
+        `keep` (the periods a form already holds) kept in their group."""
+        found = self._periods(indicators)
+        usual = [self.indicators[i].period_type.value for i in indicators
+                 if i in self.indicators]
+        groups: dict[str, list[str]] = {}
+        for period, (_end, kind) in found.items():
+            groups.setdefault(kind, []).append(period)
+        order = sorted(groups, key=lambda k: (-usual.count(k), k))
+        return [(k, [p for n, p in enumerate(groups[k]) if n < CHOICES or p in keep])
+                for k in order]
+
+    def _periods(self, indicators: frozenset[str]) -> dict[str, tuple[Any, str]]:
+        """Each period these indicators have published values for, with its end and
+        period type, newest first."""
         self.published()
 
-        def find() -> list[str]:
-            ends: dict[str, Any] = {}
+        def find() -> dict[str, tuple[Any, str]]:
+            ends: dict[str, tuple[Any, str]] = {}
             for indicator in sorted(indicators):
                 rows = self.of(indicator)
                 if rows is None:
-                    return []
+                    return {}
                 # Each period's distinct ends, not every area's row.
-                pairs = rows.group_by(["period"]).aggregate([("period_end", "max")])
-                for period, end in zip(pairs.column("period").to_pylist(),
-                                       pairs.column("period_end_max").to_pylist(),
-                                       strict=True):
-                    ends[period] = max(end, ends.get(period, end))
-            return sorted(ends, key=lambda p: (ends[p], p), reverse=True)
+                pairs = rows.group_by(["period", "period_type"]).aggregate(
+                    [("period_end", "max")])
+                for period, kind, end in zip(pairs.column("period").to_pylist(),
+                                             pairs.column("period_type").to_pylist(),
+                                             pairs.column("period_end_max").to_pylist(),
+                                             strict=True):
+                    held = ends.get(period)
+                    ends[period] = (max(end, held[0]) if held else end, str(kind))
+            newest = sorted(ends, key=lambda p: (ends[p][0], p), reverse=True)
+            return {p: ends[p] for p in newest}
 
         return self._remember("periods", self._cached[0], ",".join(sorted(indicators)), find)
 
@@ -238,6 +275,11 @@ class Served:
     @property
     def usual_periods(self) -> dict[str, str]:
         return {k: i.period_type.value for k, i in self.indicators.items()}
+
+
+def _when(nanoseconds: int) -> str:
+    at = datetime.fromtimestamp(nanoseconds / 1e9)
+    return f"{at.day} {at:%B %Y} at {at:%H:%M}"
 
 
 def _one_chunk(published: Published | None) -> Published | None:
@@ -297,7 +339,8 @@ class Site:
                 raise UserError(f"Two workspaces have the id '{one.id}' ({folder} and "
                                 f"{served[one.id].project.folder}); each needs its own.")
             served[one.id] = one
-        for needed in (GOVUK_ASSETS / "govuk-frontend.min.css", VEGA_ASSETS / "vega.min.js"):
+        for needed in (GOVUK_ASSETS / "govuk-frontend.min.css", VEGA_ASSETS / "vega.min.js",
+                       SWAGGER_ASSETS / "swagger-ui-bundle.js"):
             if not needed.is_file():
                 raise UserError(f"{needed} is missing; run 'make install' (it installs the "
                                 "pinned npm packages).")

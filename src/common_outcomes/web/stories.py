@@ -28,6 +28,7 @@ from common_outcomes.web.rendering import page, render
 from common_outcomes.web.security import CSRF_FIELD
 from common_outcomes.web.site import Served
 from common_outcomes.web.story_checks import KINDS, Subject, may_write, story_errors, subject_of
+from common_outcomes.web.views import curves
 
 router = APIRouter(include_in_schema=False)
 
@@ -109,11 +110,23 @@ def _story(request: Request, ws: Served, subject: Subject,
     narratives = written.narratives
     latest = list({n.period: n for n in reversed(narratives)}.values())[::-1]
     account: Account = request.state.account
+    action = form.pop("action", ActionForm())
+    choices = ws.period_choices(subject.indicators, {form.get("period", ""), action.period})
     return {"ws": ws, "subject": subject, "narratives": narratives, "latest": latest,
             "actions": written.actions, "periods": ws.periods(subject.indicators),
+            "period_groups": choices, **curves(ws, _drawn(ws, subject)),
             "partners": ws.partners, "statuses": ACTION_STATUSES,
             "may_write": account.may(ws.id, Role.CONTRIBUTOR), "errors": errors or {},
-            "action": form.pop("action", ActionForm()), **form}
+            "action": action, **form}
+
+
+def _drawn(ws: Served, subject: Subject) -> list[str]:
+    """The indicators whose curves a story page draws: an indicator's own, or a priority's
+    headline measures (its other outcome measures have their own pages)."""
+    if subject.kind == "indicator":
+        return [subject.id]
+    found = next(p for p in ws.map["priorities"] if p["id"] == subject.id)
+    return [m["id"] for m in found["measures"]]
 
 
 @router.post("/w/{workspace}/{kind}/{subject}/narrative")
@@ -192,9 +205,11 @@ def _action(request: Request, ws: Served, number: int, errors: dict[str, str] | 
         raise HTTPException(404, "This action's indicator or priority is no longer in the "
                             "workspace.")
     account: Account = request.state.account
+    shown = action or ActionForm.of(versions[0])
     return {"ws": ws, "subject": about, "versions": versions, "current": versions[0],
-            "action": action or ActionForm.of(versions[0]),
-            "periods": ws.periods(about.indicators), "partners": ws.partners,
+            "action": shown, "periods": ws.periods(about.indicators),
+            "period_groups": ws.period_choices(about.indicators, {shown.period}),
+            "partners": ws.partners,
             "statuses": ACTION_STATUSES, "may_write": account.may(ws.id, Role.CONTRIBUTOR),
             "errors": errors or {}}
 
