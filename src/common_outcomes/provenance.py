@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from common_outcomes import reference
+from common_outcomes.data.builtin import templates
 from common_outcomes.errors import UserError
 from common_outcomes.geography.reference import (
     KINDS as GEOGRAPHY_KINDS,
@@ -187,10 +188,17 @@ def _declaration(kind: str, example: Path) -> dict[str, object]:
 
 
 def declared_columns(kind: str, example: Path = EXAMPLE) -> tuple[str, ...]:
-    """The columns the example's source declaration for `kind` reads."""
-    columns = _declaration(kind, example)["columns"]
+    """The columns the example's source declaration for `kind` reads: its built-in's (the
+    publisher's layout, `builtin: dfe/ees`) and then its own."""
+    doc = _declaration(kind, example)
+    columns = doc.get("columns", [])
     assert isinstance(columns, list)
-    return tuple(str(c["name"]) for c in columns)
+    own = tuple(str(c["name"]) for c in columns)
+    builtin = doc.get("builtin")
+    if builtin is None:
+        return own
+    base = tuple(c.name for c in templates()[str(builtin)].columns)
+    return base + tuple(name for name in own if name not in base)
 
 
 def comparator_areas(geography: Path | None = None) -> frozenset[str]:
