@@ -13,6 +13,7 @@ import cin_census_files as census  # tests/data, beside this file
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_ssda903 import write_population  # tests/data, beside this file
 
 from common_outcomes.data import protect
 from common_outcomes.data.builtin import templates
@@ -172,17 +173,7 @@ def test_children_in_need_and_re_referral_rates_from_a_cin_census(
         "addr_address_start_date": [date(2000, 1, 1)] * len(children),
         "addr_address_postcode": [postcodes[k % 5] for k in range(len(children))]}),
         addresses / "addresses.parquet")
-    population = ws / "incoming" / "population"
-    population.mkdir(parents=True)
-    people = [(year, lsoa, age, sex, 10 + (i + age) % 7)
-              for year in (2021, 2022, 2023, 2024) for i, lsoa in enumerate(lsoas)
-              for age in range(18) for sex in "MF"]
-    pq.write_table(pa.table({
-        "mid_year": [p[0] for p in people],
-        "reference_date": [date(p[0], 6, 30) for p in people],
-        "residence_area_code": [p[1] for p in people], "age": [p[2] for p in people],
-        "sex": [p[3] for p in people], "population": [p[4] for p in people]}),
-        population / "mye.parquet")
+    people = write_population(ws, (2021, 2022, 2023, 2024), lsoas)
     project = Project.open(ws)
     loaded = project.load_data(None, [], True, key)
     statuses = {r.source: r.status for r in loaded}

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_ssda903 import read_looked_after_from_903  # tests/data, beside this file
 
 from common_outcomes.data.load import LoadResult
 from common_outcomes.data.store import open_store
@@ -150,22 +151,7 @@ def workspace(example_copy: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
     postcode, a population, and the episodes file; the key; an ONS directory zip."""
     ws = example_copy
     (ws / "sources" / "cla_903.yaml").write_text(SOURCE)
-    definitions = ws / "definitions" / "social-care.yaml"
-    text = definitions.read_text()
-    start = text.index("  - indicator: children-looked-after-rate")
-    end = text.index("  - indicator: re-referrals-12-months")
-    definitions.write_text(text[:start] + """  - indicator: children-looked-after-rate
-    source: cla-903
-    measure: crude_rate
-    multiplier: 10000
-    date: DECOM
-    open_until: DEC
-    area: HOME_POST_lsoa
-    period_types: [financial_year]
-    numerator: "true"
-    denominator: {source: population, date: reference_date, area: residence_area_code,
-                  filter: age < 18, value: population}
-""" + text[end:])
+    read_looked_after_from_903(ws)
     population = ws / "incoming" / "population"
     population.mkdir(parents=True)
     pq.write_table(pa.table({

@@ -6,6 +6,7 @@ synthetic, shaped as the DfE guide's tables."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -153,11 +154,9 @@ def test_a_file_with_none_of_the_workspaces_rows_is_refused_and_stores_nothing(
     assert open_store(ws).current_files("cla-903") == []
 
 
-def looked_after_from_903(ws: Path) -> list[tuple[int, str, int, str, int]]:
+def read_looked_after_from_903(ws: Path) -> None:
     """Make the example's children looked after rate read the 903 episodes (the example's
-    definition reads the SSD extract), placed by the home postcode on each episode, with a
-    postcode directory and a population waiting in incoming/: the population rows written
-    (year, LSOA, age, sex, people)."""
+    definition reads the SSD extract), placed by the home postcode on each episode."""
     definitions = ws / "definitions" / "social-care.yaml"
     text = definitions.read_text()
     start = text.index("  - indicator: children-looked-after-rate")
@@ -178,15 +177,16 @@ def looked_after_from_903(ws: Path) -> list[tuple[int, str, int, str, int]]:
       filter: age < 18
       value: population
 """ + text[end:])
-    lsoas = [r.lsoa_code for r in london_lsoas() if r.la_code == "E09000030"]
-    directory = ws / "incoming" / "postcode_directory"
-    directory.mkdir(parents=True)
-    pq.write_table(pa.table({"postcode": list(POSTCODES), "area_code": lsoas[:5]}),
-                   directory / "postcodes.parquet")
+
+
+def write_population(ws: Path, years: Sequence[int], lsoas: Sequence[str]
+                     ) -> list[tuple[int, str, int, str, int]]:
+    """A mid-year population for `lsoas` waiting in incoming/ (children 0-17 by sex): the
+    rows written (year, LSOA, age, sex, people)."""
     population = ws / "incoming" / "population"
     population.mkdir(parents=True)
     people = [(year, lsoa, age, sex, 10 + (i + age) % 7)
-              for year in (2016, 2017, 2018, 2019) for i, lsoa in enumerate(lsoas)
+              for year in years for i, lsoa in enumerate(lsoas)
               for age in range(18) for sex in "MF"]
     pq.write_table(pa.table({
         "mid_year": [p[0] for p in people],
@@ -195,6 +195,18 @@ def looked_after_from_903(ws: Path) -> list[tuple[int, str, int, str, int]]:
         "sex": [p[3] for p in people], "population": [p[4] for p in people]}),
         population / "mye.parquet")
     return people
+
+
+def looked_after_from_903(ws: Path) -> list[tuple[int, str, int, str, int]]:
+    """The children looked after rate read from the 903 episodes, with a postcode directory
+    and a population waiting in incoming/: the population rows written."""
+    read_looked_after_from_903(ws)
+    lsoas = [r.lsoa_code for r in london_lsoas() if r.la_code == "E09000030"]
+    directory = ws / "incoming" / "postcode_directory"
+    directory.mkdir(parents=True)
+    pq.write_table(pa.table({"postcode": list(POSTCODES), "area_code": lsoas[:5]}),
+                   directory / "postcodes.parquet")
+    return write_population(ws, (2016, 2017, 2018, 2019), lsoas)
 
 
 def _rate_rows(ws: Path, key: Path) -> tuple[dict[str, dict[str, object]],
